@@ -1,0 +1,280 @@
+//! The command line: clap definitions, dispatch, and all printing.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::gate::{self, Decision, Outcome};
+use crate::model::Model;
+use crate::run;
+use crate::status;
+use crate::workspace::Workspace;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loop",
+    version,
+    about = "Plan-and-ledger automation: find the next gated step, run it, record the attempt, guard commits.",
+    after_help = "Examples:\n  loop status                 what the ledger and plans say\n  loop next                   the next gated step and why\n  loop next --run             run it, recording artifacts under reports/\n\nThe workspace is the first folder upward holding docs/fix_plan.md or loop.yaml.\nLOOP_NOW=2026-01-05T15:30:00Z fixes the clock for dates and STAMPs."
+)]
+pub struct Cli {
+    /// Workspace root (default: walk up from the current directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the focus item, its plan and progress, protected assets and diagnostics.
+    #[command(
+        after_help = "Examples:\n  loop status\n  loop status --json | jq '.ledger.items[].id'\n  loop status --root ../other-workspace"
+    )]
+    Status(StatusArgs),
+    /// Decide the next gated step (item, plan, phase, task, command); --run runs it.
+    #[command(
+        after_help = "Examples:\n  loop next                   show the decision and its gate checks\n  loop next --explain         also every phase considered\n  loop next --json            the decision as data\n  loop next --run             run the command, artifacts into reports/.../<STAMP>/\n  loop next --run --dry-run   show what would run and be written\n\nExit status: 0 a step was found (or ran and succeeded), 1 blocked or the step failed, 2 bad input."
+    )]
+    Next(NextArgs),
+    /// Run the next gated step: short for `loop next --run`.
+    #[command(
+        after_help = "Examples:\n  loop run\n  loop run --dry-run\n  loop run --item VECTOR-TRICUBIC-002 --json"
+    )]
+    Run(NextArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the status as JSON (schema: docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct NextArgs {
+    /// Focus on this ledger item instead of the memo's or ledger's focus.
+    #[arg(long, value_name = "ID")]
+    pub item: Option<String>,
+    /// Consider this phase instead of the first unfinished one.
+    #[arg(long, value_name = "ID")]
+    pub phase: Option<String>,
+    /// Also list every phase considered.
+    #[arg(long)]
+    pub explain: bool,
+    /// Print the decision as JSON (with --run: the run record).
+    #[arg(long)]
+    pub json: bool,
+    /// Run the command, capturing output, timing and environment into the artifacts folder.
+    #[arg(long)]
+    pub run: bool,
+    /// With --run: show what would run and be written, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Write to stdout; a closed pipe (`loop status | head`) ends the program quietly.
+pub fn out(s: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(s.as_bytes()).and_then(|_| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+fn out_json<T: serde::Serialize>(value: &T) {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
+    s.push('\n');
+    out(&s);
+}
+
+pub fn report_error(e: &Error) {
+    eprintln!("loop: {e}");
+}
+
+fn color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn paint(code: &str, s: &str) -> String {
+    if color() {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+fn load(cli_root: &Option<PathBuf>) -> Result<Model> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    Model::load(Workspace::discover(&cwd, cli_root.as_deref())?)
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Status(a) => cmd_status(&cli, a),
+        Command::Next(a) => cmd_next(&cli, a),
+        Command::Run(a) => cmd_next(&cli, &NextArgs { run: true, ..a.clone() }),
+    }
+}
+
+fn cmd_status(cli: &Cli, a: &StatusArgs) -> Result<ExitCode> {
+    let model = load(&cli.root)?;
+    if a.json {
+        out_json(&status::status(&model));
+    } else {
+        out(&status::render(&model));
+    }
+    Ok(if model.has_errors() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+fn decide(model: &Model, a: &NextArgs) -> Result<Decision> {
+    let now = clock::now()?;
+    gate::decide(
+        model,
+        &gate::Request { item: a.item.as_deref(), phase: a.phase.as_deref(), stamp: clock::stamp(&now) },
+    )
+}
+
+fn cmd_next(cli: &Cli, a: &NextArgs) -> Result<ExitCode> {
+    let model = load(&cli.root)?;
+    let d = decide(&model, a)?;
+    if a.run || a.dry_run {
+        return run_step(&model, &d, a);
+    }
+    if a.json {
+        out_json(&d);
+    } else {
+        out(&render_decision(&model, &d, a.explain));
+    }
+    Ok(if d.blocked.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn run_step(model: &Model, d: &Decision, a: &NextArgs) -> Result<ExitCode> {
+    if !a.json {
+        out(&render_decision(model, d, a.explain).replace("\nRun it with: loop next --run\n", ""));
+    }
+    let plan = run::plan(model, d)?;
+    if a.dry_run {
+        if a.json {
+            out_json(&serde_json::json!({"decision": d, "dry_run": plan}));
+        } else {
+            let mut s =
+                format!("\ndry run: would run in {}\n  sh -c {}\nand write:\n", plan.cwd, shell_quote(&plan.command));
+            for w in &plan.writes {
+                s.push_str(&format!("  {w}\n"));
+            }
+            out(&s);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !a.json {
+        out(&format!("\n$ {}\n", plan.command));
+    }
+    let record = run::execute(model, d)?;
+    if a.json {
+        out_json(&record);
+    } else {
+        let mut s = format!(
+            "\nexit {} after {:.2} s{}; record: {}/run.json\n",
+            record.exit_code,
+            record.duration_s,
+            if record.interrupted { " (interrupted)" } else { "" },
+            record.artifacts
+        );
+        if let Some(log) = &record.blocked_log {
+            s.push_str(&format!("If-Blocked log: {log}\n"));
+        }
+        s.push_str("Record it with: loop attempt --last-run\n");
+        eprint!("{s}");
+    }
+    Ok(if record.exit_code == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let ledger = &model.ledger.doc.file;
+    let _ = writeln!(
+        s,
+        "item      [{}] {}  ({ledger}:{}, chosen by {})",
+        d.item.id, d.item.title, d.item.line, d.item.chosen_by
+    );
+    let _ = writeln!(s, "status    {}", d.item.status.as_deref().unwrap_or("(none)"));
+    let _ = writeln!(s, "plan      {}", d.plan);
+    if explain {
+        for c in &d.considered {
+            let _ = writeln!(
+                s,
+                "            Phase {:<4} {:>2}/{:<2} {:<9} {}:{}",
+                c.phase.id, c.phase.done, c.phase.total, c.verdict, d.plan, c.phase.line
+            );
+        }
+    }
+    if let Some(p) = &d.phase {
+        let _ =
+            writeln!(s, "phase     {} — {}  ({}:{}, {}/{} tasks done)", p.id, p.title, d.plan, p.line, p.done, p.total);
+    }
+    for c in &d.checks {
+        let mark = match c.outcome {
+            Outcome::Pass => paint("32", "pass"),
+            Outcome::Fail => paint("31", "FAIL"),
+            Outcome::Unchecked => paint("33", "unchecked"),
+        };
+        let _ = writeln!(
+            s,
+            "  gate    {mark:<9} {}: {}  ({}:{})",
+            c.name,
+            status::ellipsize(&c.detail, 90),
+            c.file,
+            c.line
+        );
+    }
+    if let Some(t) = &d.task {
+        let _ = writeln!(s, "task      {} {} {}  ({}:{})", t.id, t.state_marker(), t.description, d.plan, t.line);
+    }
+    if let Some(c) = &d.command {
+        let from = d.command_from.as_ref().map(|w| format!("{}:{}", w.file, w.line)).unwrap_or_default();
+        let _ = writeln!(s, "command   {}  (from {from})", paint("1", c));
+    }
+    if !d.artifacts.is_empty() {
+        let _ = writeln!(s, "artifacts {}", d.artifacts);
+    }
+    if let Some(n) = &d.next_task {
+        let _ = writeln!(s, "next up   {} {}", n.id, n.description);
+    }
+    match &d.blocked {
+        Some(why) => {
+            let _ = writeln!(s, "\n{} {why}", paint("31", "BLOCKED"));
+        }
+        None => {
+            let _ = writeln!(s, "\nRun it with: loop next --run");
+        }
+    }
+    s
+}
+
+impl gate::TaskRef {
+    fn state_marker(&self) -> &'static str {
+        self.state.marker()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,61 @@
+//! The one error type of the library. Every variant that comes from user data names the file
+//! (and the line when there is one); the binary maps variants to exit codes.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bad input at a known place: `line` is 1-based, 0 when the whole file is meant.
+    #[error("{}", located(file, *line, message))]
+    Input { file: String, line: usize, message: String },
+    /// The command line asked for something impossible.
+    #[error("{0}")]
+    Usage(String),
+    /// The repository could not be read through git.
+    #[error("git: {0}")]
+    Git(String),
+    /// The work itself said no: a closed gate, a failed run, a failing check. Exit 1.
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn located(file: &str, line: usize, message: &str) -> String {
+    match (file.is_empty(), line) {
+        (true, _) => message.to_string(),
+        (false, 0) => format!("{file}: {message}"),
+        (false, n) => format!("{file}:{n}: {message}"),
+    }
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    pub fn input(file: impl Into<String>, line: usize, message: impl Into<String>) -> Self {
+        Error::Input { file: file.into(), line, message: message.into() }
+    }
+
+    /// 1 when the work failed, 2 when the input or the usage was bad (grep's convention).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Failed(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+impl From<git2::Error> for Error {
+    fn from(e: git2::Error) -> Self {
+        Error::Git(e.message().to_string())
+    }
+}

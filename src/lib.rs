@@ -1,0 +1,19 @@
+//! ledger-loop: the library behind the `loop` command. Parsers return plain data; commands
+//! consume it; only `cli` prints.
+
+pub mod cli;
+pub mod clock;
+pub mod diag;
+pub mod error;
+pub mod gate;
+pub mod ledger;
+pub mod markdown;
+pub mod memo;
+pub mod model;
+pub mod plan;
+pub mod protect;
+pub mod run;
+pub mod status;
+pub mod workspace;
+
+pub use error::{Error, Result};

@@ -1,0 +1,58 @@
+//! Everything `loop` reads from a workspace, loaded once: ledger, plans, protected assets and
+//! the Do Now memo.
+
+use rayon::prelude::*;
+
+use crate::diag::{Diagnostic, Severity};
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::markdown::Document;
+use crate::memo::Memo;
+use crate::plan::Plan;
+use crate::protect::Protected;
+use crate::workspace::Workspace;
+
+#[derive(Debug)]
+pub struct Model {
+    pub ws: Workspace,
+    pub ledger: Ledger,
+    pub plans: Vec<Plan>,
+    pub protected: Protected,
+    pub memo: Option<Memo>,
+}
+
+impl Model {
+    pub fn load(ws: Workspace) -> Result<Model> {
+        let ledger_rel = ws.config.ledger.clone();
+        let ledger_path = ws.ledger_path();
+        if !ledger_path.is_file() {
+            return Err(Error::input(
+                &ledger_rel,
+                0,
+                format!("ledger not found in {} (set `ledger:` in loop.yaml if it lives elsewhere)", ws.root.display()),
+            ));
+        }
+        let files = ws.plan_files()?;
+        // The ledger and the plans are independent: parse them side by side.
+        let (ledger, plans) = rayon::join(
+            || Document::load(&ledger_path, &ledger_rel).map(Ledger::parse),
+            || files.par_iter().map(|f| Document::load(&ws.path(f), f).map(Plan::parse)).collect::<Result<Vec<_>>>(),
+        );
+        let memo_path = ws.path(&ws.config.input);
+        let memo =
+            if memo_path.is_file() { Some(Memo::parse(&Document::load(&memo_path, &ws.config.input)?)) } else { None };
+        Ok(Model { protected: Protected::load(&ws)?, ledger: ledger?, plans: plans?, memo, ws })
+    }
+
+    pub fn diagnostics(&self) -> Vec<&Diagnostic> {
+        self.ledger.diagnostics.iter().chain(self.plans.iter().flat_map(|p| &p.diagnostics)).collect()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics().iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub fn plan(&self, path: &str) -> Option<&Plan> {
+        self.plans.iter().find(|p| p.path == path)
+    }
+}

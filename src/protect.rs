@@ -1,0 +1,141 @@
+//! Protected assets: files that `docs/index.md` links (markdown links and backticked paths)
+//! plus `protected:` globs from loop.yaml. `loop` never writes one.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use pulldown_cmark::{Event, Parser, Tag};
+
+use crate::error::{Error, Result};
+use crate::workspace::{normalize, to_slash, Workspace, CONFIG_FILE};
+
+#[derive(Debug, Clone)]
+pub struct Protected {
+    /// Files the index names, relative to the root, with the index line that names each.
+    pub linked: Vec<(String, usize)>,
+    globs: GlobSet,
+    frozen: GlobSet,
+}
+
+impl Protected {
+    pub fn load(ws: &Workspace) -> Result<Protected> {
+        let index = ws.path(&ws.config.index);
+        let linked = if index.is_file() {
+            let text = crate::markdown::read_utf8(&index, &ws.config.index)?;
+            let dir = Path::new(&ws.config.index).parent().unwrap_or(Path::new(""));
+            links(&text, dir)
+        } else {
+            Vec::new()
+        };
+        Ok(Protected {
+            linked,
+            globs: globs(&ws.config.protected, "protected")?,
+            frozen: globs(&ws.config.frozen, "frozen")?,
+        })
+    }
+
+    /// Whether `rel` (relative to the root, `/`-separated) may not be written by loop.
+    pub fn contains(&self, rel: &str) -> bool {
+        self.linked.iter().any(|(p, _)| p == rel) || self.globs.is_match(rel)
+    }
+
+    pub fn is_frozen(&self, rel: &str) -> bool {
+        self.contains(rel) && self.frozen.is_match(rel)
+    }
+
+    /// Sorted, distinct linked paths.
+    pub fn paths(&self) -> Vec<String> {
+        let set: BTreeSet<&String> = self.linked.iter().map(|(p, _)| p).collect();
+        set.into_iter().cloned().collect()
+    }
+
+    /// Refuse to write a protected file.
+    pub fn check_writable(&self, rel: &str) -> Result<()> {
+        if self.contains(rel) {
+            return Err(Error::input(
+                rel,
+                0,
+                "is a protected asset (linked from the docs index or matched by loop.yaml `protected:`); loop never writes it",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn globs(patterns: &[String], key: &str) -> Result<GlobSet> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(Glob::new(p).map_err(|e| Error::input(CONFIG_FILE, 0, format!("{key}: {e}")))?);
+    }
+    b.build().map_err(|e| Error::input(CONFIG_FILE, 0, format!("{key}: {e}")))
+}
+
+/// Repository files an index links: `[t](./x.md#frag)` resolved against the index's folder, and
+/// backticked `path/like.ext` resolved against the root. Folders, URLs and anchors are skipped,
+/// as is anything that leaves the root.
+pub fn links(text: &str, index_dir: &Path) -> Vec<(String, usize)> {
+    let line_of = |offset: usize| 1 + text[..offset].matches('\n').count();
+    let mut out = Vec::new();
+    for (event, range) in Parser::new(text).into_offset_iter() {
+        let (target, base) = match &event {
+            Event::Start(Tag::Link { dest_url, .. }) => (dest_url.to_string(), index_dir),
+            Event::Code(code) if looks_like_path(code) => (code.to_string(), Path::new("")),
+            _ => continue,
+        };
+        if target.contains("://") || target.starts_with("mailto:") || target.starts_with('#') {
+            continue;
+        }
+        let target = target.split('#').next().unwrap_or("").trim();
+        if target.is_empty() || target.ends_with('/') {
+            continue;
+        }
+        let joined = normalize(&base.join(target));
+        if joined.starts_with("..") || joined.is_absolute() || base.join(target).components().count() == 0 {
+            continue;
+        }
+        // normalize() pops past the start silently; check the walk stayed inside.
+        if escapes(&base.join(target)) {
+            continue;
+        }
+        out.push((to_slash(&joined), line_of(range.start)));
+    }
+    out
+}
+
+fn escapes(p: &Path) -> bool {
+    let mut depth: i64 = 0;
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::Normal(_) => depth += 1,
+            std::path::Component::CurDir => {}
+            _ => return true,
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
+fn looks_like_path(s: &str) -> bool {
+    !s.contains(char::is_whitespace)
+        && !s.contains(['*', '<', '>', '(', ')', '=', '$'])
+        && s.contains('/')
+        && Path::new(s).extension().is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_links_against_the_index_folder() {
+        let text = "* [A](./development/a.md#x) and [R](../README.md)\n* [Dir](../history/) [U](https://x.y/z.md) [out](../../etc/passwd)\n* see `scripts/run.py` and `not a path` and `docs/x`\n";
+        let got = links(text, Path::new("docs"));
+        let paths: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, vec!["docs/development/a.md", "README.md", "scripts/run.py"]);
+        assert_eq!(got[2].1, 3);
+    }
+}

@@ -1,0 +1,301 @@
+//! Running a decided step: `sh -c COMMAND` from the workspace root, output streamed live and
+//! captured, and a complete record (run.json, logs, the If-Blocked log on failure) written into
+//! the artifacts folder.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::gate::Decision;
+use crate::model::Model;
+
+/// Lines of stderr the If-Blocked log keeps.
+const TAIL_LINES: usize = 50;
+/// Where the last run's folder is remembered, under the reports folder, for `attempt --last-run`.
+pub const LAST_RUN: &str = ".last_run";
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GitInfo {
+    pub sha: Option<String>,
+    pub branch: Option<String>,
+    pub dirty: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnvInfo {
+    pub os: String,
+    pub cpus: usize,
+    pub loop_version: String,
+}
+
+/// `run.json`: everything needed to reproduce and record a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub item: String,
+    pub plan: String,
+    pub phase: Option<String>,
+    pub task: Option<String>,
+    pub command: String,
+    pub cwd: String,
+    pub stamp: String,
+    pub artifacts: String,
+    pub start: String,
+    pub end: String,
+    pub duration_s: f64,
+    pub exit_code: i32,
+    pub interrupted: bool,
+    pub blocked_log: Option<String>,
+    pub git: Option<GitInfo>,
+    pub env: EnvInfo,
+}
+
+impl RunRecord {
+    pub fn load(dir: &Path) -> Result<RunRecord> {
+        let path = dir.join("run.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::input(path.display().to_string(), e.line(), format!("not a run.json: {e}")))
+    }
+}
+
+/// What a dry run would do, or what a real run did.
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub command: String,
+    pub cwd: String,
+    pub artifacts: String,
+    pub writes: Vec<String>,
+}
+
+pub fn plan(model: &Model, d: &Decision) -> Result<Plan> {
+    let command = runnable(d)?;
+    let dir = d.artifacts.trim_end_matches('/');
+    let mut writes: Vec<String> =
+        ["stdout.log", "stderr.log", "commands.txt", "run.json"].iter().map(|f| format!("{dir}/{f}")).collect();
+    writes.push(format!("{} (only if the command fails)", d.blocked_log));
+    for w in &writes {
+        let rel = w.split(' ').next().unwrap_or(w);
+        model.protected.check_writable(rel)?;
+        if is_under(rel, &model.ws.config.ledger) || rel.starts_with("plans/") || rel.starts_with("docs/") {
+            return Err(Error::input(
+                rel,
+                0,
+                "run artifacts may not be written under docs/ or plans/ (recording is `loop attempt`'s job)",
+            ));
+        }
+    }
+    Ok(Plan {
+        command: command.to_string(),
+        cwd: model.ws.root.display().to_string(),
+        artifacts: dir.to_string(),
+        writes,
+    })
+}
+
+fn is_under(path: &str, prefix: &str) -> bool {
+    path == prefix || path.starts_with(&format!("{}/", prefix.trim_end_matches('/')))
+}
+
+fn runnable(d: &Decision) -> Result<&str> {
+    if let Some(why) = &d.blocked {
+        return Err(Error::Failed(format!("blocked: {why}")));
+    }
+    d.command.as_deref().ok_or_else(|| Error::Failed("no command to run".into()))
+}
+
+/// Run the step. Output goes live to our stdout/stderr and into the artifacts folder.
+pub fn execute(model: &Model, d: &Decision) -> Result<RunRecord> {
+    let command = runnable(d)?.to_string();
+    let root = &model.ws.root;
+    let dir = root.join(d.artifacts.trim_end_matches('/'));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    write(&dir.join("commands.txt"), format!("# cwd: {}\n{command}\n", root.display()).as_bytes())?;
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+
+    let start = clock::now()?;
+    let t0 = Instant::now();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .current_dir(root)
+        .env("LOOP_STAMP", &d.stamp)
+        .env("LOOP_ARTIFACTS", &dir)
+        .env("LOOP_ITEM", &d.item.id)
+        .env("PATH", child_path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io("sh", e))?;
+    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+    let out_thread = tee(child.stdout.take(), dir.join("stdout.log"), false, None)?;
+    let err_thread = tee(child.stderr.take(), dir.join("stderr.log"), true, Some(tail.clone()))?;
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| Error::io("sh", e))? {
+            break s;
+        }
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = out_thread.join();
+    let _ = err_thread.join();
+    let duration = t0.elapsed().as_secs_f64();
+    let end = start + chrono::Duration::microseconds((duration * 1e6) as i64);
+    let exit_code = exit_code(&status);
+    let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+
+    let blocked_log = if exit_code != 0 {
+        let path = root.join(&d.blocked_log);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let tail = tail.lock().map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default();
+        let body = format!(
+            "# If Blocked: {item} Phase {phase} task {task}\ncommand: {command}\ncwd: {cwd}\nexit_code: {exit_code}{intr}\nstamp: {stamp}\nstdout: {dir}/stdout.log\nstderr: {dir}/stderr.log\n\n## last {TAIL_LINES} lines of stderr\n{tail}\n",
+            item = d.item.id,
+            phase = d.phase.as_ref().map_or("?", |p| p.id.as_str()),
+            task = d.task.as_ref().map_or("?", |t| t.id.as_str()),
+            cwd = root.display(),
+            intr = if interrupted { " (interrupted)" } else { "" },
+            stamp = d.stamp,
+            dir = d.artifacts.trim_end_matches('/'),
+        );
+        write(&path, body.as_bytes())?;
+        Some(d.blocked_log.clone())
+    } else {
+        None
+    };
+    let record = RunRecord {
+        item: d.item.id.clone(),
+        plan: d.plan.clone(),
+        phase: d.phase.as_ref().map(|p| p.id.clone()),
+        task: d.task.as_ref().map(|t| t.id.clone()),
+        command,
+        cwd: root.display().to_string(),
+        stamp: d.stamp.clone(),
+        artifacts: d.artifacts.trim_end_matches('/').to_string(),
+        start: start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        end: end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        duration_s: (duration * 1000.0).round() / 1000.0,
+        exit_code,
+        interrupted,
+        blocked_log,
+        git: git_info(root),
+        env: EnvInfo {
+            os: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            loop_version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+    };
+    let json = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
+    write(&dir.join("run.json"), json.as_bytes())?;
+    let reports = root.join(&model.ws.config.reports);
+    if reports.is_dir() || std::fs::create_dir_all(&reports).is_ok() {
+        let _ = std::fs::write(reports.join(LAST_RUN), format!("{}\n", record.artifacts));
+    }
+    Ok(record)
+}
+
+/// The child finds this very `loop` first on its PATH, so a plan can name `loop ...` steps on a
+/// machine where loop is not installed (e.g. run through `cargo run`).
+fn child_path() -> std::ffi::OsString {
+    let mut dirs: Vec<PathBuf> =
+        std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)).into_iter().collect();
+    if let Some(p) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&p));
+    }
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+/// Copy a child's stream to our own and to a file; remember the last lines when asked.
+fn tee(
+    src: Option<impl Read + Send + 'static>,
+    path: PathBuf,
+    to_stderr: bool,
+    tail: Option<Arc<Mutex<VecDeque<String>>>>,
+) -> Result<std::thread::JoinHandle<()>> {
+    let mut file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+    let Some(mut src) = src else {
+        return Ok(std::thread::spawn(|| {}));
+    };
+    Ok(std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        let mut partial = Vec::new();
+        while let Ok(n) = src.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            let _ = file.write_all(chunk);
+            // A closed terminal must not stop the capture.
+            let _ = if to_stderr { std::io::stderr().write_all(chunk) } else { std::io::stdout().write_all(chunk) };
+            if let Some(tail) = &tail {
+                partial.extend_from_slice(chunk);
+                let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+                while let Some(pos) = partial.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = partial.drain(..=pos).collect();
+                    if t.len() == TAIL_LINES {
+                        t.pop_front();
+                    }
+                    t.push_back(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned());
+                }
+            }
+        }
+        if let Some(tail) = &tail {
+            if !partial.is_empty() {
+                let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+                if t.len() == TAIL_LINES {
+                    t.pop_front();
+                }
+                t.push_back(String::from_utf8_lossy(&partial).into_owned());
+            }
+        }
+    }))
+}
+
+/// The child's exit code as it is; a signal as 128+N, like a shell.
+fn exit_code(status: &std::process::ExitStatus) -> i32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return 128 + sig;
+        }
+    }
+    status.code().unwrap_or(-1)
+}
+
+pub fn git_info(root: &Path) -> Option<GitInfo> {
+    let repo = git2::Repository::discover(root).ok()?;
+    let head = repo.head().ok();
+    let sha = head.as_ref().and_then(|h| h.peel_to_commit().ok()).map(|c| c.id().to_string());
+    let branch = match &head {
+        Some(h) if h.is_branch() => h.shorthand().map(str::to_string),
+        Some(_) => None,
+        // Unborn HEAD: the branch is named but has no commit yet.
+        None => repo
+            .find_reference("HEAD")
+            .ok()
+            .and_then(|r| r.symbolic_target().map(|t| t.trim_start_matches("refs/heads/").to_string())),
+    };
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(false).include_ignored(false);
+    let dirty = repo.statuses(Some(&mut opts)).map(|s| !s.is_empty()).unwrap_or(false);
+    Some(GitInfo { sha, branch, dirty })
+}

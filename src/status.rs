@@ -1,0 +1,224 @@
+//! `loop status`: what the workspace says, as data (schema in docs/json.md) and as text.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::diag::Diagnostic;
+use crate::gate;
+use crate::model::Model;
+use crate::plan::TaskState;
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub root: String,
+    pub ledger: LedgerStatus,
+    pub plans: Vec<PlanStatus>,
+    pub protected: Vec<String>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LedgerStatus {
+    pub path: String,
+    pub last_updated: Option<String>,
+    pub active_focus: Vec<String>,
+    pub items: Vec<ItemStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemStatus {
+    pub id: String,
+    pub title: String,
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    pub line: usize,
+    pub attempts: Vec<AttemptStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttemptStatus {
+    pub number: u32,
+    pub date: Option<String>,
+    pub result: Option<String>,
+    pub line: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanStatus {
+    pub path: String,
+    pub initiative: Option<String>,
+    pub phases: Vec<PhaseStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PhaseStatus {
+    pub id: String,
+    pub title: String,
+    pub line: usize,
+    pub tasks: Vec<TaskStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TaskStatus {
+    pub id: String,
+    pub state: TaskState,
+    pub line: usize,
+}
+
+pub fn status(model: &Model) -> Status {
+    let l = &model.ledger;
+    Status {
+        root: model.ws.root.display().to_string(),
+        ledger: LedgerStatus {
+            path: l.doc.file.clone(),
+            last_updated: l.last_updated.as_ref().map(|h| h.value.clone()),
+            active_focus: l.active_focus.clone(),
+            items: l
+                .items
+                .iter()
+                .map(|i| ItemStatus {
+                    id: i.id.clone(),
+                    title: i.title.clone(),
+                    status: i.status().map(str::to_string),
+                    priority: i.priority().map(str::to_string),
+                    line: i.line,
+                    attempts: i
+                        .attempts
+                        .iter()
+                        .map(|a| AttemptStatus {
+                            number: a.number,
+                            date: a.date.clone(),
+                            result: a.result.clone(),
+                            line: a.line,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        },
+        plans: model
+            .plans
+            .iter()
+            .map(|p| PlanStatus {
+                path: p.path.clone(),
+                initiative: p.initiative.clone(),
+                phases: p
+                    .phases
+                    .iter()
+                    .map(|ph| PhaseStatus {
+                        id: ph.id.clone(),
+                        title: ph.title.clone(),
+                        line: ph.line,
+                        tasks: ph
+                            .tasks
+                            .iter()
+                            .map(|t| TaskStatus { id: t.id.clone(), state: t.state, line: t.line })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        protected: model.protected.paths(),
+        diagnostics: model.diagnostics().into_iter().cloned().collect(),
+    }
+}
+
+/// The human view: focus first, then its plan, then counts and diagnostics.
+pub fn render(model: &Model) -> String {
+    let mut out = String::new();
+    let l = &model.ledger;
+    let _ = writeln!(out, "workspace  {}", model.ws.root.display());
+    let _ = writeln!(
+        out,
+        "ledger     {} ({} items, last updated {})",
+        l.doc.file,
+        l.items.len(),
+        l.last_updated.as_ref().map_or("?", |h| h.value.as_str())
+    );
+    if !l.active_focus.is_empty() {
+        let _ = writeln!(out, "\nActive focus:");
+        for f in &l.active_focus {
+            let _ = writeln!(out, "  - {}", ellipsize(f, 110));
+        }
+    }
+    match gate::focus(model, None) {
+        Ok((item, why)) => {
+            let _ = writeln!(
+                out,
+                "\nFocus item [{}] {}  ({}:{}, chosen by {why})",
+                item.id, item.title, l.doc.file, item.line
+            );
+            let _ = writeln!(out, "  status    {}", item.status().unwrap_or("(none)"));
+            match item.attempts.iter().max_by_key(|a| a.number) {
+                Some(a) => {
+                    let _ = writeln!(
+                        out,
+                        "  attempts  {} (last: #{} {} {}, line {})",
+                        item.attempts.len(),
+                        a.number,
+                        a.date.as_deref().unwrap_or("undated"),
+                        a.result.as_deref().unwrap_or("-"),
+                        a.line
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "  attempts  none");
+                }
+            }
+            match gate::plan_for(model, item) {
+                Ok(plan) => {
+                    let _ = writeln!(out, "  plan      {}", plan.path);
+                    for p in &plan.phases {
+                        let mark = if p.is_done() {
+                            "✓"
+                        } else if p.tasks.iter().any(|t| t.state == TaskState::Blocked) {
+                            "✗"
+                        } else {
+                            " "
+                        };
+                        let _ = writeln!(
+                            out,
+                            "    {mark} Phase {:<4} {:>2}/{:<2} {}",
+                            p.id,
+                            p.done_count(),
+                            p.tasks.len(),
+                            ellipsize(&p.title, 70)
+                        );
+                    }
+                }
+                Err(e) => {
+                    let _ = writeln!(out, "  plan      none: {e}");
+                }
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "\nFocus item: none ({e})");
+        }
+    }
+    let tasks: usize = model.plans.iter().flat_map(|p| &p.phases).map(|p| p.tasks.len()).sum();
+    let _ = writeln!(
+        out,
+        "\nplans      {} files, {} phases, {} tasks",
+        model.plans.len(),
+        model.plans.iter().map(|p| p.phases.len()).sum::<usize>(),
+        tasks
+    );
+    let _ = writeln!(out, "protected  {} assets (from {})", model.protected.paths().len(), model.ws.config.index);
+    let diags = model.diagnostics();
+    if !diags.is_empty() {
+        let _ = writeln!(out, "\n{} diagnostics:", diags.len());
+        for d in diags {
+            let _ = writeln!(out, "  {d}");
+        }
+    }
+    out
+}
+
+pub fn ellipsize(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}

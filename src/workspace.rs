@@ -1,0 +1,206 @@
+//! Finding the workspace root and reading its optional `loop.yaml`.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub const CONFIG_FILE: &str = "loop.yaml";
+
+/// Settings from `loop.yaml`; every key is optional and unknown keys are refused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The ledger, relative to the root.
+    pub ledger: String,
+    /// Glob of plan files, relative to the root.
+    pub plans: String,
+    /// The index whose links are the protected assets.
+    pub index: String,
+    /// The Do Now memo.
+    pub input: String,
+    /// Where run artifacts go; never committed.
+    pub reports: String,
+    /// Extra protected globs.
+    pub protected: Vec<String>,
+    /// Protected globs that may not even be modified in a commit.
+    pub frozen: Vec<String>,
+    /// Globs under the reports folder that commits may still stage (e.g. `reports/**/README.md`).
+    pub reports_allow: Vec<String>,
+    /// Largest staged file the guard lets through, in bytes.
+    pub max_staged_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ledger: "docs/fix_plan.md".into(),
+            plans: "plans/active/**/*.md".into(),
+            index: "docs/index.md".into(),
+            input: "input.md".into(),
+            reports: "reports".into(),
+            protected: Vec::new(),
+            frozen: Vec::new(),
+            reports_allow: Vec::new(),
+            max_staged_bytes: 5_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub config: Config,
+}
+
+impl Workspace {
+    /// `--root` when given, else the first folder upward from `start` holding the ledger or
+    /// `loop.yaml`.
+    pub fn discover(start: &Path, root: Option<&Path>) -> Result<Workspace> {
+        let root = match root {
+            Some(r) => {
+                let meta = std::fs::metadata(r)
+                    .map_err(|e| Error::input(r.display().to_string(), 0, format!("--root: {e}")))?;
+                if !meta.is_dir() {
+                    return Err(Error::input(r.display().to_string(), 0, "--root is not a directory"));
+                }
+                r.to_path_buf()
+            }
+            None => start
+                .ancestors()
+                .find(|d| d.join(CONFIG_FILE).is_file() || d.join("docs/fix_plan.md").is_file())
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "no workspace found: neither {} nor docs/fix_plan.md in {} or any parent (use --root DIR)",
+                        CONFIG_FILE,
+                        start.display()
+                    ))
+                })?
+                .to_path_buf(),
+        };
+        let root = std::fs::canonicalize(&root).map_err(|e| Error::io(&root, e))?;
+        let config = Self::read_config(&root)?;
+        Ok(Workspace { root, config })
+    }
+
+    fn read_config(root: &Path) -> Result<Config> {
+        let path = root.join(CONFIG_FILE);
+        if !path.is_file() {
+            return Ok(Config::default());
+        }
+        let text = crate::markdown::read_utf8(&path, CONFIG_FILE)?;
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_yaml_ng::from_str(&text).map_err(|e| {
+            let line = e.location().map_or(0, |l| l.line());
+            // serde_yaml_ng appends its own "at line N column M"; we name the line ourselves.
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            Error::input(CONFIG_FILE, line, msg)
+        })
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn ledger_path(&self) -> PathBuf {
+        self.path(&self.config.ledger)
+    }
+
+    /// A path relative to the root, with `/` separators, or an error when it leaves the root.
+    pub fn relative(&self, path: &Path) -> Result<String> {
+        let abs = if path.is_absolute() { path.to_path_buf() } else { self.root.join(path) };
+        let norm = normalize(&abs);
+        norm.strip_prefix(&self.root).map(to_slash).map_err(|_| {
+            Error::input(
+                path.display().to_string(),
+                0,
+                format!("path is outside the workspace {}", self.root.display()),
+            )
+        })
+    }
+
+    /// Every plan file matching the configured glob, sorted, as relative paths.
+    pub fn plan_files(&self) -> Result<Vec<String>> {
+        let glob = globset::Glob::new(&self.config.plans)
+            .map_err(|e| Error::input(CONFIG_FILE, 0, format!("plans glob: {e}")))?
+            .compile_matcher();
+        // Walk only below the glob's literal prefix.
+        let prefix: PathBuf = Path::new(&self.config.plans)
+            .components()
+            .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[', '{']))
+            .collect();
+        let mut out = Vec::new();
+        walk(&self.root.join(&prefix), &mut |p| {
+            if let Ok(rel) = p.strip_prefix(&self.root) {
+                let rel = to_slash(rel);
+                if glob.is_match(&rel) {
+                    out.push(rel);
+                }
+            }
+        });
+        out.sort();
+        Ok(out)
+    }
+}
+
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => walk(&path, f),
+            Ok(t) if t.is_file() => f(&path),
+            _ => {}
+        }
+    }
+}
+
+/// Lexically resolve `.` and `..` (no file system access, so it works for missing files).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+pub fn to_slash(p: &Path) -> String {
+    p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_config_key_names_the_key_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "ledger: a.md\nledgr: b.md\n").unwrap();
+        let err = Workspace::discover(dir.path(), Some(dir.path())).unwrap_err().to_string();
+        assert!(err.contains("loop.yaml:2:") && err.contains("ledgr"), "{err}");
+    }
+
+    #[test]
+    fn discovery_walks_up() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("docs")).unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join("docs/fix_plan.md"), "# L\n").unwrap();
+        let ws = Workspace::discover(&dir.path().join("a/b"), None).unwrap();
+        assert_eq!(ws.root, std::fs::canonicalize(dir.path()).unwrap());
+        assert!(ws.relative(Path::new("../x")).is_err());
+        assert_eq!(ws.relative(Path::new("a/./b/../c")).unwrap(), "a/c");
+    }
+}
