@@ -124,7 +124,11 @@ pub fn execute(model: &Model, d: &Decision) -> Result<RunRecord> {
 
     let start = clock::now()?;
     let t0 = Instant::now();
-    let mut child = Command::new("sh")
+    let mut command_line = Command::new("sh");
+    // Its own process group, so an interrupt can end the whole step, grandchildren included.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command_line, 0);
+    let mut child = command_line
         .arg("-c")
         .arg(&command)
         .current_dir(root)
@@ -145,7 +149,7 @@ pub fn execute(model: &Model, d: &Decision) -> Result<RunRecord> {
             break s;
         }
         if INTERRUPTED.load(Ordering::SeqCst) {
-            let _ = child.kill();
+            kill_group(&mut child);
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -217,6 +221,16 @@ fn child_path() -> std::ffi::OsString {
         dirs.extend(std::env::split_paths(&p));
     }
     std::env::join_paths(dirs).unwrap_or_default()
+}
+
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    {
+        let group = format!("-{}", child.id());
+        let quiet = || Stdio::null();
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stdout(quiet()).stderr(quiet()).status();
+    }
+    let _ = child.kill();
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {

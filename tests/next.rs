@@ -1,0 +1,225 @@
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+const LEDGER: &str = "# Ledger\n\n**Last Updated:** 2026-01-01\n**Active Focus:**\n- `[DEMO-001]` first.\n\n## Index\n| ID | Title | Priority | Status |\n| --- | --- | --- | --- |\n| [DEMO-001](#x) | Demo | High | in_progress |\n\n## [DEMO-001] Demo\n- Priority: High\n- Status: in_progress\n- Plan References: `plans/active/demo.md`\n- Attempts History:\n  * [2026-01-01] Attempt #1 — Result: planning. x\n";
+
+fn demo(phase_a: &str, b1: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "docs/fix_plan.md", LEDGER);
+    write(
+        d.path(),
+        "plans/active/demo.md",
+        &format!(
+            "## Context\n- Initiative: DEMO-001\n\n### Phase A — Setup\nGoal: g\nPrereqs: none\nExit Criteria: ok\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| A1 | set up | {phase_a} | `true` |\n\n### Phase B — Run\nPrereqs: Phase A complete.\nExit Criteria: logs under reports/demo/phase_b/<STAMP>/.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| B1 | run it | [ ] | `{b1}` |\n| B2 | after | [ ] | `true` |\n"
+        ),
+    );
+    d
+}
+
+#[test]
+fn selects_the_real_do_now() {
+    let root = copy_tree(&nanobragg("workspace"));
+    let o = run(root.path(), &["next", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!(j["item"]["id"], "VECTOR-TRICUBIC-002");
+    assert_eq!(j["plan"], "plans/active/vectorization.md");
+    assert_eq!(j["phase"]["id"], "C");
+    assert_eq!(j["task"]["id"], "C1");
+    let memo = std::fs::read_to_string(root.path().join("input.md")).unwrap();
+    let do_now = memo.lines().find(|l| l.starts_with("Do Now:")).unwrap();
+    let raw = do_now.split('`').nth(1).unwrap();
+    assert_eq!(STAMP.len(), 16);
+    assert_eq!(j["command"], raw.replace("<STAMP>", STAMP));
+    assert_eq!(j["artifacts"], format!("reports/2026-01-vectorization-gap/phase_b/{STAMP}/"));
+    assert!(j["checks"].as_array().unwrap().iter().all(|c| c["outcome"] == "pass"));
+    // The human view says the same.
+    let s = stdout(&run(root.path(), &["next"]));
+    assert!(s.contains("phase     C — Gap Profiling And Prioritisation Relaunch"), "{s}");
+    assert!(s.contains("task      C1 [ ] Capture warm-run profiler"), "{s}");
+}
+
+#[test]
+fn runs_a_step_and_records_it() {
+    let d = demo("[D]", "echo hello; echo warn >&2");
+    let o = run(d.path(), &["next", "--run", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = d.path().join(format!("reports/demo/phase_b/{STAMP}"));
+    let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(rec["exit_code"], 0);
+    assert_eq!(rec["item"], "DEMO-001");
+    assert_eq!(rec["phase"], "B");
+    assert_eq!(rec["task"], "B1");
+    assert_eq!(rec["stamp"], STAMP);
+    assert_eq!(rec["interrupted"], false);
+    assert!(rec["env"]["cpus"].as_u64().unwrap() >= 1);
+    assert!(rec["git"].is_null(), "not a git repository");
+    assert_eq!(std::fs::read_to_string(dir.join("stdout.log")).unwrap(), "hello\n");
+    assert_eq!(std::fs::read_to_string(dir.join("stderr.log")).unwrap(), "warn\n");
+    assert!(std::fs::read_to_string(dir.join("commands.txt")).unwrap().contains("echo hello; echo warn >&2"));
+    assert!(!dir.join("attempts").exists());
+    // Output is streamed, too.
+    assert!(stderr(&o).contains("warn"));
+}
+
+#[test]
+fn run_records_git_state() {
+    let d = demo("[D]", "true");
+    git_ok(d.path(), &["init", "-q", "-b", "trunk"]);
+    git_ok(d.path(), &["add", "-A"]);
+    git_ok(d.path(), &["commit", "-qm", "init"]);
+    let sha = git_ok(d.path(), &["rev-parse", "HEAD"]);
+    let o = run(d.path(), &["run", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!(j["git"]["sha"], sha.trim());
+    assert_eq!(j["git"]["branch"], "trunk");
+    assert_eq!(j["git"]["dirty"], false);
+}
+
+#[test]
+fn failing_command_writes_the_if_blocked_log() {
+    let d = demo("[D]", "echo boom >&2; exit 3");
+    let o = run(d.path(), &["next", "--run"]);
+    assert_eq!(o.status.code(), Some(1));
+    let dir = d.path().join(format!("reports/demo/phase_b/{STAMP}"));
+    let log = std::fs::read_to_string(dir.join("attempts/failed.log")).unwrap();
+    assert!(log.contains("exit_code: 3") && log.contains("boom") && log.contains("exit 3"), "{log}");
+    let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(rec["exit_code"], 3);
+    assert!(stderr(&o).contains("If-Blocked log: reports/demo/phase_b/"), "{}", stderr(&o));
+}
+
+#[test]
+fn memo_names_the_if_blocked_log() {
+    let d = demo("[D]", "exit 1");
+    write(
+        d.path(),
+        "input.md",
+        "Focus: DEMO-001\nArtifacts: reports/m/<STAMP>/\nDo Now: run `sh -c 'kill -TERM $$'`\nIf Blocked: Capture to `reports/m/<STAMP>/attempts/failed_x.log`, then stop.\n",
+    );
+    let o = run(d.path(), &["next", "--run"]);
+    assert_eq!(o.status.code(), Some(1));
+    let log = std::fs::read_to_string(d.path().join(format!("reports/m/{STAMP}/attempts/failed_x.log"))).unwrap();
+    // A signal is reported as 128+N.
+    assert!(log.contains("exit_code: 143"), "{log}");
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let d = demo("[D]", "echo hi > made.txt");
+    let before = snapshot(d.path());
+    let o = run(d.path(), &["next", "--run", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("dry run: would run"), "{}", stdout(&o));
+    assert!(stdout(&o).contains(&format!("reports/demo/phase_b/{STAMP}/run.json")));
+    assert_eq!(before, snapshot(d.path()));
+}
+
+#[test]
+fn gate_closed_by_an_unfinished_earlier_phase() {
+    let d = demo("[ ]", "true");
+    // The first unfinished phase is A; asking for B is refused with the reason.
+    let o = run(d.path(), &["next", "--phase", "B"]);
+    assert_eq!(o.status.code(), Some(1));
+    let s = stdout(&o);
+    assert!(s.contains("FAIL      earlier phases done: Phase A is not done (0/1 tasks [D])"), "{s}");
+    assert!(s.contains("FAIL      prereq Phase A"), "{s}");
+    // Without --phase, A itself is next.
+    let j = json(&run(d.path(), &["next", "--json"]));
+    assert_eq!(j["phase"]["id"], "A");
+}
+
+#[test]
+fn blocked_task_is_exit_1_with_its_line() {
+    let d = demo("[D]", "true");
+    let plan = d.path().join("plans/active/demo.md");
+    let text = std::fs::read_to_string(&plan).unwrap().replace("| B2 | after | [ ] |", "| B2 | after | [B] |");
+    std::fs::write(&plan, text).unwrap();
+    let o = run(d.path(), &["next"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("BLOCKED plans/active/demo.md:20: task B2 not blocked: task B2 is [B]"),
+        "{}",
+        stdout(&o)
+    );
+    // And --run refuses to run anything.
+    let o = run(d.path(), &["next", "--run"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!d.path().join("reports").exists());
+}
+
+#[test]
+fn artifacts_escaping_the_root_are_refused() {
+    let d = demo("[D]", "true");
+    write(d.path(), "input.md", "Focus: DEMO-001\nArtifacts: ../outside/<STAMP>/\nDo Now: `true`\n");
+    let o = run(d.path(), &["next", "--run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("outside the workspace"), "{}", stderr(&o));
+    assert!(!d.path().parent().unwrap().join("outside").exists());
+}
+
+#[test]
+fn missing_plan_reference_is_exit_2_naming_it() {
+    let d = demo("[D]", "true");
+    let ledger = LEDGER.replace("plans/active/demo.md", "plans/active/gone.md");
+    write(d.path(), "docs/fix_plan.md", &ledger);
+    let o = run(d.path(), &["next"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("docs/fix_plan.md:15: Plan References names plans/active/gone.md, which does not exist"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unknown_item_is_exit_2() {
+    let d = demo("[D]", "true");
+    let o = run(d.path(), &["next", "--item", "NOPE-1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown item [NOPE-1]"));
+}
+
+#[test]
+fn nothing_under_docs_or_plans_changes_during_a_run() {
+    let d = demo("[D]", "echo ok");
+    let docs = snapshot(&d.path().join("docs"));
+    let plans = snapshot(&d.path().join("plans"));
+    assert!(run(d.path(), &["run"]).status.success());
+    assert_eq!(docs, snapshot(&d.path().join("docs")));
+    assert_eq!(plans, snapshot(&d.path().join("plans")));
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_kills_the_child_and_still_records() {
+    let d = demo("[D]", "echo started; sleep 30");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("loop"))
+        .args(["run"])
+        .current_dir(d.path())
+        .env("LOOP_NOW", NOW)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = d.path().join(format!("reports/demo/phase_b/{STAMP}/stdout.log"));
+    // Wait (bounded) until the step has started, then interrupt loop itself.
+    for _ in 0..2000 {
+        if std::fs::read_to_string(&out).is_ok_and(|s| s.contains("started")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let rec = std::fs::read_to_string(Path::new(&out).with_file_name("run.json")).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(&rec).unwrap();
+    assert_eq!(rec["interrupted"], true);
+    assert_eq!(rec["exit_code"], 137);
+}
