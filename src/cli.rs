@@ -6,13 +6,14 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::clock;
 use crate::error::{Error, Result};
 use crate::gate::{self, Decision, Outcome};
 use crate::model::Model;
+use crate::plan::TaskState;
 use crate::run;
 use crate::status;
 use crate::workspace::Workspace;
+use crate::{atomic, attempt, clock};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +47,95 @@ pub enum Command {
         after_help = "Examples:\n  loop run\n  loop run --dry-run\n  loop run --item VECTOR-TRICUBIC-002 --json"
     )]
     Run(NextArgs),
+    /// Append a numbered attempt entry to a ledger item (and move its pointers), changing no other byte.
+    #[command(
+        after_help = "Examples:\n  loop attempt VECTOR-TRICUBIC-002 --result failed --phase C1 --metric corr_warm=0.721175 \\\n      --artifact reports/2026-01-vectorization-gap/phase_b/20251010T043632Z/summary.md --note 'Parity regression confirmed'\n  loop attempt --last-run                      record the run `loop next --run` just made\n  loop attempt --last-run --task B1=D --touch  ... and mark its task done, bump Last Updated\n  loop attempt X-1 --result success --status done --dry-run   show the diff only\n\nThe entry goes at the end of the item's Attempts History list (created after the item's last\nfield when missing), numbered max+1, in the indentation and bullet style of the entries above it.\nThe ledger is locked for the whole read-modify-write and replaced atomically."
+    )]
+    Attempt(Box<AttemptArgs>),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ResultWord {
+    Success,
+    Failed,
+    Partial,
+    Blocked,
+    Planning,
+}
+
+#[derive(Debug, Args)]
+pub struct AttemptArgs {
+    /// Ledger item ID (default: the focus item, chosen as `loop next` does).
+    pub item: Option<String>,
+    /// The attempt's result.
+    #[arg(long, value_enum)]
+    pub result: Option<ResultWord>,
+    /// Phase or task this attempt worked on, e.g. C1.
+    #[arg(long)]
+    pub phase: Option<String>,
+    /// A metric, repeatable: --metric corr_warm=0.721175
+    #[arg(long = "metric", value_name = "KEY=VALUE", value_parser = parse_metric)]
+    pub metrics: Vec<(String, String)>,
+    /// An artifact pointer (inside the workspace), repeatable.
+    #[arg(long = "artifact", value_name = "PATH")]
+    pub artifacts: Vec<String>,
+    /// Observations.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// What comes next, in the entry's own text.
+    #[arg(long)]
+    pub next: Option<String>,
+    /// Entry date, YYYY-MM-DD (default: today, UTC; LOOP_NOW overrides the clock).
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Take item, phase, result, artifacts and metrics from a run folder of `loop next --run`.
+    #[arg(long, value_name = "DIR", conflicts_with = "last_run")]
+    pub from_run: Option<PathBuf>,
+    /// Like --from-run with the folder of the last `loop next --run`.
+    #[arg(long)]
+    pub last_run: bool,
+    /// Set a plan task's state, repeatable: --task C1=D (D, P, B or ' ').
+    #[arg(long = "task", value_name = "ID=STATE", value_parser = parse_task)]
+    pub tasks: Vec<(String, TaskState)>,
+    /// Append an entry to the item's Next Actions list, repeatable.
+    #[arg(long = "next-action", value_name = "TEXT")]
+    pub next_actions: Vec<String>,
+    /// Set the item's Status field and its Index row.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Set the ledger's **Last Updated:** date to the entry date.
+    #[arg(long)]
+    pub touch: bool,
+    /// Which of several same-ID items: the line of its heading.
+    #[arg(long, value_name = "N")]
+    pub line: Option<usize>,
+    /// Print the unified diff and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the entry, its byte range and every edit as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_metric(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        }
+        _ => Err(format!("`{s}`: expected KEY=VALUE")),
+    }
+}
+
+fn parse_task(s: &str) -> std::result::Result<(String, TaskState), String> {
+    let (id, st) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected ID=STATE, e.g. C1=D"))?;
+    let state = match st.trim() {
+        "D" | "d" => TaskState::Done,
+        "P" | "p" => TaskState::Partial,
+        "B" | "b" => TaskState::Blocked,
+        "" | " " | "todo" => TaskState::Todo,
+        other => return Err(format!("`{other}`: state must be D, P, B or empty")),
+    };
+    Ok((id.trim().to_string(), state))
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +208,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Status(a) => cmd_status(&cli, a),
         Command::Next(a) => cmd_next(&cli, a),
+        Command::Attempt(a) => cmd_attempt(&cli, a),
         Command::Run(a) => cmd_next(&cli, &NextArgs { run: true, ..a.clone() }),
     }
 }
@@ -197,6 +288,69 @@ fn run_step(model: &Model, d: &Decision, a: &NextArgs) -> Result<ExitCode> {
 
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn cmd_attempt(cli: &Cli, a: &AttemptArgs) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let ws = Workspace::discover(&cwd, cli.root.as_deref())?;
+    let ledger = ws.ledger_path();
+    // Read, modify and write under one lock, so concurrent attempts get distinct numbers.
+    let _lock = if ledger.is_file() { Some(atomic::Lock::exclusive(&ledger)?) } else { None };
+    let model = Model::load(ws)?;
+    let date = match &a.date {
+        Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map(|_| d.clone())
+            .map_err(|_| Error::Usage(format!("--date {d}: expected YYYY-MM-DD")))?,
+        None => clock::date(&clock::now()?),
+    };
+    let from_run = match (&a.from_run, a.last_run) {
+        (Some(d), _) => Some(d.clone()),
+        (None, true) => Some(attempt::last_run(&model)?),
+        _ => None,
+    };
+    let req = attempt::Request {
+        item: a.item.clone(),
+        line: a.line,
+        result: a.result.map(|r| format!("{r:?}").to_lowercase()),
+        phase: a.phase.clone(),
+        metrics: a.metrics.clone(),
+        artifacts: a.artifacts.clone(),
+        note: a.note.clone(),
+        next: a.next.clone(),
+        date,
+        from_run,
+        tasks: a.tasks.clone(),
+        next_actions: a.next_actions.clone(),
+        status: a.status.clone(),
+        touch: a.touch,
+    };
+    let outcome = attempt::prepare(&model, &req)?;
+    for w in &outcome.warnings {
+        eprintln!("loop: warning: {w}");
+    }
+    if a.dry_run {
+        if a.json {
+            out_json(&serde_json::json!({"dry_run": true, "attempt": &outcome, "diff": attempt::diff(&outcome)}));
+        } else {
+            out(&attempt::diff(&outcome));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    attempt::apply(&model, &outcome)?;
+    if a.json {
+        out_json(&outcome);
+    } else {
+        let files: Vec<&str> = outcome.changes.iter().map(|c| c.file.as_str()).collect();
+        out(&format!(
+            "[{}] Attempt #{} appended at {}:{}{}\n",
+            outcome.item,
+            outcome.number,
+            model.ledger.doc.file,
+            outcome.line,
+            if files.len() > 1 { format!(" (also changed {})", files[1..].join(", ")) } else { String::new() }
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {

@@ -101,7 +101,7 @@ pub struct Request<'a> {
 }
 
 /// The focus item: `--item`, else the memo's `Focus:`, else the first open item that the
-/// ledger's Active Focus names, else the first open item of the Index.
+/// ledger's Active Focus names, else the first open item of the Index, else of the ledger.
 pub fn focus<'m>(model: &'m Model, item: Option<&str>) -> Result<(&'m ledger::Item, String)> {
     let ledger = &model.ledger;
     let pick = |id: &str| {
@@ -136,10 +136,13 @@ pub fn focus<'m>(model: &'m Model, item: Option<&str>) -> Result<(&'m ledger::It
             return Ok((item, format!("{}:{} first open Index row", ledger.doc.file, row.line)));
         }
     }
+    if let Some(item) = ledger.items.iter().find(|i| i.is_open() && !i.archived) {
+        return Ok((item, format!("{}:{} first open item", ledger.doc.file, item.line)));
+    }
     Err(Error::input(
         &ledger.doc.file,
         0,
-        "no focus item: no --item, no memo Focus line, and no open item in Active Focus or the Index",
+        "no focus item: no --item, no memo Focus line, and no open item in the ledger",
     ))
 }
 

@@ -1,10 +1,13 @@
 //! ledger-loop: the library behind the `loop` command. Parsers return plain data; commands
 //! consume it; only `cli` prints.
 
+pub mod atomic;
+pub mod attempt;
 pub mod cli;
 pub mod clock;
 pub mod diag;
 pub mod error;
+pub mod evidence;
 pub mod gate;
 pub mod ledger;
 pub mod markdown;

@@ -1,0 +1,253 @@
+//! Metric gates written in prose — `corr ≥0.999`, `|sum_ratio−1| ≤5e-3`, `abs(x-1) <= 5×10⁻³`,
+//! `sum_ratio=1±5e-3` — parsed and evaluated against a run's metrics.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+const NUM: &str = r"[0-9]+(?:\.[0-9]+)?(?:[eE][+\-−]?[0-9]+|\s*[×x\*]\s*10(?:\^|\*\*)?[⁻\-−]?[0-9⁰¹²³⁴⁵⁶⁷⁸⁹]+)?";
+
+static GATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?x)
+        (?: (?P<open>\||abs\() \s* (?P<m1>[A-Za-z_][A-Za-z0-9_]*) \s* [\-−] \s* (?P<center>{NUM}) \s* (?:\||\))
+          | (?P<m2>[A-Za-z_][A-Za-z0-9_]*) )
+        \s* (?P<op>>=|≥|<=|≤|==|=|>|<) \s*
+        (?P<value>{NUM}) (?: \s* ± \s* (?P<tol>{NUM}) )?"
+    ))
+    .unwrap()
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Op {
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "==")]
+    Eq,
+}
+
+impl Op {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Ge => "≥",
+            Op::Gt => ">",
+            Op::Le => "≤",
+            Op::Lt => "<",
+            Op::Eq => "=",
+        }
+    }
+}
+
+/// `metric op threshold`, where the compared quantity is `|metric − center|` when `center` is set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gate {
+    pub metric: String,
+    pub center: Option<f64>,
+    pub op: Op,
+    pub threshold: f64,
+    /// The gate as written.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub gate: Gate,
+    /// The metric key the gate was matched to (`corr` matches `corr_warm`).
+    pub key: String,
+    pub value: f64,
+    pub pass: bool,
+}
+
+/// Read a number as prose writes it: `5e-3`, `5×10⁻³`, `5 x 10^-3`, with a Unicode minus.
+pub fn parse_number(s: &str) -> Option<f64> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).map(|c| if c == '−' { '-' } else { c }).collect();
+    if let Some(i) = s.find(['×', 'x', '*']) {
+        let (mant, rest) = s.split_at(i);
+        let rest = rest.trim_start_matches(['×', 'x', '*']);
+        let exp = rest.strip_prefix("10")?.trim_start_matches("^").trim_start_matches("**");
+        let exp: String = exp
+            .chars()
+            .map(|c| match c {
+                '⁻' => '-',
+                '⁰' => '0',
+                '¹' => '1',
+                '²' => '2',
+                '³' => '3',
+                '⁴' => '4',
+                '⁵' => '5',
+                '⁶' => '6',
+                '⁷' => '7',
+                '⁸' => '8',
+                '⁹' => '9',
+                c => c,
+            })
+            .collect();
+        return Some(mant.parse::<f64>().ok()? * 10f64.powi(exp.parse().ok()?));
+    }
+    s.parse().ok()
+}
+
+fn op(s: &str) -> Op {
+    match s {
+        ">=" | "≥" => Op::Ge,
+        ">" => Op::Gt,
+        "<=" | "≤" => Op::Le,
+        "<" => Op::Lt,
+        _ => Op::Eq,
+    }
+}
+
+/// Every gate phrase in a piece of prose. `x=1±t` becomes `|x−1| ≤ t`.
+pub fn find(text: &str) -> Vec<Gate> {
+    let mut out = Vec::new();
+    for c in GATE.captures_iter(text) {
+        let metric = c.name("m1").or(c.name("m2")).map(|m| m.as_str().to_string()).unwrap_or_default();
+        let Some(value) = parse_number(&c["value"]) else { continue };
+        let gate = match (c.name("center"), c.name("tol")) {
+            (_, Some(tol)) => Gate {
+                metric,
+                center: Some(value),
+                op: Op::Le,
+                threshold: parse_number(tol.as_str()).unwrap_or(0.0),
+                text: c[0].to_string(),
+            },
+            (Some(center), None) => Gate {
+                metric,
+                center: parse_number(center.as_str()),
+                op: op(&c["op"]),
+                threshold: value,
+                text: c[0].to_string(),
+            },
+            (None, None) => Gate { metric, center: None, op: op(&c["op"]), threshold: value, text: c[0].to_string() },
+        };
+        if !out.contains(&gate) {
+            out.push(gate);
+        }
+    }
+    out
+}
+
+/// A `--gate` list: comma-separated gates, each of which must parse.
+pub fn parse_list(spec: &str) -> Result<Vec<Gate>> {
+    spec.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|part| {
+            let found = find(part);
+            match found.as_slice() {
+                [g] => Ok(g.clone()),
+                _ => Err(Error::Usage(format!(
+                    "--gate: cannot read `{}` (write e.g. `corr>=0.999` or `sum_ratio=1±5e-3`)",
+                    part.trim()
+                ))),
+            }
+        })
+        .collect()
+}
+
+impl Gate {
+    fn holds(&self, x: f64) -> bool {
+        let q = match self.center {
+            Some(c) => (x - c).abs(),
+            None => x,
+        };
+        match self.op {
+            Op::Ge => q >= self.threshold,
+            Op::Gt => q > self.threshold,
+            Op::Le => q <= self.threshold,
+            Op::Lt => q < self.threshold,
+            Op::Eq => q == self.threshold,
+        }
+    }
+
+    /// Whether a metric key answers this gate: the same name, or the name plus a suffix
+    /// (`corr` ← `corr_warm`, `corr_vs_reference`).
+    pub fn matches(&self, key: &str) -> bool {
+        let m = self.metric.to_ascii_lowercase();
+        let k = key.to_ascii_lowercase();
+        k == m || k.strip_prefix(&m).is_some_and(|rest| rest.starts_with('_'))
+    }
+
+    /// The threshold as prose: `≥0.999`, `|x−1| ≤0.005`.
+    pub fn describe(&self) -> String {
+        match self.center {
+            Some(c) => format!("|{}−{}| {}{}", self.metric, fmt_num(c), self.op.symbol(), fmt_num(self.threshold)),
+            None => format!("{}{}", self.op.symbol(), fmt_num(self.threshold)),
+        }
+    }
+}
+
+pub fn fmt_num(x: f64) -> String {
+    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e7) {
+        format!("{x:e}")
+    } else {
+        let s = format!("{x}");
+        s
+    }
+}
+
+/// Evaluate gates on metrics: one verdict per (gate, matching key).
+pub fn evaluate(gates: &[Gate], metrics: &BTreeMap<String, f64>) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for g in gates {
+        for (k, &v) in metrics.iter().filter(|(k, _)| g.matches(k)) {
+            out.push(Verdict { gate: g.clone(), key: k.clone(), value: v, pass: g.holds(v) });
+        }
+    }
+    out
+}
+
+/// Numeric top-level fields of a metrics.json object.
+pub fn numeric_metrics(v: &serde_json::Value) -> BTreeMap<String, f64> {
+    v.as_object()
+        .map(|o| o.iter().filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x))).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_real_gate_phrases() {
+        let g = find("thresholds: corr ≥0.999, |sum_ratio−1| ≤5e-3");
+        assert_eq!(g.len(), 2);
+        assert_eq!((g[0].metric.as_str(), g[0].op, g[0].threshold), ("corr", Op::Ge, 0.999));
+        assert_eq!((g[1].metric.as_str(), g[1].center, g[1].op), ("sum_ratio", Some(1.0), Op::Le));
+        assert!((g[1].threshold - 5e-3).abs() < 1e-15);
+        let g = find("ROI thresholds (corr≥0.999, |sum_ratio−1|≤5×10⁻³) are treated as spec");
+        assert_eq!(g.len(), 2);
+        assert!((g[1].threshold - 5e-3).abs() < 1e-15, "{g:?}");
+        let g = find("Confirm correlation >=0.99 and record");
+        assert_eq!((g[0].metric.as_str(), g[0].threshold), ("correlation", 0.99));
+        let g = find("Gate: corr >= 0.999, abs(sum_ratio-1) <= 5e-3.");
+        assert_eq!(g[1].center, Some(1.0));
+        let g = parse_list("corr>=0.999,sum_ratio=1±5e-3").unwrap();
+        assert_eq!((g[1].center, g[1].op, g[1].threshold), (Some(1.0), Op::Le, 5e-3));
+        assert!(parse_list("corr is fine").is_err());
+    }
+
+    #[test]
+    fn evaluates_against_prefixed_metrics() {
+        let gates = find("corr ≥0.999, |sum_ratio−1| ≤5e-3");
+        let m: BTreeMap<String, f64> =
+            [("corr_warm".to_string(), 0.721175), ("sum_ratio".to_string(), 1.001), ("speedup".to_string(), 2.0)]
+                .into_iter()
+                .collect();
+        let v = evaluate(&gates, &m);
+        assert_eq!(v.len(), 2);
+        assert!(!v[0].pass && v[0].key == "corr_warm");
+        assert!(v[1].pass);
+        assert_eq!(gates[0].describe(), "≥0.999");
+        assert_eq!(gates[1].describe(), "|sum_ratio−1| ≤0.005");
+    }
+}

@@ -1,0 +1,4 @@
+//! Evidence: numbers that decide gates. Metric gates from plan prose, image comparison and
+//! profiler hotspots.
+
+pub mod gates;
