@@ -13,7 +13,7 @@ use crate::plan::TaskState;
 use crate::run;
 use crate::status;
 use crate::workspace::Workspace;
-use crate::{atomic, attempt, clock};
+use crate::{atomic, attempt, clock, guard, hook};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +52,43 @@ pub enum Command {
         after_help = "Examples:\n  loop attempt VECTOR-TRICUBIC-002 --result failed --phase C1 --metric corr_warm=0.721175 \\\n      --artifact reports/2026-01-vectorization-gap/phase_b/20251010T043632Z/summary.md --note 'Parity regression confirmed'\n  loop attempt --last-run                      record the run `loop next --run` just made\n  loop attempt --last-run --task B1=D --touch  ... and mark its task done, bump Last Updated\n  loop attempt X-1 --result success --status done --dry-run   show the diff only\n\nThe entry goes at the end of the item's Attempts History list (created after the item's last\nfield when missing), numbered max+1, in the indentation and bullet style of the entries above it.\nThe ledger is locked for the whole read-modify-write and replaced atomically."
     )]
     Attempt(Box<AttemptArgs>),
+    /// Check staged changes: refuse reports/ artifacts, removed protected assets, huge files.
+    #[command(
+        after_help = "Examples:\n  loop guard                  quiet and exit 0 when the staged changes are fine\n  loop guard --json           the findings as data\n\nRun by the pre-commit hook that `loop hook install` writes. Exit 1 when a commit must be\nrefused, 2 when the repository cannot be read."
+    )]
+    Guard(GuardArgs),
+    /// Install, remove or show the pre-commit hook that runs `loop guard`.
+    #[command(
+        after_help = "Examples:\n  loop hook install           write .git/hooks/pre-commit (or into core.hooksPath)\n  loop hook install --chain   keep an existing hook and run it first\n  loop hook uninstall         remove loop's hook, restoring a chained one\n  loop hook status"
+    )]
+    Hook {
+        #[command(subcommand)]
+        action: HookAction,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookAction {
+    /// Write the pre-commit hook.
+    Install {
+        /// Keep an existing hook that loop did not write, and run it before loop guard.
+        #[arg(long)]
+        chain: bool,
+    },
+    /// Remove the hook loop installed (a chained hook is put back).
+    Uninstall,
+    /// Say what is installed.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -209,6 +246,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(a) => cmd_status(&cli, a),
         Command::Next(a) => cmd_next(&cli, a),
         Command::Attempt(a) => cmd_attempt(&cli, a),
+        Command::Guard(a) => cmd_guard(&cli, a),
+        Command::Hook { action } => cmd_hook(action),
         Command::Run(a) => cmd_next(&cli, &NextArgs { run: true, ..a.clone() }),
     }
 }
@@ -350,6 +389,39 @@ fn cmd_attempt(cli: &Cli, a: &AttemptArgs) -> Result<ExitCode> {
             if files.len() > 1 { format!(" (also changed {})", files[1..].join(", ")) } else { String::new() }
         ));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_guard(cli: &Cli, a: &GuardArgs) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let report = guard::check(&cwd, cli.root.as_deref())?;
+    let failed = !report.violations.is_empty();
+    if a.json {
+        out_json(&report);
+    } else if failed {
+        eprint!("{}", guard::render(&report));
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn cmd_hook(action: &HookAction) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let (st, verb) = match action {
+        HookAction::Install { chain } => (hook::install(&cwd, *chain)?, "installed"),
+        HookAction::Uninstall => (hook::uninstall(&cwd)?, "uninstalled"),
+        HookAction::Status { json: true } => {
+            out_json(&hook::status(&cwd)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        HookAction::Status { json: false } => (hook::status(&cwd)?, "status"),
+    };
+    let what = match st.installed.as_str() {
+        "loop" if st.chained => "loop guard (chained after the previous hook)",
+        "loop" => "loop guard",
+        "foreign" => "a hook loop did not write",
+        _ => "no hook",
+    };
+    out(&format!("{verb}: {} runs {what}\n", st.path));
     Ok(ExitCode::SUCCESS)
 }
 

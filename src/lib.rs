@@ -9,6 +9,8 @@ pub mod diag;
 pub mod error;
 pub mod evidence;
 pub mod gate;
+pub mod guard;
+pub mod hook;
 pub mod ledger;
 pub mod markdown;
 pub mod memo;

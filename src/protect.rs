@@ -35,9 +35,18 @@ impl Protected {
         })
     }
 
+    pub fn empty() -> Protected {
+        Protected { linked: Vec::new(), globs: GlobSet::empty(), frozen: GlobSet::empty() }
+    }
+
     /// Whether `rel` (relative to the root, `/`-separated) may not be written by loop.
     pub fn contains(&self, rel: &str) -> bool {
         self.linked.iter().any(|(p, _)| p == rel) || self.globs.is_match(rel)
+    }
+
+    /// Matched by a loop.yaml `protected:` glob (which no index edit can lift).
+    pub fn by_glob(&self, rel: &str) -> bool {
+        self.globs.is_match(rel)
     }
 
     pub fn is_frozen(&self, rel: &str) -> bool {
@@ -90,14 +99,11 @@ pub fn links(text: &str, index_dir: &Path) -> Vec<(String, usize)> {
         if target.is_empty() || target.ends_with('/') {
             continue;
         }
-        let joined = normalize(&base.join(target));
-        if joined.starts_with("..") || joined.is_absolute() || base.join(target).components().count() == 0 {
-            continue;
-        }
-        // normalize() pops past the start silently; check the walk stayed inside.
+        // normalize() pops past the start silently, so check the walk stays inside first.
         if escapes(&base.join(target)) {
             continue;
         }
+        let joined = normalize(&base.join(target));
         out.push((to_slash(&joined), line_of(range.start)));
     }
     out

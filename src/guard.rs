@@ -1,0 +1,206 @@
+//! `loop guard`: refuse a commit whose staged changes put run artifacts (the reports folder)
+//! into git, delete or rename a protected asset without unlisting it, modify a frozen one, or
+//! stage a file over the size limit.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Delta, DiffFindOptions, DiffOptions, Repository};
+use globset::{Glob, GlobSetBuilder};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::protect::{self, Protected};
+use crate::workspace::{to_slash, Workspace};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    Reports,
+    ProtectedDeleted,
+    ProtectedRenamed,
+    Frozen,
+    TooLarge,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Violation {
+    /// Repository-relative path.
+    pub path: String,
+    pub rule: Rule,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub repository: String,
+    pub staged: usize,
+    pub violations: Vec<Violation>,
+}
+
+/// Open the repository git itself would use here (honours GIT_DIR and GIT_INDEX_FILE, which git
+/// sets for hooks — `git commit -a` and partial commits stage into a temporary index).
+pub fn open_repo(cwd: &Path) -> Result<Repository> {
+    let repo =
+        if std::env::var_os("GIT_DIR").is_some() { Repository::open_from_env()? } else { Repository::discover(cwd)? };
+    if let Some(index) = std::env::var_os("GIT_INDEX_FILE") {
+        let p = PathBuf::from(index);
+        let p = if p.is_absolute() { p } else { cwd.join(p) };
+        let mut idx = git2::Index::open(&p)?;
+        repo.set_index(&mut idx)?;
+    }
+    Ok(repo)
+}
+
+pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
+    let repo = open_repo(cwd)?;
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| Error::Git("bare repository: nothing is staged from a work tree".into()))?
+        .to_path_buf();
+    let workdir = std::fs::canonicalize(&workdir).map_err(|e| Error::io(&workdir, e))?;
+    // The loop workspace may be the repository or a folder inside it.
+    let ws = match Workspace::discover(cwd, root) {
+        Ok(ws) if ws.root.starts_with(&workdir) => ws,
+        Ok(_) | Err(Error::Usage(_)) => Workspace { root: workdir.clone(), config: Default::default() },
+        Err(e) => return Err(e),
+    };
+    let prefix = to_slash(ws.root.strip_prefix(&workdir).unwrap_or(Path::new("")));
+    let in_ws = |repo_path: &str| -> Option<String> {
+        if prefix.is_empty() {
+            Some(repo_path.to_string())
+        } else {
+            repo_path.strip_prefix(&format!("{prefix}/")).map(str::to_string)
+        }
+    };
+
+    let head_tree = match repo.head() {
+        Ok(h) => Some(h.peel_to_tree()?),
+        Err(e) if e.code() == git2::ErrorCode::UnbornBranch || e.code() == git2::ErrorCode::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
+    let index = repo.index()?;
+    let mut opts = DiffOptions::new();
+    opts.include_typechange(true);
+    let mut diff = repo.diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut opts))?;
+    diff.find_similar(Some(DiffFindOptions::new().renames(true)))?;
+
+    // Protected before this commit (HEAD's index doc, or the staged one for a first commit), and
+    // what the staged index doc still lists.
+    let index_rel = join(&prefix, &ws.config.index);
+    let index_dir = Path::new(&ws.config.index).parent().unwrap_or(Path::new("")).to_path_buf();
+    let staged_index = index.get_path(Path::new(&index_rel), 0).and_then(|e| repo.find_blob(e.id).ok());
+    let staged_links: Vec<String> = staged_index
+        .map(|b| protect::links(&String::from_utf8_lossy(b.content()), &index_dir).into_iter().map(|l| l.0).collect())
+        .unwrap_or_default();
+    let head_links: Vec<String> = match &head_tree {
+        Some(t) => t
+            .get_path(Path::new(&index_rel))
+            .ok()
+            .and_then(|e| repo.find_blob(e.id()).ok())
+            .map(|b| {
+                protect::links(&String::from_utf8_lossy(b.content()), &index_dir).into_iter().map(|l| l.0).collect()
+            })
+            .unwrap_or_default(),
+        None => staged_links.clone(),
+    };
+    let mut protected = Protected::load(&ws).unwrap_or_else(|_| Protected::empty());
+    protected.linked = head_links.iter().map(|p| (p.clone(), 0)).collect();
+    let globbed = |p: &str| protected.by_glob(p);
+    let mut allow = GlobSetBuilder::new();
+    for g in &ws.config.reports_allow {
+        allow.add(Glob::new(g).map_err(|e| Error::input("loop.yaml", 0, format!("reports_allow: {e}")))?);
+    }
+    let allow = allow.build().map_err(|e| Error::input("loop.yaml", 0, format!("reports_allow: {e}")))?;
+    let reports = format!("{}/", ws.config.reports.trim_matches('/'));
+    let odb = repo.odb()?;
+
+    let mut violations = Vec::new();
+    let mut staged = 0;
+    for delta in diff.deltas() {
+        staged += 1;
+        let new_path = delta.new_file().path().map(to_slash).unwrap_or_default();
+        let old_path = delta.old_file().path().map(to_slash).unwrap_or_default();
+        let status = delta.status();
+        let mut push =
+            |path: &str, rule, message: String| violations.push(Violation { path: path.to_string(), rule, message });
+        let adds =
+            matches!(status, Delta::Added | Delta::Modified | Delta::Renamed | Delta::Copied | Delta::Typechange);
+        if adds {
+            if let Some(rel) = in_ws(&new_path) {
+                if rel.starts_with(&reports) && !allow.is_match(&rel) {
+                    push(&new_path, Rule::Reports, format!("run artifacts under {reports} stay out of git"));
+                }
+                if status == Delta::Modified && protected.is_frozen(&rel) {
+                    push(
+                        &new_path,
+                        Rule::Frozen,
+                        "protected asset marked frozen in loop.yaml; it may not change".into(),
+                    );
+                }
+            }
+            let size = odb.read_header(delta.new_file().id()).map(|(n, _)| n as u64).unwrap_or(0);
+            if size > ws.config.max_staged_bytes {
+                push(
+                    &new_path,
+                    Rule::TooLarge,
+                    format!(
+                        "{} bytes is over the {}-byte limit (max_staged_bytes in loop.yaml)",
+                        size, ws.config.max_staged_bytes
+                    ),
+                );
+            }
+        }
+        if matches!(status, Delta::Deleted | Delta::Renamed) {
+            if let Some(rel) = in_ws(&old_path) {
+                let listed_before = head_links.contains(&rel);
+                let still_listed = staged_links.contains(&rel);
+                let blocked = globbed(&rel) || (listed_before && still_listed);
+                if blocked {
+                    let (rule, verb) = if status == Delta::Deleted {
+                        (Rule::ProtectedDeleted, "deleted")
+                    } else {
+                        (Rule::ProtectedRenamed, "renamed")
+                    };
+                    let how = if globbed(&rel) {
+                        "it matches loop.yaml `protected:`".to_string()
+                    } else {
+                        format!("unlink it from {} in the same commit to do this on purpose", ws.config.index)
+                    };
+                    push(&old_path, rule, format!("protected asset {verb}; {how}"));
+                }
+            }
+        }
+    }
+    Ok(Report { repository: workdir.display().to_string(), staged, violations })
+}
+
+fn join(prefix: &str, rel: &str) -> String {
+    if prefix.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{prefix}/{rel}")
+    }
+}
+
+/// The refusal as a person reads it: each path, the rule, and how to fix or bypass.
+pub fn render(report: &Report) -> String {
+    let mut s = format!(
+        "loop guard: commit refused ({} problem(s) in {} staged change(s)):\n",
+        report.violations.len(),
+        report.staged
+    );
+    for v in &report.violations {
+        s.push_str(&format!("  {}: {}\n", quote(&v.path), v.message));
+    }
+    s.push_str("\nFix: unstage with `git restore --staged <path>` (`git rm --cached <path>` before the first commit);\nkeep reports/ in .gitignore.\n");
+    s.push_str("Bypass once, deliberately: `git commit --no-verify`.\n");
+    s
+}
+
+fn quote(p: &str) -> String {
+    if p.contains(char::is_whitespace) {
+        format!("'{p}'")
+    } else {
+        p.to_string()
+    }
+}
