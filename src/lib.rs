@@ -18,6 +18,7 @@ pub mod model;
 pub mod plan;
 pub mod protect;
 pub mod run;
+pub mod sim;
 pub mod status;
 pub mod workspace;
 

@@ -1,4 +1,5 @@
 //! Evidence: numbers that decide gates. Metric gates from plan prose, image comparison and
 //! profiler hotspots.
 
+pub mod compare;
 pub mod gates;

@@ -1,0 +1,156 @@
+//! Structure factors from an HKL text file (`h k l F` per line) on a dense grid, with
+//! nearest-neighbour lookup and nanoBragg-style tricubic (4×4×4 Lagrange) interpolation.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+pub struct Hkl {
+    pub min: [i32; 3],
+    pub max: [i32; 3],
+    dims: [usize; 3],
+    grid: Vec<f64>,
+}
+
+impl Hkl {
+    /// Grid points the file does not name hold `fill` (the reference's default_F).
+    pub fn load(path: &Path, fill: f64) -> Result<Hkl> {
+        let shown = path.display().to_string();
+        let text = crate::markdown::read_utf8(path, &shown)?;
+        Hkl::parse(&text, &shown, fill)
+    }
+
+    /// Parse `h k l F` lines; blank lines and `#` comments are skipped, anything else is an
+    /// error naming the line.
+    pub fn parse(text: &str, file: &str, fill: f64) -> Result<Hkl> {
+        let mut rows = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let t = line.split('#').next().unwrap_or("").trim();
+            if t.is_empty() {
+                continue;
+            }
+            let f: Vec<&str> = t.split_whitespace().collect();
+            let parsed = (f.len() == 4).then(|| {
+                let idx: Option<Vec<i32>> = f[..3]
+                    .iter()
+                    .map(|x| x.parse::<f64>().ok().filter(|v| v.fract() == 0.0).map(|v| v as i32))
+                    .collect();
+                Some((idx?, f[3].parse::<f64>().ok().filter(|v| v.is_finite())?))
+            });
+            match parsed.flatten() {
+                Some((idx, v)) => rows.push(([idx[0], idx[1], idx[2]], v)),
+                None => {
+                    return Err(Error::input(
+                        file,
+                        i + 1,
+                        format!("expected `h k l F` (three integers and a number), got `{t}`"),
+                    ))
+                }
+            }
+        }
+        if rows.is_empty() {
+            return Err(Error::input(file, 0, "no `h k l F` lines"));
+        }
+        let mut min = [i32::MAX; 3];
+        let mut max = [i32::MIN; 3];
+        for (idx, _) in &rows {
+            for d in 0..3 {
+                min[d] = min[d].min(idx[d]);
+                max[d] = max[d].max(idx[d]);
+            }
+        }
+        let dims: [usize; 3] = std::array::from_fn(|d| (max[d] - min[d] + 1) as usize);
+        let cells = dims.iter().map(|&d| d as u64).product::<u64>();
+        if cells > 1 << 28 {
+            return Err(Error::input(file, 0, format!("index ranges span {cells} grid points; too large")));
+        }
+        let mut grid = vec![fill; cells as usize];
+        let mut hkl = Hkl { min, max, dims, grid: Vec::new() };
+        for (idx, v) in rows {
+            grid[hkl.offset(idx)] = v;
+        }
+        hkl.grid = grid;
+        Ok(hkl)
+    }
+
+    fn offset(&self, idx: [i32; 3]) -> usize {
+        let [h, k, l] =
+            [(idx[0] - self.min[0]) as usize, (idx[1] - self.min[1]) as usize, (idx[2] - self.min[2]) as usize];
+        (h * self.dims[1] + k) * self.dims[2] + l
+    }
+
+    /// F at an integer index, or None outside the grid.
+    pub fn get(&self, idx: [i32; 3]) -> Option<f64> {
+        (0..3).all(|d| idx[d] >= self.min[d] && idx[d] <= self.max[d]).then(|| self.grid[self.offset(idx)])
+    }
+
+    /// Tricubic interpolation at fractional (h, k, l), or None when the 4×4×4 neighbourhood
+    /// leaves the grid (the caller then uses default_F).
+    pub fn interpolate(&self, hkl: [f64; 3]) -> Option<f64> {
+        let mut base = [0i32; 3];
+        for d in 0..3 {
+            let x = hkl[d];
+            // Same bounds as the reference: the whole neighbourhood must be inside.
+            if x - 2.0 < self.min[d] as f64 || x - self.min[d] as f64 + 3.0 > self.dims[d] as f64 {
+                return None;
+            }
+            base[d] = x.floor() as i32 - 1;
+        }
+        let w: [[f64; 4]; 3] = std::array::from_fn(|d| lagrange4(hkl[d] - base[d] as f64));
+        let mut sum = 0.0;
+        for (i, wi) in w[0].iter().enumerate() {
+            for (j, wj) in w[1].iter().enumerate() {
+                let row = self.offset([base[0] + i as i32, base[1] + j as i32, base[2]]);
+                let line = &self.grid[row..row + 4];
+                let inner: f64 = line.iter().zip(&w[2]).map(|(f, wk)| f * wk).sum();
+                sum += wi * wj * inner;
+            }
+        }
+        Some(sum)
+    }
+}
+
+/// Cubic Lagrange weights for samples at 0, 1, 2, 3 evaluated at `t`.
+fn lagrange4(t: f64) -> [f64; 4] {
+    [
+        -(t - 1.0) * (t - 2.0) * (t - 3.0) / 6.0,
+        t * (t - 2.0) * (t - 3.0) / 2.0,
+        -t * (t - 1.0) * (t - 3.0) / 2.0,
+        t * (t - 1.0) * (t - 2.0) / 6.0,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cubic_grid() -> Hkl {
+        // F = 1 + h + 2k² + l³ is reproduced exactly by cubic interpolation.
+        let mut s = String::from("# test\n");
+        for h in -4..=4 {
+            for k in -4..=4 {
+                for l in -4..=4 {
+                    s.push_str(&format!("{h} {k} {l} {}\n", 1 + h + 2 * k * k + l * l * l));
+                }
+            }
+        }
+        Hkl::parse(&s, "t.hkl", 0.0).unwrap()
+    }
+
+    #[test]
+    fn interpolation_is_exact_for_cubics() {
+        let g = cubic_grid();
+        let (h, k, l) = (0.3, -1.7, 1.25);
+        let want = 1.0 + h + 2.0 * k * k + l * l * l;
+        assert!((g.interpolate([h, k, l]).unwrap() - want).abs() < 1e-9);
+        assert_eq!(g.get([1, 2, 3]), Some(1.0 + 1.0 + 8.0 + 27.0));
+        assert_eq!(g.get([5, 0, 0]), None);
+        assert!(g.interpolate([3.5, 0.0, 0.0]).is_none());
+    }
+
+    #[test]
+    fn bad_lines_name_the_line() {
+        let e = Hkl::parse("1 2 3 4\n1 2 x 4\n", "f.hkl", 0.0).err().unwrap().to_string();
+        assert_eq!(e, "f.hkl:2: expected `h k l F` (three integers and a number), got `1 2 x 4`");
+    }
+}

@@ -1,0 +1,90 @@
+//! Float images: nanoBragg's `-floatfile` format (raw little-endian float32, slow-axis rows, no
+//! header) and an 8-bit PNG preview.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+pub enum Pixels {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+pub struct Image {
+    pub fpixels: usize,
+    pub spixels: usize,
+    pub pixels: Pixels,
+}
+
+impl Image {
+    pub fn f32(fpixels: usize, spixels: usize, v: Vec<f32>) -> Image {
+        Image { fpixels, spixels, pixels: Pixels::F32(v) }
+    }
+
+    pub fn f64(fpixels: usize, spixels: usize, v: Vec<f64>) -> Image {
+        Image { fpixels, spixels, pixels: Pixels::F64(v) }
+    }
+
+    pub fn get(&self, i: usize) -> f64 {
+        match &self.pixels {
+            Pixels::F32(v) => v[i] as f64,
+            Pixels::F64(v) => v[i],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.fpixels * self.spixels
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn sum(&self) -> f64 {
+        match &self.pixels {
+            Pixels::F32(v) => v.iter().map(|&x| x as f64).sum(),
+            Pixels::F64(v) => v.iter().sum(),
+        }
+    }
+
+    pub fn max(&self) -> f64 {
+        (0..self.len()).map(|i| self.get(i)).fold(f64::MIN, f64::max)
+    }
+
+    /// nanoBragg `-floatfile`: raw little-endian float32.
+    pub fn write_floatfile(&self, path: &Path) -> Result<()> {
+        let mut bytes = Vec::with_capacity(self.len() * 4);
+        for i in 0..self.len() {
+            bytes.extend_from_slice(&(self.get(i) as f32).to_le_bytes());
+        }
+        write_file(path, &bytes)
+    }
+
+    /// An 8-bit grayscale preview, brightness scaled so the 99.9th percentile is white.
+    pub fn write_png(&self, path: &Path) -> Result<()> {
+        let mut sample: Vec<f64> =
+            (0..self.len()).step_by((self.len() / 100_000).max(1)).map(|i| self.get(i)).collect();
+        sample.sort_by(|a, b| a.total_cmp(b));
+        let top = sample.get(sample.len().saturating_sub(1).min(sample.len() * 999 / 1000)).copied().unwrap_or(1.0);
+        let k = if top > 0.0 { 255.0 / top } else { 0.0 };
+        let data: Vec<u8> = (0..self.len()).map(|i| (self.get(i) * k).clamp(0.0, 255.0) as u8).collect();
+        let mut buf = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut buf, self.fpixels as u32, self.spixels as u32);
+            enc.set_color(png::ColorType::Grayscale);
+            enc.set_depth(png::BitDepth::Eight);
+            let mut w = enc.write_header().map_err(|e| Error::Usage(format!("png: {e}")))?;
+            w.write_image_data(&data).map_err(|e| Error::Usage(format!("png: {e}")))?;
+        }
+        write_file(path, &buf)
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(path, e))
+}

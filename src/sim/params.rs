@@ -1,0 +1,387 @@
+//! Simulation parameters, in nanoBragg's units at the edge (Å, mm, degrees, mrad, %) and checked
+//! before anything is allocated. `from_nb_args` reads a nanoBragg command line verbatim.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// Crystal shape model for the lattice factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    Square,
+    Round,
+    Gauss,
+    Tophat,
+}
+
+/// nanoBragg's default fluence (photons/m²).
+pub const DEFAULT_FLUENCE: f64 = 125932015286227086360700780544.0;
+/// Largest image this tool will allocate, in pixels (a 32768² detector).
+pub const MAX_PIXELS: u64 = 1 << 30;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Params {
+    /// a b c (Å) α β γ (degrees).
+    pub cell: [f64; 6],
+    pub lambda_a: f64,
+    pub distance_mm: f64,
+    pub pixel_mm: f64,
+    pub fpixels: usize,
+    pub spixels: usize,
+    pub n: [u32; 3],
+    pub default_f: f64,
+    pub hkl: Option<PathBuf>,
+    /// None: nanoBragg's automatic choice from crystal size and pixel.
+    pub oversample: Option<u32>,
+    pub phi_deg: f64,
+    pub osc_deg: Option<f64>,
+    pub phisteps: Option<u32>,
+    pub mosaic_deg: f64,
+    pub mosaic_domains: Option<u32>,
+    pub mosaic_seed: i64,
+    pub misset_deg: [f64; 3],
+    pub dispersion_pct: f64,
+    pub dispsteps: Option<u32>,
+    pub divergence_mrad: f64,
+    pub divsteps: Option<u32>,
+    /// Kahn polarization factor.
+    pub polar: f64,
+    pub nopolar: bool,
+    pub fluence: f64,
+    pub shape: Shape,
+    pub fudge: f64,
+    /// None: nanoBragg's automatic choice (on when any N ≤ 2).
+    pub interpolate: Option<bool>,
+    pub xbeam_mm: Option<f64>,
+    pub ybeam_mm: Option<f64>,
+    pub point_pixel: bool,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            cell: [100.0, 100.0, 100.0, 90.0, 90.0, 90.0],
+            lambda_a: 1.0,
+            distance_mm: 100.0,
+            pixel_mm: 0.1,
+            fpixels: 1024,
+            spixels: 1024,
+            n: [1, 1, 1],
+            default_f: 0.0,
+            hkl: None,
+            oversample: None,
+            phi_deg: 0.0,
+            osc_deg: None,
+            phisteps: None,
+            mosaic_deg: 0.0,
+            mosaic_domains: None,
+            mosaic_seed: 12345678,
+            misset_deg: [0.0; 3],
+            dispersion_pct: 0.0,
+            dispsteps: None,
+            divergence_mrad: 0.0,
+            divsteps: None,
+            polar: 0.0,
+            nopolar: false,
+            fluence: DEFAULT_FLUENCE,
+            shape: Shape::Square,
+            fudge: 1.0,
+            interpolate: None,
+            xbeam_mm: None,
+            ybeam_mm: None,
+            point_pixel: false,
+        }
+    }
+}
+
+impl Params {
+    /// The 4096² benchmark case of the upstream plans.
+    pub fn benchmark(size: usize) -> Params {
+        Params {
+            cell: [100.0, 100.0, 100.0, 90.0, 90.0, 90.0],
+            lambda_a: 6.2,
+            distance_mm: 100.0,
+            n: [5, 5, 5],
+            default_f: 100.0,
+            fpixels: size,
+            spixels: size,
+            ..Params::default()
+        }
+    }
+
+    /// Refuse what cannot be simulated, before any allocation.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Usage(m));
+        let [a, b, c, al, be, ga] = self.cell;
+        if !(a > 0.0 && b > 0.0 && c > 0.0) || [a, b, c].iter().any(|x| !x.is_finite()) {
+            return bad(format!("--cell: lengths must be positive, got {a} {b} {c}"));
+        }
+        if [al, be, ga].iter().any(|x| !(*x > 0.0 && *x < 180.0)) {
+            return bad(format!("--cell: angles must be between 0 and 180 degrees, got {al} {be} {ga}"));
+        }
+        if !(self.lambda_a > 0.0 && self.lambda_a.is_finite()) {
+            return bad(format!("--lambda must be positive, got {}", self.lambda_a));
+        }
+        if self.distance_mm.is_nan() || self.distance_mm <= 0.0 || self.pixel_mm.is_nan() || self.pixel_mm <= 0.0 {
+            return bad(format!(
+                "--distance and --pixel must be positive, got {} and {}",
+                self.distance_mm, self.pixel_mm
+            ));
+        }
+        if self.fpixels == 0 || self.spixels == 0 {
+            return bad("--detpixels must be at least 1".into());
+        }
+        let pixels = self.fpixels as u64 * self.spixels as u64;
+        if pixels > MAX_PIXELS {
+            return bad(format!(
+                "{}x{} pixels is {:.1} GiB of image; the limit is {} pixels",
+                self.fpixels,
+                self.spixels,
+                pixels as f64 * 8.0 / (1u64 << 30) as f64,
+                MAX_PIXELS
+            ));
+        }
+        if self.n.contains(&0) {
+            return bad("--N/--Na/--Nb/--Nc must be at least 1".into());
+        }
+        if self.oversample == Some(0) {
+            return bad("--oversample must be at least 1".into());
+        }
+        if self.hkl.is_none() && self.default_f == 0.0 {
+            return bad("nothing to scatter: give --hkl FILE or a non-zero --default-F".into());
+        }
+        if !(0.0..=1.0).contains(&self.polar) {
+            return bad(format!("--polar (Kahn factor) must be in [0, 1], got {}", self.polar));
+        }
+        let steps = self.phisteps.unwrap_or(1) as u64
+            * self.mosaic_domains.unwrap_or(1).max(1) as u64
+            * self.dispsteps.unwrap_or(1).max(1) as u64
+            * (self.divsteps.unwrap_or(1).max(1) as u64).pow(2);
+        if steps > 100_000_000 {
+            return bad(format!("{steps} phi × mosaic × source steps per pixel is more than this tool will run"));
+        }
+        Ok(())
+    }
+
+    /// Read a nanoBragg command line (`-default_F 100 -cell 100 100 100 90 90 90 -N 5 ...`).
+    /// Options that only concern outputs loop writes itself (`-floatfile` ...) are accepted.
+    pub fn from_nb_args(args: &str) -> Result<Params> {
+        let words: Vec<&str> = args.split_whitespace().collect();
+        let mut p = Params::default();
+        let mut i = 0;
+        let err = |m: String| Error::Usage(format!("--nb-args: {m}"));
+        while i < words.len() {
+            let flag = words[i];
+            let take = |k: usize| -> Result<Vec<f64>> {
+                words
+                    .get(i + 1..i + 1 + k)
+                    .ok_or_else(|| err(format!("{flag} needs {k} value(s)")))?
+                    .iter()
+                    .map(|w| w.parse::<f64>().map_err(|_| err(format!("{flag}: `{w}` is not a number"))))
+                    .collect()
+            };
+            let n = match flag {
+                "-cell" => {
+                    let v = take(6)?;
+                    p.cell.copy_from_slice(&v);
+                    6
+                }
+                "-lambda" | "-wave" => {
+                    p.lambda_a = take(1)?[0];
+                    1
+                }
+                "-energy" => {
+                    p.lambda_a = 12398.42 / take(1)?[0];
+                    1
+                }
+                "-distance" => {
+                    p.distance_mm = take(1)?[0];
+                    1
+                }
+                "-pixel" => {
+                    p.pixel_mm = take(1)?[0];
+                    1
+                }
+                "-detpixels" => {
+                    let v = take(1)?[0] as usize;
+                    p.fpixels = v;
+                    p.spixels = v;
+                    1
+                }
+                "-detpixels_f" | "-detpixels_x" => {
+                    p.fpixels = take(1)?[0] as usize;
+                    1
+                }
+                "-detpixels_s" | "-detpixels_y" => {
+                    p.spixels = take(1)?[0] as usize;
+                    1
+                }
+                "-N" => {
+                    let v = take(1)?[0] as u32;
+                    p.n = [v; 3];
+                    1
+                }
+                "-Na" | "-Nb" | "-Nc" => {
+                    let k = match flag {
+                        "-Na" => 0,
+                        "-Nb" => 1,
+                        _ => 2,
+                    };
+                    p.n[k] = take(1)?[0] as u32;
+                    1
+                }
+                "-default_F" => {
+                    p.default_f = take(1)?[0];
+                    1
+                }
+                "-hkl" => {
+                    p.hkl = Some(PathBuf::from(words.get(i + 1).ok_or_else(|| err("-hkl needs a file".into()))?));
+                    1
+                }
+                "-oversample" => {
+                    p.oversample = Some(take(1)?[0] as u32);
+                    1
+                }
+                "-phi" => {
+                    p.phi_deg = take(1)?[0];
+                    1
+                }
+                "-osc" => {
+                    p.osc_deg = Some(take(1)?[0]);
+                    1
+                }
+                "-phisteps" => {
+                    p.phisteps = Some(take(1)?[0] as u32);
+                    1
+                }
+                "-mosaic" | "-mosaic_spread" | "-mosaicity" => {
+                    p.mosaic_deg = take(1)?[0];
+                    1
+                }
+                "-mosaic_dom" | "-mosaic_domains" => {
+                    p.mosaic_domains = Some(take(1)?[0] as u32);
+                    1
+                }
+                "-mosaic_seed" => {
+                    p.mosaic_seed = take(1)?[0] as i64;
+                    1
+                }
+                "-misset" => {
+                    let v = take(3)?;
+                    p.misset_deg.copy_from_slice(&v);
+                    3
+                }
+                "-dispersion" => {
+                    p.dispersion_pct = take(1)?[0];
+                    1
+                }
+                "-dispsteps" => {
+                    p.dispsteps = Some(take(1)?[0] as u32);
+                    1
+                }
+                "-divergence" => {
+                    p.divergence_mrad = take(1)?[0];
+                    1
+                }
+                "-divsteps" => {
+                    p.divsteps = Some(take(1)?[0] as u32);
+                    1
+                }
+                "-polar" => {
+                    p.polar = take(1)?[0];
+                    1
+                }
+                "-nopolar" => {
+                    p.nopolar = true;
+                    0
+                }
+                "-fluence" => {
+                    p.fluence = take(1)?[0];
+                    1
+                }
+                "-Xbeam" => {
+                    p.xbeam_mm = Some(take(1)?[0]);
+                    1
+                }
+                "-Ybeam" => {
+                    p.ybeam_mm = Some(take(1)?[0]);
+                    1
+                }
+                "-round_xtal" => {
+                    p.shape = Shape::Round;
+                    0
+                }
+                "-square_xtal" => {
+                    p.shape = Shape::Square;
+                    0
+                }
+                "-gauss_xtal" => {
+                    p.shape = Shape::Gauss;
+                    0
+                }
+                "-tophat_spots" | "-binary_spots" => {
+                    p.shape = Shape::Tophat;
+                    0
+                }
+                "-fudge" => {
+                    p.fudge = take(1)?[0];
+                    1
+                }
+                "-interpolate" => {
+                    p.interpolate = Some(true);
+                    0
+                }
+                "-nointerpolate" => {
+                    p.interpolate = Some(false);
+                    0
+                }
+                "-point_pixel" => {
+                    p.point_pixel = true;
+                    0
+                }
+                "-mosflm" | "-nonoise" => 0,
+                "-floatfile" | "-floatimage" | "-intfile" | "-noisefile" | "-pgmfile" => 1,
+                other => return Err(err(format!("unsupported nanoBragg option `{other}`"))),
+            };
+            i += 1 + n;
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_benchmark_command_line() {
+        let p = Params::from_nb_args(
+            "-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 -detpixels 4096",
+        )
+        .unwrap();
+        assert_eq!(p.n, [5, 5, 5]);
+        assert_eq!((p.fpixels, p.lambda_a, p.default_f), (4096, 6.2, 100.0));
+        assert!(Params::from_nb_args("-cell 1 2").is_err());
+        assert!(Params::from_nb_args("-frobnicate").is_err());
+    }
+
+    #[test]
+    fn bad_values_are_refused_before_allocating() {
+        type Case = (fn(&mut Params), &'static str);
+        let cases: [Case; 5] = [
+            (|p| p.cell[0] = -1.0, "--cell"),
+            (|p| p.lambda_a = 0.0, "--lambda"),
+            (|p| p.fpixels = 0, "--detpixels"),
+            (|p| (p.fpixels, p.spixels) = (1 << 20, 1 << 20), "GiB"),
+            (|p| p.default_f = 0.0, "--hkl"),
+        ];
+        for (f, want) in cases {
+            let mut p = Params::benchmark(64);
+            f(&mut p);
+            let e = p.validate().unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        assert!(Params::benchmark(64).validate().is_ok());
+    }
+}

@@ -1,0 +1,114 @@
+//! The scalar reference renderer: one pixel at a time, f64, library `sin`, written to be read
+//! next to the model. The vectorized renderer must agree with it.
+
+use super::geometry::{dot, norm, unit, Fcell, Setup};
+use super::params::Shape;
+
+/// sin(N·x)/sin(x), the lattice transform of N cells (N at x = 0).
+pub fn sincg(x: f64, n: f64) -> f64 {
+    if x == 0.0 {
+        n
+    } else {
+        (n * x).sin() / x.sin()
+    }
+}
+
+pub fn sinc3(x: f64) -> f64 {
+    if x == 0.0 {
+        1.0
+    } else {
+        3.0 * (x.sin() / x - x.cos()) / (x * x)
+    }
+}
+
+/// The lattice factor F_latt at fractional Miller indices.
+pub fn lattice(s: &Setup, hkl: [f64; 3]) -> f64 {
+    let [na, nb, nc] = s.n;
+    let pi = std::f64::consts::PI;
+    if s.shape == Shape::Square {
+        let mut f = 1.0;
+        for d in 0..3 {
+            if s.n[d] > 1.0 {
+                f *= sincg(pi * hkl[d], s.n[d]);
+            }
+        }
+        return f;
+    }
+    let frac: [f64; 3] = std::array::from_fn(|d| hkl[d] - (hkl[d] - 0.5).ceil());
+    match s.shape {
+        Shape::Round => {
+            let hrad = frac[0] * frac[0] * na * na + frac[1] * frac[1] * nb * nb + frac[2] * frac[2] * nc * nc;
+            na * nb * nc * 0.723601254558268 * sinc3(pi * (hrad * s.fudge).sqrt())
+        }
+        _ => {
+            let r = s.reciprocal;
+            let dr: [f64; 3] = std::array::from_fn(|i| frac[0] * r[0][i] + frac[1] * r[1][i] + frac[2] * r[2][i]);
+            let rad = dot(dr, dr) * na * na * nb * nb * nc * nc;
+            if s.shape == Shape::Gauss {
+                na * nb * nc * (-(rad / 0.63 * s.fudge)).exp()
+            } else if rad * s.fudge < 0.3969 {
+                na * nb * nc
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+/// The structure factor F_cell at fractional Miller indices.
+pub fn structure_factor(fcell: &Fcell, hkl: [f64; 3]) -> f64 {
+    match fcell {
+        Fcell::Constant(f) => *f,
+        Fcell::Grid { hkl: grid, interpolate: true, default_f } => grid.interpolate(hkl).unwrap_or(*default_f),
+        Fcell::Grid { hkl: grid, interpolate: false, default_f } => {
+            let idx = hkl.map(|x| (x - 0.5).ceil() as i32);
+            grid.get(idx).unwrap_or(*default_f)
+        }
+    }
+}
+
+/// Render the whole image, slow axis rows, in f64.
+pub fn render(s: &Setup) -> Vec<f64> {
+    let rows: Vec<usize> = (0..s.spixels).collect();
+    render_rows(s, &rows)
+}
+
+/// Render only the given rows (concatenated), for sampled comparisons on large detectors.
+pub fn render_rows(s: &Setup, rows: &[usize]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(rows.len() * s.fpixels);
+    for &spixel in rows {
+        for fpixel in 0..s.fpixels {
+            out.push(pixel(s, fpixel, spixel));
+        }
+    }
+    out
+}
+
+/// One pixel of the image.
+pub fn pixel(s: &Setup, fpixel: usize, spixel: usize) -> f64 {
+    let o = s.oversample;
+    let mut sum = 0.0;
+    // Solid angle and polarization are taken once per pixel, at its first subpixel (and first
+    // source), as the reference does.
+    let mut omega = None;
+    let mut polar = None;
+    for subs in 0..o {
+        for subf in 0..o {
+            let pos = s.subpixel_position(fpixel, spixel, subf, subs);
+            let airpath = norm(pos);
+            let d = unit(pos);
+            omega.get_or_insert_with(|| s.omega(airpath));
+            for src in &s.sources {
+                let q: [f64; 3] = std::array::from_fn(|i| (d[i] - src.incident[i]) / src.lambda);
+                polar.get_or_insert_with(|| s.polarization(src.incident, d));
+                for axes in &s.orientations {
+                    let hkl = [dot(axes[0], q), dot(axes[1], q), dot(axes[2], q)];
+                    let f_latt = lattice(s, hkl);
+                    let f_cell = structure_factor(&s.fcell, hkl);
+                    sum += f_cell * f_cell * f_latt * f_latt;
+                }
+            }
+        }
+    }
+    s.scale * sum * polar.unwrap_or(1.0) * omega.unwrap_or(0.0)
+}
