@@ -65,9 +65,52 @@ pub enum Command {
         #[command(subcommand)]
         action: HookAction,
     },
+    /// Compare two float images: correlation, sum ratio, RMSE, worst pixel; optional gates.
+    #[command(
+        after_help = "Examples:\n  loop compare c.bin rust.bin\n  loop compare c.bin rust.bin --gate \"corr>=0.999,sum_ratio=1±5e-3\"\n  loop compare a.npy b.npy --roi 1792,1792,2304,2304 --json\n  loop compare a.bin b.bin --shape 2527x2463 --diff-png diff.png\n\nFormats: raw float32 (nanoBragg -floatfile; square unless --shape SLOWxFAST), .npy float32/float64, 16-bit PNG.\nExit 1 when a --gate fails, 2 on unreadable or mismatched images."
+    )]
+    Compare(CompareArgs),
     /// The built-in nanoBragg-compatible diffraction simulator and its profiler.
     #[command(subcommand)]
     Sim(SimCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// First image (the candidate; sum_ratio = sum(A)/sum(B)).
+    pub a: PathBuf,
+    /// Second image (the reference).
+    pub b: PathBuf,
+    /// Shape of raw files: SLOWxFAST.
+    #[arg(long, value_parser = parse_shape)]
+    pub shape: Option<(usize, usize)>,
+    /// Region of interest x0,y0,x1,y1 (fast, slow; x1 and y1 exclusive).
+    #[arg(long, value_parser = parse_roi)]
+    pub roi: Option<[usize; 4]>,
+    /// Gates, comma-separated: corr>=0.999,sum_ratio=1±5e-3
+    #[arg(long)]
+    pub gate: Option<String>,
+    /// Write |A−B| as an 8-bit PNG.
+    #[arg(long, value_name = "OUT")]
+    pub diff_png: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_shape(s: &str) -> std::result::Result<(usize, usize), String> {
+    let (a, b) = s.split_once(['x', 'X']).ok_or("expected SLOWxFAST, e.g. 4096x4096")?;
+    Ok((a.trim().parse().map_err(|_| "bad number")?, b.trim().parse().map_err(|_| "bad number")?))
+}
+
+fn parse_roi(s: &str) -> std::result::Result<[usize; 4], String> {
+    let v: Vec<usize> = s
+        .split(',')
+        .map(|x| x.trim().parse().map_err(|_| format!("`{x}` is not a pixel index")))
+        .collect::<std::result::Result<_, _>>()?;
+    match v[..] {
+        [x0, y0, x1, y1] if x0 < x1 && y0 < y1 => Ok([x0, y0, x1, y1]),
+        _ => Err("expected x0,y0,x1,y1 with x0<x1 and y0<y1".into()),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -385,6 +428,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Attempt(a) => cmd_attempt(&cli, a),
         Command::Guard(a) => cmd_guard(&cli, a),
         Command::Hook { action } => cmd_hook(action),
+        Command::Compare(a) => cmd_compare(a),
         Command::Sim(SimCommand::Run(a)) => cmd_sim_run(a),
         Command::Sim(SimCommand::Profile(a)) => cmd_sim_profile(a),
         Command::Run(a) => cmd_next(&cli, &NextArgs { run: true, ..a.clone() }),
@@ -444,7 +488,7 @@ fn run_step(model: &Model, d: &Decision, a: &NextArgs) -> Result<ExitCode> {
     if !a.json {
         out(&format!("\n$ {}\n", plan.command));
     }
-    let record = run::execute(model, d)?;
+    let record = run::execute(model, d, a.json)?;
     if a.json {
         out_json(&record);
     } else {
@@ -562,6 +606,70 @@ fn cmd_hook(action: &HookAction) -> Result<ExitCode> {
     };
     out(&format!("{verb}: {} runs {what}\n", st.path));
     Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_compare(a: &CompareArgs) -> Result<ExitCode> {
+    use crate::evidence::{compare, gates};
+    let gate_list = a.gate.as_deref().map(gates::parse_list).transpose()?;
+    let (ia, ib) = rayon::join(|| compare::read_image(&a.a, a.shape), || compare::read_image(&a.b, a.shape));
+    let (ia, ib) = (ia?, ib?);
+    if (ia.width, ia.height) != (ib.width, ib.height) {
+        return Err(Error::input(
+            a.b.display().to_string(),
+            0,
+            format!("shape {}x{} differs from {} ({}x{})", ib.height, ib.width, a.a.display(), ia.height, ia.width),
+        ));
+    }
+    let w = ia.width;
+    let [x0, y0, x1, y1] = a.roi.unwrap_or([0, 0, w, ia.height]);
+    if x1 > w || y1 > ia.height {
+        return Err(Error::Usage(format!("--roi {x0},{y0},{x1},{y1} is outside the {}x{} image", ia.height, w)));
+    }
+    let rw = x1 - x0;
+    let stats = compare::Stats::of_fn(rw * (y1 - y0), |i| {
+        let idx = (y0 + i / rw) * w + x0 + i % rw;
+        (ia.data[idx] as f64, ib.data[idx] as f64)
+    });
+    let worst = ((y0 + stats.worst / rw.max(1)), (x0 + stats.worst % rw.max(1)));
+    if let Some(p) = &a.diff_png {
+        let diff: Vec<f64> = ia.data.iter().zip(&ib.data).map(|(x, y)| (*x as f64 - *y as f64).abs()).collect();
+        crate::sim::image::Image::f64(w, ia.height, diff).write_png(p)?;
+    }
+    let metrics: std::collections::BTreeMap<String, f64> = [
+        ("corr", stats.corr),
+        ("sum_ratio", stats.sum_ratio),
+        ("rmse", stats.rmse),
+        ("max_abs_err", stats.max_abs_err),
+        ("max_rel_err", stats.max_rel_err),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let verdicts = gate_list.as_ref().map(|g| gates::evaluate(g, &metrics)).unwrap_or_default();
+    let failed = verdicts.iter().any(|v| !v.pass)
+        || gate_list.as_ref().is_some_and(|g| g.iter().any(|gate| !verdicts.iter().any(|v| v.gate == *gate)));
+    if a.json {
+        out_json(&serde_json::json!({
+            "a": a.a, "b": a.b, "shape": [ia.height, w], "roi": [x0, y0, x1, y1], "stats": stats,
+            "worst_pixel": {"slow": worst.0, "fast": worst.1}, "gates": verdicts, "pass": !failed,
+        }));
+    } else {
+        let mut s = format!(
+            "pixels       {}\ncorr         {:.9}\nsum_ratio    {:.9}  (sum A {:.6e}, sum B {:.6e})\nrmse         {:.6e}\nmax_abs_err  {:.6e} at slow {} fast {}\nmax_rel_err  {:.6e}\n",
+            stats.pixels, stats.corr, stats.sum_ratio, stats.sum_a, stats.sum_b, stats.rmse, stats.max_abs_err, worst.0, worst.1, stats.max_rel_err
+        );
+        for v in &verdicts {
+            s.push_str(&format!(
+                "gate {} {}: {} = {}\n",
+                if v.pass { "✅" } else { "❌" },
+                v.gate.text,
+                v.key,
+                v.value
+            ));
+        }
+        out(&s);
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn sim_params(a: &SimRunArgs) -> Result<crate::sim::params::Params> {
@@ -735,7 +843,8 @@ fn cmd_sim_profile(a: &SimProfileArgs) -> Result<ExitCode> {
                 r.size, r.warm_s, r.pixels_per_s / 1e6, r.threads, r.cold_s, r.corr_vs_reference, r.sum_ratio, r.speedup_vs_scalar
             ));
         }
-        s.push_str(&format!("artifacts: {}/{{trace.json,metrics.json,summary.md}}\n", a.outdir.display()));
+        let dir = a.outdir.display().to_string();
+        s.push_str(&format!("artifacts: {}/{{trace.json,metrics.json,summary.md}}\n", dir.trim_end_matches('/')));
         out(&s);
     }
     if summary.pass {

@@ -113,8 +113,9 @@ fn runnable(d: &Decision) -> Result<&str> {
     d.command.as_deref().ok_or_else(|| Error::Failed("no command to run".into()))
 }
 
-/// Run the step. Output goes live to our stdout/stderr and into the artifacts folder.
-pub fn execute(model: &Model, d: &Decision) -> Result<RunRecord> {
+/// Run the step. Output goes live to our stdout/stderr (all of it to stderr when `quiet_stdout`,
+/// so `--json` keeps stdout for the record) and into the artifacts folder.
+pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRecord> {
     let command = runnable(d)?.to_string();
     let root = &model.ws.root;
     let dir = root.join(d.artifacts.trim_end_matches('/'));
@@ -142,7 +143,7 @@ pub fn execute(model: &Model, d: &Decision) -> Result<RunRecord> {
         .spawn()
         .map_err(|e| Error::io("sh", e))?;
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
-    let out_thread = tee(child.stdout.take(), dir.join("stdout.log"), false, None)?;
+    let out_thread = tee(child.stdout.take(), dir.join("stdout.log"), quiet_stdout, None)?;
     let err_thread = tee(child.stderr.take(), dir.join("stderr.log"), true, Some(tail.clone()))?;
     let status = loop {
         if let Some(s) = child.try_wait().map_err(|e| Error::io("sh", e))? {

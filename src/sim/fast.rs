@@ -343,8 +343,11 @@ fn general<T: Real>(
     times: &mut StageTimes,
 ) {
     for (a, axes64) in axes.iter().zip(&s.orientations) {
+        // Axes in meters, q in Å⁻¹: the 1e10 makes h dimensionless.
         let hkl_at = |p: usize| -> [f64; 3] {
-            std::array::from_fn(|r| axes64[r][0] * qd[0][p] + axes64[r][1] * qd[1][p] + axes64[r][2] * qd[2][p])
+            std::array::from_fn(|r| {
+                1e10 * (axes64[r][0] * qd[0][p] + axes64[r][1] * qd[1][p] + axes64[r][2] * qd[2][p])
+            })
         };
         if s.shape == Shape::Square {
             for p in 0..lat.len() {

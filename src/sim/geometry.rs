@@ -204,10 +204,17 @@ pub fn cell_axes(p: &Params) -> (Axes, Axes) {
         bstar = rotate_xyz(bstar, mx, my, mz);
         cstar = rotate_xyz(cstar, mx, my, mz);
     }
-    // Direct axes from the reciprocal ones, forcing the user's cell lengths and volume.
-    let ad = scale(unit(cross(bstar, cstar)), a);
-    let bd = scale(unit(cross(cstar, astar)), b);
-    let cd = scale(unit(cross(astar, bstar)), c);
+    // Direct axes from the reciprocal ones, forcing the user's cell lengths and volume, in the
+    // reference's order of operations (the auto-oversample ceil() can sit exactly on 3.0).
+    let rescale = |v: V3, mag: f64| {
+        let old = norm(v);
+        let k = if old > 0.0 { old } else { 1.0 };
+        [mag / k * v[0], mag / k * v[1], mag / k * v[2]]
+    };
+    let v_cell2 = 1.0 / (1.0 / v_cell);
+    let ad = scale(rescale(cross(bstar, cstar), a / v_cell), v_cell2);
+    let bd = scale(rescale(cross(cstar, astar), b / v_cell), v_cell2);
+    let cd = scale(rescale(cross(astar, bstar), c / v_cell), v_cell2);
     let v = dot(ad, cross(bd, cd));
     let rec = [scale(cross(bd, cd), 1.0 / v), scale(cross(cd, ad), 1.0 / v), scale(cross(ad, bd), 1.0 / v)];
     ([ad, bd, cd], rec)
@@ -230,7 +237,8 @@ impl Setup {
         p.validate()?;
         let pixel = p.pixel_mm / 1000.0;
         let distance = p.distance_mm / 1000.0;
-        let lambda0 = p.lambda_a * 1e-10;
+        // Divided, not multiplied, to round as the reference does (it matters to ceil() below).
+        let lambda0 = p.lambda_a / 1e10;
         let (detsize_f, detsize_s) = (pixel * p.fpixels as f64, pixel * p.spixels as f64);
         // MOSFLM convention, beam pivot, no detector rotations.
         let beam = [1.0, 0.0, 0.0];
@@ -253,7 +261,9 @@ impl Setup {
             Some(o) => o as usize,
             None => {
                 // Sample the crystal's finest fringe at least 3 times per pixel.
-                let xtal = (0..3).map(|i| norm(direct[i]) * 1e-10 * n[i]).fold(0.0, f64::max);
+                // Rounded as the reference rounds it (meters first), since ceil() sits on 3.0
+                // for common cases.
+                let xtal = (0..3).map(|i| norm(scale(direct[i], 1e-10)) * n[i]).fold(0.0, f64::max);
                 let reciprocal_pixel = lambda0 * distance / pixel;
                 ((3.0 * xtal / reciprocal_pixel).ceil() as usize).max(1)
             }
@@ -410,7 +420,8 @@ mod tests {
         assert!((norm(d[0]) - 100.0).abs() < 1e-9);
         assert!(dot(d[0], d[1]).abs() < 1e-9);
         assert!((dot(d[0], r[0]) - 1.0).abs() < 1e-12);
-        let p = Params { cell: [70.0, 80.0, 90.0, 75.0, 85.0, 95.0], misset_deg: [10.0, 20.0, 30.0], ..Params::default() };
+        let p =
+            Params { cell: [70.0, 80.0, 90.0, 75.0, 85.0, 95.0], misset_deg: [10.0, 20.0, 30.0], ..Params::default() };
         let (d, r) = cell_axes(&p);
         for i in 0..3 {
             for j in 0..3 {

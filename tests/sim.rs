@@ -1,0 +1,325 @@
+mod common;
+
+use common::*;
+use ledger_loop::evidence::compare::Stats;
+use ledger_loop::sim::geometry::Setup;
+use ledger_loop::sim::params::{Params, Shape};
+use ledger_loop::sim::{fast, scalar};
+
+fn golden_dir() -> std::path::PathBuf {
+    fixtures().join("golden")
+}
+
+fn vectorized(p: &Params, f64_path: bool) -> Vec<f64> {
+    let s = Setup::new(p).unwrap();
+    if f64_path {
+        fast::render::<f64>(&s, false, &|| ()).0
+    } else {
+        fast::render::<f32>(&s, false, &|| ()).0.into_iter().map(|x| x as f64).collect()
+    }
+}
+
+fn small(size: usize) -> Params {
+    Params {
+        cell: [70.0, 80.0, 90.0, 75.0, 85.0, 95.0],
+        lambda_a: 1.5,
+        distance_mm: 80.0,
+        pixel_mm: 0.4,
+        fpixels: size,
+        spixels: size,
+        n: [3, 4, 5],
+        default_f: 50.0,
+        misset_deg: [10.0, 20.0, 30.0],
+        ..Params::default()
+    }
+}
+
+fn cases() -> Vec<(&'static str, Params)> {
+    let hkl = golden_dir().join("small.hkl");
+    vec![
+        ("triclinic+misset", small(48)),
+        ("oversample 3", Params { oversample: Some(3), ..small(40) }),
+        ("phi steps", Params { phi_deg: 0.5, osc_deg: Some(2.0), phisteps: Some(4), ..small(40) }),
+        ("mosaic", Params { mosaic_deg: 1.0, mosaic_domains: Some(5), ..small(40) }),
+        (
+            "hkl interpolated",
+            Params {
+                cell: [20.0, 20.0, 20.0, 90.0, 90.0, 90.0],
+                lambda_a: 1.0,
+                distance_mm: 60.0,
+                pixel_mm: 0.2,
+                n: [2, 2, 2],
+                hkl: Some(hkl.clone()),
+                default_f: 0.0,
+                misset_deg: [3.0, 7.0, 11.0],
+                ..small(48)
+            },
+        ),
+        (
+            "hkl nearest",
+            Params {
+                n: [5, 5, 5],
+                hkl: Some(hkl),
+                interpolate: Some(false),
+                cell: [20.0, 20.0, 20.0, 90.0, 90.0, 90.0],
+                ..small(48)
+            },
+        ),
+        ("round", Params { shape: Shape::Round, ..small(40) }),
+        ("gauss", Params { shape: Shape::Gauss, ..small(40) }),
+        (
+            "sources+polar",
+            Params {
+                dispersion_pct: 2.0,
+                dispsteps: Some(3),
+                divergence_mrad: 1.0,
+                divsteps: Some(3),
+                polar: 0.9,
+                ..small(40)
+            },
+        ),
+    ]
+}
+
+#[test]
+fn vectorized_agrees_with_the_scalar_reference() {
+    for (name, p) in cases() {
+        let reference = scalar::render(&Setup::new(&p).unwrap());
+        assert!(reference.iter().sum::<f64>() > 0.0, "{name}: empty image");
+        let s64 = Stats::of(&vectorized(&p, true), &reference);
+        assert!(s64.corr >= 0.99999 && (s64.sum_ratio - 1.0).abs() <= 1e-5, "{name} f64: {s64:?}");
+        let s32 = Stats::of(&vectorized(&p, false), &reference);
+        assert!(s32.corr >= 0.999 && (s32.sum_ratio - 1.0).abs() <= 5e-3, "{name} f32: {s32:?}");
+    }
+}
+
+#[test]
+fn matches_nanobragg_golden_images() {
+    let dir = golden_dir();
+    let out = tempfile::tempdir().unwrap();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "cmd") {
+            continue;
+        }
+        let cmd = std::fs::read_to_string(&path).unwrap();
+        let args = cmd.split("nanoBragg").nth(1).unwrap().split("-floatfile").next().unwrap().trim().to_string();
+        let name = path.file_stem().unwrap().to_str().unwrap();
+        let mine = out.path().join(format!("{name}.bin"));
+        let o = cmd_in(&dir)
+            .args(["sim", "run", "--nb-args", &args, "--floatfile", mine.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let golden = dir.join(format!("{name}.bin"));
+        let o = cmd_in(&dir)
+            .args([
+                "compare",
+                mine.to_str().unwrap(),
+                golden.to_str().unwrap(),
+                "--gate",
+                "corr>=0.999,sum_ratio=1±5e-3",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {}", stdout(&o));
+        let j = json(&o);
+        assert!(j["stats"]["corr"].as_f64().unwrap() >= 0.999, "{name}");
+        seen += 1;
+    }
+    assert_eq!(seen, 6);
+}
+
+fn cmd_in(dir: &std::path::Path) -> assert_cmd::Command {
+    cmd(dir)
+}
+
+#[test]
+fn bragg_peak_lands_where_braggs_law_says() {
+    // Cubic 100 Å cell, beam along x: reflection (0,0,1) diffracts toward +z (the fast axis) at
+    // sin θ = λ / 2a, i.e. a diffracted direction with z-component λ/a.
+    let size = 256;
+    let p = Params {
+        n: [5, 5, 5],
+        default_f: 100.0,
+        lambda_a: 6.2,
+        fpixels: size,
+        spixels: size,
+        ..Params::benchmark(size)
+    };
+    let img = vectorized(&p, true);
+    let (d, px) = (100.0, 0.1);
+    let z = d * (6.2 / 100.0) / (1.0 - (0.062f64).powi(2)).sqrt();
+    let fbeam = (size as f64 * px + px) / 2.0 + px / 2.0;
+    let want_f = (z + fbeam) / px - 0.5;
+    let want_s = fbeam / px - 0.5;
+    // The brightest pixel on the +z side, away from the direct beam.
+    let (best, _) = img
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % size > size / 2 + 20)
+        .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+    let (s, f) = ((best / size) as f64, (best % size) as f64);
+    assert!(
+        (f - want_f).abs() <= 1.5 && (s - want_s).abs() <= 1.0,
+        "peak at ({s},{f}), Bragg's law says ({want_s},{want_f})"
+    );
+}
+
+#[test]
+fn image_is_symmetric_where_the_geometry_is() {
+    // Cubic, unrotated, unpolarized: mirror images across the beam in both detector axes.
+    let size = 64;
+    let p = Params {
+        cell: [30.0; 3].into_iter().chain([90.0; 3]).collect::<Vec<_>>().try_into().unwrap(),
+        n: [4, 4, 4],
+        default_f: 10.0,
+        lambda_a: 1.0,
+        distance_mm: 50.0,
+        pixel_mm: 0.25,
+        fpixels: size,
+        spixels: size,
+        oversample: Some(1),
+        ..Params::default()
+    };
+    let img = vectorized(&p, true);
+    // The MOSFLM beam centre sits between pixels size/2 and size/2+1: pixel i mirrors to size+1-i.
+    for s in 2..size {
+        for f in 2..size {
+            let a = img[s * size + f];
+            let b = img[(size + 1 - s) * size + (size + 1 - f)];
+            assert!((a - b).abs() <= 1e-9 * a.abs().max(1e-30), "({s},{f}): {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn peak_intensity_scales_as_n_to_the_sixth() {
+    // Beam centre on a pixel centre: that pixel sees q = 0, where F_latt = Na·Nb·Nc exactly.
+    let at = |n: u32| {
+        let p = Params {
+            n: [n; 3],
+            default_f: 1.0,
+            fpixels: 33,
+            spixels: 33,
+            pixel_mm: 0.1,
+            xbeam_mm: Some(1.6),
+            ybeam_mm: Some(1.6),
+            oversample: Some(1),
+            ..Params::default()
+        };
+        vectorized(&p, true)[16 * 33 + 16]
+    };
+    let ratio = at(6) / at(2);
+    assert!((ratio - 3f64.powi(6)).abs() / 729.0 < 1e-9, "{ratio}");
+}
+
+#[test]
+fn solid_angle_falloff_matches_the_formula() {
+    // N = 1 and no polarization: every pixel is r_e²·fluence·F²·Ω with Ω = p²·D/R³.
+    let size = 32;
+    let p = Params {
+        n: [1, 1, 1],
+        default_f: 3.0,
+        nopolar: true,
+        fpixels: size,
+        spixels: size,
+        pixel_mm: 1.0,
+        distance_mm: 40.0,
+        oversample: Some(1),
+        ..Params::default()
+    };
+    let img = vectorized(&p, true);
+    let (px, d) = (1e-3, 0.04);
+    let beam = (size as f64 * px + px) / 2.0 + px / 2.0;
+    for s in 0..size {
+        for f in 0..size {
+            let (y, z) = ((s as f64 + 0.5) * px - beam, (f as f64 + 0.5) * px - beam);
+            let r = (d * d + y * y + z * z).sqrt();
+            let want = 7.94079248018965e-30 * ledger_loop::sim::params::DEFAULT_FLUENCE * 9.0 * px * px * d / r.powi(3);
+            let got = img[s * size + f];
+            assert!((got - want).abs() / want < 1e-9, "({s},{f}) {got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn bad_input_is_refused_with_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    let sim = |args: &[&str]| cmd(d.path()).args(["sim", "run"]).args(args).output().unwrap();
+    for (args, want) in [
+        (vec!["--cell", "-1", "100", "100", "90", "90", "90", "--default-F", "1"], "--cell"),
+        (vec!["--lambda", "0", "--default-F", "1"], "--lambda"),
+        (vec!["--detpixels", "0", "--default-F", "1"], "--detpixels"),
+        (vec!["--detpixels", "1000000", "--default-F", "1"], "GiB"),
+    ] {
+        let o = sim(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    write(d.path(), "bad.hkl", "1 2 3 40\n1 2 3\n");
+    let o = sim(&["--hkl", "bad.hkl", "--detpixels", "8"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.hkl:2: expected `h k l F`"), "{}", stderr(&o));
+    let o = cmd(d.path()).args(["sim", "profile", "--sizes", "200000", "--outdir", "p"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!d.path().join("p").exists(), "nothing written before refusing");
+    let o = cmd(d.path()).args(["sim", "profile", "--device", "cuda", "--outdir", "p"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("only `cpu`"));
+}
+
+#[test]
+fn profile_writes_trace_metrics_and_summary() {
+    let d = tempfile::tempdir().unwrap();
+    let o = cmd(d.path())
+        .args(["sim", "profile", "--sizes", "64,96", "--iterations", "2", "--outdir", "prof", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = d.path().join("prof");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["size"], 96);
+    assert!(m["corr_vs_reference"].as_f64().unwrap() >= 0.999);
+    assert!((m["sum_ratio"].as_f64().unwrap() - 1.0).abs() <= 5e-3);
+    for k in ["dtype", "threads", "cold_s", "warm_s", "pixels_per_s", "max_rel_err", "speedup_vs_scalar", "git_sha"] {
+        assert!(m.get(k).is_some(), "metrics.json lacks {k}");
+    }
+    assert_eq!(m["runs"].as_array().unwrap().len(), 2);
+    let t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("trace.json")).unwrap()).unwrap();
+    let names: Vec<&str> = t["traceEvents"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    for stage in ["geometry", "lattice", "accumulation", "scaling", "output", "reference (scalar)", "warm run 2"] {
+        assert!(names.contains(&stage), "trace lacks {stage}: {names:?}");
+    }
+    assert!(t["traceEvents"].as_array().unwrap().iter().all(|e| e["ph"] == "X" && e["dur"].as_f64().unwrap() >= 0.0));
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(summary.contains("| 96² |") && summary.contains("✅"), "{summary}");
+    assert_eq!(std::fs::metadata(dir.join("image_96.bin")).unwrap().len(), 96 * 96 * 4);
+    assert!(dir.join("image_96.png").is_file());
+}
+
+#[test]
+fn next_run_on_the_embedded_workspace_runs_the_profile() {
+    let ws = embedded_workspace();
+    let o = run(ws.path(), &["next", "--run", "--json"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let rec = json(&o);
+    assert_eq!(rec["exit_code"], 0);
+    assert_eq!(rec["item"], "LOOP-SIM-001");
+    let dir = ws.path().join(rec["artifacts"].as_str().unwrap());
+    assert!(dir.join("run.json").is_file());
+    assert!(dir.join("profile/metrics.json").is_file());
+    assert!(dir.join("profile/trace.json").is_file());
+    // And the attempt records it with the plan's gates evaluated.
+    let o = run(ws.path(), &["attempt", "--last-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ledger = std::fs::read_to_string(ws.path().join("docs/fix_plan.md")).unwrap();
+    let entry = ledger.lines().find(|l| l.contains("Attempt #2")).unwrap();
+    assert!(
+        entry.contains("Result: success (Phase B1)") && entry.contains("corr_vs_reference=") && entry.contains("✅"),
+        "{entry}"
+    );
+}
