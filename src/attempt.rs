@@ -11,11 +11,11 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::evidence::gates::{self, Gate};
+use crate::evidence::gates;
 use crate::ledger::{self, Ledger};
 use crate::markdown::{splice, Document};
 use crate::model::Model;
-use crate::plan::{Plan, TaskState};
+use crate::plan::TaskState;
 use crate::run::RunRecord;
 use crate::{gate, run};
 
@@ -93,7 +93,7 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
     // Gates from the plan, when the item has one and the phase is known.
     let plan = gate::plan_for(model, item).ok();
     let gate_list = match (&plan, &req.phase) {
-        (Some(p), Some(ph)) => plan_gates(p, ph),
+        (Some(p), Some(ph)) => gates::from_plan(p, ph),
         _ => Vec::new(),
     };
     let mut metric_text = Vec::new();
@@ -280,34 +280,6 @@ fn pick_item<'m>(model: &'m Model, req: &Request) -> Result<&'m ledger::Item> {
             ),
         )),
     }
-}
-
-/// Gates named by a task's guidance (`--phase C1`) or a phase (`--phase C`), then the phase's
-/// Exit Criteria, then the rest of the plan; the first statement of a metric wins.
-fn plan_gates(plan: &Plan, phase: &str) -> Vec<Gate> {
-    let mut text = String::new();
-    if let Some((p, t)) = plan.task(phase) {
-        text.push_str(&t.guidance);
-        text.push('\n');
-        text.push_str(p.exit_criteria.as_ref().map_or("", |e| e.value.as_str()));
-    } else if let Some(p) = plan.phase(phase) {
-        text.push_str(p.exit_criteria.as_ref().map_or("", |e| e.value.as_str()));
-        for t in &p.tasks {
-            text.push('\n');
-            text.push_str(&t.guidance);
-        }
-    }
-    // Then thresholds the plan states anywhere (e.g. its Context: "corr ≥0.999").
-    text.push('\n');
-    text.push_str(&plan.doc.text);
-    let mut out: Vec<Gate> = Vec::new();
-    for g in gates::find(&text) {
-        // The first statement of a metric wins (a task's own gate over the phase's).
-        if !out.iter().any(|o| o.metric == g.metric) {
-            out.push(g);
-        }
-    }
-    out
 }
 
 fn check_artifact(model: &Model, a: &str, warnings: &mut Vec<String>) -> Result<()> {

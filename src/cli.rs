@@ -70,6 +70,14 @@ pub enum Command {
         after_help = "Examples:\n  loop compare c.bin rust.bin\n  loop compare c.bin rust.bin --gate \"corr>=0.999,sum_ratio=1±5e-3\"\n  loop compare a.npy b.npy --roi 1792,1792,2304,2304 --json\n  loop compare a.bin b.bin --shape 2527x2463 --diff-png diff.png\n\nFormats: raw float32 (nanoBragg -floatfile; square unless --shape SLOWxFAST), .npy float32/float64, 16-bit PNG.\nExit 1 when a --gate fails, 2 on unreadable or mismatched images."
     )]
     Compare(CompareArgs),
+    /// Rank profiler hotspots (self and total time per span) from a Chrome trace; writes hot_loops.csv and hotspots.md.
+    #[command(
+        after_help = "Examples:\n  loop hotspots reports/sim/<STAMP>/profile/trace.json --outdir reports/sim/<STAMP>/hotspots/\n  loop hotspots pytorch_trace.json --outdir out --top 10 --json\n\nReads `traceEvents` (or a bare event array) with `X` complete events and `B`/`E` pairs, streaming."
+    )]
+    Hotspots(HotspotsArgs),
+    /// Metric gates: evaluate the gates a plan states against a run's metrics.json.
+    #[command(subcommand)]
+    Gate(GateCommand),
     /// The built-in nanoBragg-compatible diffraction simulator and its profiler.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -111,6 +119,46 @@ fn parse_roi(s: &str) -> std::result::Result<[usize; 4], String> {
         [x0, y0, x1, y1] if x0 < x1 && y0 < y1 => Ok([x0, y0, x1, y1]),
         _ => Err("expected x0,y0,x1,y1 with x0<x1 and y0<y1".into()),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct HotspotsArgs {
+    /// Chrome trace-event JSON file.
+    pub trace: PathBuf,
+    /// Where hot_loops.csv and hotspots.md go.
+    #[arg(long, value_name = "DIR")]
+    pub outdir: PathBuf,
+    /// Rows to print (the CSV has all).
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GateCommand {
+    /// Check a run folder's metrics.json against the gates its plan task states (✅/❌ each).
+    #[command(
+        after_help = "Examples:\n  loop gate check reports/loop-sim/phase_b/<STAMP>/\n  loop gate check out/ --gate \"corr>=0.999,sum_ratio=1±5e-3\"\n  loop gate check out/ --item LOOP-SIM-001 --phase B1\n\nGates come from --gate, else from the plan task named in the folder's run.json (or --item/--phase):\nits guidance, its phase's Exit Criteria, then the rest of the plan. Exit 1 when a gate fails."
+    )]
+    Check(GateCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GateCheckArgs {
+    /// Run folder holding metrics.json (or profile/metrics.json).
+    pub dir: PathBuf,
+    /// Explicit gates instead of the plan's.
+    #[arg(long)]
+    pub gate: Option<String>,
+    /// Item whose plan states the gates (default: run.json's, else the focus item).
+    #[arg(long)]
+    pub item: Option<String>,
+    /// Task or phase whose gates apply (default: run.json's task).
+    #[arg(long)]
+    pub phase: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -429,6 +477,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Guard(a) => cmd_guard(&cli, a),
         Command::Hook { action } => cmd_hook(action),
         Command::Compare(a) => cmd_compare(a),
+        Command::Hotspots(a) => cmd_hotspots(a),
+        Command::Gate(GateCommand::Check(a)) => cmd_gate_check(&cli, a),
         Command::Sim(SimCommand::Run(a)) => cmd_sim_run(a),
         Command::Sim(SimCommand::Profile(a)) => cmd_sim_profile(a),
         Command::Run(a) => cmd_next(&cli, &NextArgs { run: true, ..a.clone() }),
@@ -606,6 +656,80 @@ fn cmd_hook(action: &HookAction) -> Result<ExitCode> {
     };
     out(&format!("{verb}: {} runs {what}\n", st.path));
     Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_hotspots(a: &HotspotsArgs) -> Result<ExitCode> {
+    use crate::evidence::hotspots;
+    let report = hotspots::analyze(&a.trace)?;
+    hotspots::write(&report, &a.outdir, &a.trace.display().to_string())?;
+    if a.json {
+        out_json(&report);
+    } else {
+        let mut s = format!(
+            "{} events, {} thread(s)\n{:>4}  {:>10}  {:>10}  {:>6}  {:>8}  name\n",
+            report.events, report.threads, "rank", "self ms", "total ms", "self %", "calls"
+        );
+        for h in report.hotspots.iter().take(a.top) {
+            s.push_str(&format!(
+                "{:>4}  {:>10.3}  {:>10.3}  {:>6.1}  {:>8}  {}\n",
+                h.rank, h.self_ms, h.total_ms, h.percent, h.calls, h.name
+            ));
+        }
+        let dir = a.outdir.display().to_string();
+        s.push_str(&format!("wrote {0}/hot_loops.csv and {0}/hotspots.md\n", dir.trim_end_matches('/')));
+        out(&s);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_gate_check(cli: &Cli, a: &GateCheckArgs) -> Result<ExitCode> {
+    use crate::evidence::gates;
+    let (metrics_path, metrics) = gates::run_metrics(&a.dir)?
+        .ok_or_else(|| Error::input(a.dir.display().to_string(), 0, "no metrics.json here or in profile/"))?;
+    let (gate_list, source) = match &a.gate {
+        Some(spec) => (gates::parse_list(spec)?, "--gate".to_string()),
+        None => {
+            let model = load(&cli.root)?;
+            let rec = run::RunRecord::load(&a.dir).ok();
+            let item_id = a.item.clone().or(rec.as_ref().map(|r| r.item.clone()));
+            let item = match item_id {
+                Some(id) => model.ledger.find(&id).into_iter().next().ok_or_else(|| gate::unknown_item(&model, &id))?,
+                None => gate::focus(&model, None)?.0,
+            };
+            let plan = gate::plan_for(&model, item)?;
+            let phase = a.phase.clone().or(rec.and_then(|r| r.task.or(r.phase))).ok_or_else(|| {
+                Error::Usage("which task's gates? give --phase (the folder has no run.json naming one)".into())
+            })?;
+            (gates::from_plan(plan, &phase), format!("{} (task {phase})", plan.path))
+        }
+    };
+    if gate_list.is_empty() {
+        return Err(Error::input(source, 0, "states no metric gates (write e.g. `corr >= 0.999`)"));
+    }
+    let verdicts = gates::evaluate(&gate_list, &metrics);
+    let unmatched: Vec<&gates::Gate> = gate_list.iter().filter(|g| !verdicts.iter().any(|v| v.gate == **g)).collect();
+    let failed = verdicts.iter().any(|v| !v.pass);
+    if a.json {
+        out_json(
+            &serde_json::json!({"metrics": metrics_path, "gates_from": source, "verdicts": verdicts, "no_metric": unmatched, "pass": !failed}),
+        );
+    } else {
+        let mut s = format!("metrics {}\ngates   {source}\n", metrics_path.display());
+        for v in &verdicts {
+            s.push_str(&format!(
+                "  {} {} = {}  (gate: {})\n",
+                if v.pass { "✅" } else { "❌" },
+                v.key,
+                v.value,
+                v.gate.text
+            ));
+        }
+        for g in unmatched {
+            s.push_str(&format!("  ·  {}: no such metric\n", g.text));
+        }
+        out(&s);
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn cmd_compare(a: &CompareArgs) -> Result<ExitCode> {

@@ -16,6 +16,7 @@ static BRACKET_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[([A-Z][A-Z0
 static BARE_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)\b").unwrap());
 static PHASE_REF: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bPhases?\s+([A-Z][0-9]*(?:\.[0-9]+)?)\b").unwrap());
 static PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z0-9_./<>\-]+\.md").unwrap());
+static ATTEMPT_PHASE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\(Phase ([A-Za-z0-9.]+)").unwrap());
 static REPORTS_PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"reports/[^\s;,`)'\x22]+").unwrap());
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -260,7 +261,7 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
     };
     let phase = &plan.phases[t];
     d.phase = Some(phase_ref(phase));
-    gate_checks(model, plan, t, &mut d.checks);
+    gate_checks(model, item, plan, t, &mut d.checks);
     let open = phase.tasks.iter().filter(|t| t.state.is_open());
     let mut open = open.map(task_ref);
     d.task = open.next();
@@ -309,7 +310,7 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
     Ok(d)
 }
 
-fn gate_checks(model: &Model, plan: &Plan, t: usize, checks: &mut Vec<Check>) {
+fn gate_checks(model: &Model, item: &ledger::Item, plan: &Plan, t: usize, checks: &mut Vec<Check>) {
     let phase = &plan.phases[t];
     let at = |line: usize| (plan.path.clone(), line);
     let mut push = |name: &str, outcome, detail: String, (file, line): (String, usize)| {
@@ -379,6 +380,36 @@ fn gate_checks(model: &Model, plan: &Plan, t: usize, checks: &mut Vec<Check>) {
         }
         if !any {
             push("prereqs", Outcome::Unchecked, pre.value.clone(), at(pre.line));
+        }
+    }
+    // Evidence: the item's last attempt, if it failed a gate (❌) on an earlier task of this
+    // phase, blocks the tasks after it until that task is run again.
+    {
+        if let Some(last) = item.attempts.iter().max_by_key(|a| a.number) {
+            let text = model.ledger.doc.item_text(&model.ledger.doc.items[last.item]);
+            let label = ATTEMPT_PHASE.captures(text).map(|c| c[1].to_string());
+            let on_this_phase = label.as_deref().and_then(|l| plan.task(l)).filter(|(p, _)| p.id == phase.id);
+            let next_open = phase.tasks.iter().find(|t| t.state.is_open()).map(|t| t.id.as_str());
+            if let (Some((_, task)), true) = (on_this_phase, text.contains('❌')) {
+                if next_open != Some(task.id.as_str()) {
+                    push(
+                        &format!("evidence of task {}", task.id),
+                        Outcome::Fail,
+                        format!(
+                            "Attempt #{} failed a metric gate (❌); rerun {} before moving on",
+                            last.number, task.id
+                        ),
+                        (model.ledger.doc.file.clone(), last.line),
+                    );
+                } else {
+                    push(
+                        &format!("evidence of task {}", task.id),
+                        Outcome::Unchecked,
+                        format!("Attempt #{} failed a gate; this step reruns it", last.number),
+                        (model.ledger.doc.file.clone(), last.line),
+                    );
+                }
+            }
         }
     }
     for task in phase.tasks.iter().filter(|t| t.state == TaskState::Blocked) {

@@ -8,6 +8,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::plan::Plan;
 
 const NUM: &str = r"[0-9]+(?:\.[0-9]+)?(?:[eE][+\-−]?[0-9]+|\s*[×x\*]\s*10(?:\^|\*\*)?[⁻\-−]?[0-9⁰¹²³⁴⁵⁶⁷⁸⁹]+)?";
 
@@ -206,11 +207,52 @@ pub fn evaluate(gates: &[Gate], metrics: &BTreeMap<String, f64>) -> Vec<Verdict>
     out
 }
 
+/// The metrics a run folder holds: `metrics.json` at its top or in `profile/`.
+pub fn run_metrics(dir: &std::path::Path) -> Result<Option<(std::path::PathBuf, BTreeMap<String, f64>)>> {
+    for sub in ["", "profile"] {
+        let p = dir.join(sub).join("metrics.json");
+        if let Ok(text) = std::fs::read_to_string(&p) {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| Error::input(p.display().to_string(), e.line(), format!("bad metrics.json: {e}")))?;
+            return Ok(Some((p, numeric_metrics(&v))));
+        }
+    }
+    Ok(None)
+}
+
 /// Numeric top-level fields of a metrics.json object.
 pub fn numeric_metrics(v: &serde_json::Value) -> BTreeMap<String, f64> {
     v.as_object()
         .map(|o| o.iter().filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x))).collect())
         .unwrap_or_default()
+}
+
+/// Gates named by a task's guidance (`--phase C1`) or a phase (`--phase C`), then the phase's
+/// Exit Criteria, then the rest of the plan; the first statement of a metric wins.
+pub fn from_plan(plan: &Plan, phase: &str) -> Vec<Gate> {
+    let mut text = String::new();
+    if let Some((p, t)) = plan.task(phase) {
+        text.push_str(&t.guidance);
+        text.push('\n');
+        text.push_str(p.exit_criteria.as_ref().map_or("", |e| e.value.as_str()));
+    } else if let Some(p) = plan.phase(phase) {
+        text.push_str(p.exit_criteria.as_ref().map_or("", |e| e.value.as_str()));
+        for t in &p.tasks {
+            text.push('\n');
+            text.push_str(&t.guidance);
+        }
+    }
+    // Then thresholds the plan states anywhere (e.g. its Context: "corr ≥0.999").
+    text.push('\n');
+    text.push_str(&plan.doc.text);
+    let mut out: Vec<Gate> = Vec::new();
+    for g in find(&text) {
+        // The first statement of a metric wins (a task's own gate over the phase's).
+        if !out.iter().any(|o| o.metric == g.metric) {
+            out.push(g);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
