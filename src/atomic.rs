@@ -59,7 +59,11 @@ fn same_file(_: &File, _: &Path) -> bool {
 /// Replace `path` with `bytes`: temp file in the same folder, fsync, rename, fsync the folder.
 /// `expected` is what the caller read; if the file no longer holds it, nothing is written.
 pub fn replace(path: &Path, shown: &str, expected: &[u8], bytes: &[u8]) -> Result<()> {
-    let now = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    // A missing file counts as empty, so new files go through the same path.
+    let now = match std::fs::read(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        other => other.map_err(|e| Error::io(path, e))?,
+    };
     if now != expected {
         return Err(Error::input(shown, 0, "changed on disk while loop was editing it; nothing written, run again"));
     }

@@ -78,6 +78,16 @@ pub enum Command {
     /// Metric gates: evaluate the gates a plan states against a run's metrics.json.
     #[command(subcommand)]
     Gate(GateCommand),
+    /// Draft the next Do Now memo (input.md) from the ledger and plans.
+    #[command(
+        after_help = "Examples:\n  loop brief                       print the memo for the focus item\n  loop brief VECTOR-TRICUBIC-002   for another item\n  loop brief --write               replace input.md (atomically)\n  loop brief --template my.md      with your own template (see templates/README.md)\n\nRefuses to write a protected input.md unless --force-protected (which shows the diff first)."
+    )]
+    Brief(BriefArgs),
+    /// Check the ledger and plans for rot: duplicates, Index drift, attempt numbering, dead links.
+    #[command(
+        after_help = "Examples:\n  loop lint\n  loop lint --json\n  loop lint --fix        sync Index statuses and add missing Index rows (atomic, byte splices)\n\nExit 1 when there are errors (warnings alone exit 0)."
+    )]
+    Lint(LintArgs),
     /// The built-in nanoBragg-compatible diffraction simulator and its profiler.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -157,6 +167,32 @@ pub struct GateCheckArgs {
     /// Task or phase whose gates apply (default: run.json's task).
     #[arg(long)]
     pub phase: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BriefArgs {
+    /// Ledger item to brief (default: the focus item, chosen as `loop next` does).
+    pub item: Option<String>,
+    /// Template file (default: templates/input.md of the workspace, else the built-in one).
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// Write the memo to input.md instead of printing it.
+    #[arg(long)]
+    pub write: bool,
+    /// Allow writing input.md when it is a protected asset (shows the diff first).
+    #[arg(long)]
+    pub force_protected: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Fix the mechanical findings (Index status sync, missing Index rows).
+    #[arg(long)]
+    pub fix: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -477,6 +513,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Guard(a) => cmd_guard(&cli, a),
         Command::Hook { action } => cmd_hook(action),
         Command::Compare(a) => cmd_compare(a),
+        Command::Brief(a) => cmd_brief(&cli, a),
+        Command::Lint(a) => cmd_lint(&cli, a),
         Command::Hotspots(a) => cmd_hotspots(a),
         Command::Gate(GateCommand::Check(a)) => cmd_gate_check(&cli, a),
         Command::Sim(SimCommand::Run(a)) => cmd_sim_run(a),
@@ -499,7 +537,12 @@ fn decide(model: &Model, a: &NextArgs) -> Result<Decision> {
     let now = clock::now()?;
     gate::decide(
         model,
-        &gate::Request { item: a.item.as_deref(), phase: a.phase.as_deref(), stamp: clock::stamp(&now) },
+        &gate::Request {
+            item: a.item.as_deref(),
+            phase: a.phase.as_deref(),
+            stamp: clock::stamp(&now),
+            plan_only: false,
+        },
     )
 }
 
@@ -656,6 +699,99 @@ fn cmd_hook(action: &HookAction) -> Result<ExitCode> {
     };
     out(&format!("{verb}: {} runs {what}\n", st.path));
     Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_brief(cli: &Cli, a: &BriefArgs) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let ws = Workspace::discover(&cwd, cli.root.as_deref())?;
+    let input = ws.path(&ws.config.input);
+    let _lock = if a.write && input.is_file() { Some(atomic::Lock::exclusive(&input)?) } else { None };
+    let model = Model::load(ws)?;
+    let (template, name) = match &a.template {
+        Some(p) => (crate::markdown::read_utf8(p, &p.display().to_string())?, p.display().to_string()),
+        None => {
+            let p = model.ws.path("templates/input.md");
+            if p.is_file() {
+                (crate::markdown::read_utf8(&p, "templates/input.md")?, "templates/input.md".to_string())
+            } else {
+                (crate::brief::DEFAULT_TEMPLATE.to_string(), "(built-in template)".to_string())
+            }
+        }
+    };
+    let stamp = clock::stamp(&clock::now()?);
+    let b = crate::brief::render(&model, a.item.as_deref(), &stamp, &template, &name)?;
+    let rel = model.ws.config.input.clone();
+    if !a.write {
+        if a.json {
+            out_json(&serde_json::json!({"memo": b.text, "decision": b.decision}));
+        } else {
+            out(&b.text);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let before = std::fs::read_to_string(&input).unwrap_or_default();
+    if model.protected.contains(&rel) {
+        if !a.force_protected {
+            model.protected.check_writable(&rel)?;
+        }
+        let d = similar::TextDiff::from_lines(&before, &b.text);
+        eprint!("{}", d.unified_diff().header(&format!("a/{rel}"), &format!("b/{rel}")));
+    }
+    atomic::replace(&input, &rel, before.as_bytes(), b.text.as_bytes())?;
+    if a.json {
+        out_json(&serde_json::json!({"written": rel, "bytes": b.text.len(), "decision": b.decision}));
+    } else {
+        out(&format!(
+            "wrote {rel} ({} bytes): Do Now {} task {}\n",
+            b.text.len(),
+            b.decision.item.id,
+            b.decision.task.as_ref().map_or("?", |t| t.id.as_str())
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_lint(cli: &Cli, a: &LintArgs) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let ws = Workspace::discover(&cwd, cli.root.as_deref())?;
+    let ledger = ws.ledger_path();
+    let _lock = if a.fix && ledger.is_file() { Some(atomic::Lock::exclusive(&ledger)?) } else { None };
+    let model = Model::load(ws)?;
+    let now = clock::now()?;
+    let mut report = crate::lint::lint(&model, &clock::date(&now));
+    if a.fix {
+        let fixed = crate::lint::fix(&model, &report)?;
+        if fixed > 0 {
+            // Report what is left after the fix.
+            let model = Model::load(model.ws.clone())?;
+            report = crate::lint::lint(&model, &clock::date(&now));
+            report.fixed = fixed;
+        }
+    }
+    if a.json {
+        out_json(&report);
+    } else {
+        let mut s = String::new();
+        for f in &report.findings {
+            s.push_str(&format!(
+                "{}:{}: {}: {} [{}]{}\n",
+                f.file,
+                f.line,
+                f.severity,
+                f.message,
+                f.code,
+                if f.fixable { " (fixable with --fix)" } else { "" }
+            ));
+        }
+        s.push_str(&format!(
+            "{} error(s), {} warning(s){}\n",
+            report.errors,
+            report.warnings,
+            if report.fixed > 0 { format!(", {} fixed", report.fixed) } else { String::new() }
+        ));
+        out(&s);
+    }
+    Ok(if report.errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn cmd_hotspots(a: &HotspotsArgs) -> Result<ExitCode> {

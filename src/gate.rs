@@ -86,9 +86,13 @@ pub struct Decision {
     pub task: Option<TaskRef>,
     pub next_task: Option<TaskRef>,
     pub command: Option<String>,
+    /// The command as written, `<STAMP>` unfilled.
+    pub command_template: Option<String>,
     pub command_from: Option<Where>,
     pub stamp: String,
     pub artifacts: String,
+    /// The artifacts folder as written, `<STAMP>` unfilled.
+    pub artifacts_template: String,
     pub blocked_log: String,
     /// Why no step can run, when it cannot.
     pub blocked: Option<String>,
@@ -99,6 +103,9 @@ pub struct Request<'a> {
     pub item: Option<&'a str>,
     pub phase: Option<&'a str>,
     pub stamp: String,
+    /// Take the command and artifacts from the plan only, not from the memo (`loop brief`
+    /// drafts the memo, so it must not read its own output).
+    pub plan_only: bool,
 }
 
 /// The focus item: `--item`, else the memo's `Focus:`, else the first open item that the
@@ -225,9 +232,11 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
         task: None,
         next_task: None,
         command: None,
+        command_template: None,
         command_from: None,
         stamp: req.stamp.clone(),
         artifacts: String::new(),
+        artifacts_template: String::new(),
         blocked_log: String::new(),
         blocked: None,
         considered: Vec::new(),
@@ -269,7 +278,7 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
         .next()
         .or_else(|| plan.phases.get(t + 1).and_then(|n| n.tasks.iter().find(|t| t.state.is_open())).map(task_ref));
     // The memo a human wrote for this very step wins over the plan's guidance.
-    let memo = model.memo.as_ref().filter(|_| memo_matches);
+    let memo = model.memo.as_ref().filter(|_| memo_matches && !req.plan_only);
     if let Some((cmd, line)) = memo.and_then(|m| m.do_now()) {
         d.command = Some(cmd);
         d.command_from = Some(Where { file: model.ws.config.input.clone(), line });
@@ -291,12 +300,14 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
             format!("{}/{}/{}/<STAMP>/", model.ws.config.reports.trim_end_matches('/'), item.id, phase.id)
         });
     d.artifacts = fill(&artifacts, &req.stamp);
+    d.artifacts_template = artifacts;
     check_inside(model, &d.artifacts, "artifacts folder")?;
     d.blocked_log = match memo.and_then(|m| m.blocked_log()) {
         Some((log, _)) => fill(&log, &req.stamp),
         None => format!("{}/attempts/failed.log", d.artifacts.trim_end_matches('/')),
     };
     check_inside(model, &d.blocked_log, "If-Blocked log")?;
+    d.command_template = d.command.clone();
     d.command = d.command.map(|c| fill(&c, &req.stamp));
     d.blocked = if let Some(c) = d.checks.iter().find(|c| c.outcome == Outcome::Fail) {
         Some(format!("{}:{}: {}: {}", c.file, c.line, c.name, c.detail))

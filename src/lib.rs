@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod attempt;
+pub mod brief;
 pub mod cli;
 pub mod clock;
 pub mod diag;
@@ -12,6 +13,7 @@ pub mod gate;
 pub mod guard;
 pub mod hook;
 pub mod ledger;
+pub mod lint;
 pub mod markdown;
 pub mod memo;
 pub mod model;

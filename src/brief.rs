@@ -1,0 +1,148 @@
+//! `loop brief`: draft the next Do Now memo (`input.md`) from the ledger and plans, through a
+//! minijinja template, so that `loop next` reads it back to the same decision.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::gate::{self, Decision, Outcome};
+use crate::model::Model;
+
+#[derive(Debug, Serialize)]
+struct Ctx {
+    item: serde_json::Value,
+    plan: String,
+    phase: serde_json::Value,
+    task: serde_json::Value,
+    next_task: serde_json::Value,
+    stamp: String,
+    artifacts: String,
+    blocked_log: String,
+    branch: String,
+    mode: String,
+    mapped_tests: String,
+    summary: String,
+    next_up: String,
+    priorities: Vec<String>,
+    how_to: Vec<String>,
+    pitfalls: Vec<String>,
+    pointers: Vec<String>,
+}
+
+pub struct Brief {
+    pub text: String,
+    pub decision: Decision,
+}
+
+pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, template_name: &str) -> Result<Brief> {
+    let d = gate::decide(model, &gate::Request { item, phase: None, stamp: stamp.to_string(), plan_only: true })?;
+    if let Some(why) = &d.blocked {
+        return Err(Error::Failed(format!("no memo to write, the item is blocked: {why}")));
+    }
+    let (phase, task) = match (&d.phase, &d.task) {
+        (Some(p), Some(t)) => (p, t),
+        _ => return Err(Error::Failed("no open task to brief".into())),
+    };
+    let command = d.command_template.clone().unwrap_or_default();
+    let ledger = &model.ledger;
+    let litem = ledger.find(&d.item.id).into_iter().next().ok_or_else(|| gate::unknown_item(model, &d.item.id))?;
+    let doc = &ledger.doc;
+    // Nested bullets of a field (Risks/Assumptions, Next Actions), as plain lines.
+    let nested = |key: &str| -> Vec<(String, usize)> {
+        let Some(f) = litem.field(key) else { return Vec::new() };
+        let it = &doc.items[f.item];
+        doc.items
+            .iter()
+            .filter(|c| c.depth > it.depth && c.range.start > it.range.start && c.range.end <= it.range.end)
+            .map(|c| (doc.item_text(c).trim().to_string(), c.line))
+            .collect()
+    };
+    let lower = command.to_ascii_lowercase();
+    let mode = if lower.contains("profile") || lower.contains("bench") {
+        "Perf"
+    } else if lower.contains("test") {
+        "TDD"
+    } else {
+        "Evidence"
+    };
+    let mapped_tests = if lower.contains("pytest") || lower.contains("cargo test") {
+        format!("`{command}`")
+    } else {
+        "none — evidence-only".to_string()
+    };
+    let mut priorities = vec![format!(
+        "{}:{} – Phase {} is the next gate ({}).",
+        d.plan,
+        phase.line,
+        phase.id,
+        if d.checks.iter().all(|c| c.outcome != Outcome::Fail) { "every check passes" } else { "a check fails" }
+    )];
+    for c in &d.checks {
+        let mark = match c.outcome {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "FAIL",
+            Outcome::Unchecked => "unchecked",
+        };
+        priorities.push(format!("{}:{} – {}: {mark} ({}).", c.file, c.line, c.name, c.detail));
+    }
+    if let Some((first, line)) = nested("Next Actions").into_iter().next() {
+        priorities.push(format!(
+            "{}:{line} – [{}] Next Actions: {}",
+            doc.file,
+            d.item.id,
+            crate::status::ellipsize(&first, 140)
+        ));
+    }
+    let mut pitfalls: Vec<String> = nested("Risks/Assumptions").into_iter().map(|(t, _)| t).collect();
+    pitfalls.push(format!(
+        "Do not commit `{}/` artifacts; reference them only.",
+        model.ws.config.reports.trim_end_matches('/')
+    ));
+    pitfalls.push(format!("Do not modify protected assets listed in {}.", model.ws.config.index));
+    pitfalls.push(
+        "Keep the focus on this step; record the result as an attempt rather than editing task states by hand.".into(),
+    );
+    let blocked_log = format!("{}/attempts/failed.log", d.artifacts_template.trim_end_matches('/'));
+    let how_to = vec![
+        format!("Run `{command}` from the workspace root; `loop next --run` does it and records run.json, logs and the environment."),
+        "Replace `<STAMP>` with a UTC stamp such as `20260105T153000Z` (loop does this for you); keep every artifact under that folder.".into(),
+        "Record the result with `loop attempt --last-run` (metrics and gates come from the run folder).".into(),
+    ];
+    let next_up = match &d.next_task {
+        Some(n) => format!("{} {}.", n.id, n.description),
+        None => "close the phase and brief again.".into(),
+    };
+    let branch =
+        crate::run::git_info(&model.ws.root).and_then(|g| g.branch).unwrap_or_else(|| "(not a git repository)".into());
+    let ctx = Ctx {
+        item: serde_json::json!({"id": d.item.id, "title": d.item.title, "status": d.item.status, "line": d.item.line}),
+        plan: d.plan.clone(),
+        phase: serde_json::json!({"id": phase.id, "title": phase.title, "line": phase.line}),
+        task: serde_json::json!({"id": task.id, "description": task.description, "command": command, "line": task.line}),
+        next_task: serde_json::to_value(&d.next_task).unwrap_or_default(),
+        stamp: d.stamp.clone(),
+        artifacts: d.artifacts_template.clone(),
+        blocked_log,
+        branch,
+        mode: mode.into(),
+        mapped_tests,
+        summary: format!("{} — Phase {} task {}: {}.", d.item.title, phase.id, task.id, task.description),
+        next_up,
+        priorities,
+        how_to,
+        pitfalls,
+        pointers: vec![
+            format!("{}:{}", d.plan, phase.line),
+            format!("{}:{}", d.plan, task.line),
+            format!("{}:{}", doc.file, d.item.line),
+        ],
+    };
+    let mut env = minijinja::Environment::new();
+    env.set_keep_trailing_newline(true);
+    let tmpl_err = |e: minijinja::Error| Error::input(template_name, e.line().unwrap_or(0), format!("template: {e}"));
+    env.add_template("memo", template).map_err(tmpl_err)?;
+    let text = env.get_template("memo").map_err(tmpl_err)?.render(&ctx).map_err(tmpl_err)?;
+    Ok(Brief { text, decision: d })
+}
+
+/// The default template, for workspaces without `templates/input.md`.
+pub const DEFAULT_TEMPLATE: &str = include_str!("../templates/input.md");
