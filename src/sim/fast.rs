@@ -38,6 +38,7 @@ pub trait Real:
     fn of(x: f64) -> Self;
     fn f64(self) -> f64;
     fn abs(self) -> Self;
+    fn sqrt(self) -> Self;
     /// sin(π·r) for |r| ≤ 1/2, by an odd polynomial.
     fn sin_pi_small(r: Self) -> Self;
 }
@@ -54,6 +55,9 @@ impl Real for f32 {
     }
     fn abs(self) -> Self {
         f32::abs(self)
+    }
+    fn sqrt(self) -> Self {
+        f32::sqrt(self)
     }
     #[inline(always)]
     fn sin_pi_small(r: f32) -> f32 {
@@ -82,6 +86,9 @@ impl Real for f64 {
     }
     fn abs(self) -> Self {
         f64::abs(self)
+    }
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
     }
     #[inline(always)]
     fn sin_pi_small(r: f64) -> f64 {
@@ -144,27 +151,24 @@ impl StageTimes {
 
 struct Scratch<T> {
     q: [Vec<T>; 3],
-    qd: [Vec<f64>; 3],
-    d: [Vec<f64>; 3],
+    d: [Vec<T>; 3],
     acc: Vec<T>,
     lat: Vec<T>,
-    omega: Vec<f64>,
-    polar: Vec<f64>,
+    omega: Vec<T>,
+    polar: Vec<T>,
     times: StageTimes,
 }
 
 impl<T: Real> Scratch<T> {
     fn new(n: usize) -> Self {
         let v = || vec![T::ZERO; n];
-        let w = || vec![0.0f64; n];
         Scratch {
             q: [v(), v(), v()],
-            qd: [w(), w(), w()],
-            d: [w(), w(), w()],
+            d: [v(), v(), v()],
             acc: v(),
             lat: v(),
-            omega: w(),
-            polar: w(),
+            omega: v(),
+            polar: v(),
             times: StageTimes::default(),
         }
     }
@@ -200,11 +204,15 @@ pub fn render<T: Real>(s: &Setup, profile: bool, on_row: &(dyn Fn() + Sync)) -> 
         .collect();
     let nabc = s.n.map(T::of);
     let nn = s.n.map(|x| T::of(x * x));
+    // Fast-axis subpixel coordinates, the same for every row.
+    let fd: Vec<Vec<T>> = (0..s.oversample)
+        .map(|subf| (0..n).map(|p| T::of(s.subpixel * (p * s.oversample + subf) as f64 + s.subpixel / 2.0)).collect())
+        .collect();
     let times = std::sync::Mutex::new(StageTimes::default());
     img.par_chunks_mut(n).enumerate().for_each_init(
         || Scratch::<T>::new(n),
         |sc, (spixel, row)| {
-            render_row(s, spixel, row, sc, &axes, nabc, nn, profile);
+            render_row(s, spixel, row, sc, &axes, &fd, nabc, nn, profile);
             on_row();
             if profile {
                 if let Ok(mut t) = times.lock() {
@@ -224,6 +232,7 @@ fn render_row<T: Real>(
     row: &mut [T],
     sc: &mut Scratch<T>,
     axes: &[[T; 9]],
+    fd: &[Vec<T>],
     nabc: [T; 3],
     nn: [T; 3],
     profile: bool,
@@ -234,41 +243,38 @@ fn render_row<T: Real>(
     let mut times = sc.times;
     sc.acc.iter_mut().for_each(|x| *x = T::ZERO);
     let constant_f = matches!(s.fcell, Fcell::Constant(_));
+    let (fx, fy, fz) = (T::of(s.fdet[0]), T::of(s.fdet[1]), T::of(s.fdet[2]));
+    let omega_k = T::of(s.pixel * s.pixel * s.close_distance);
     for subs in 0..o {
         for subf in 0..o {
             let first = subs == 0 && subf == 0;
-            // Geometry of this subpixel for the whole row.
+            // Geometry of this subpixel for the whole row: direction, and on the first
+            // subpixel the solid angle (the reference takes it once per pixel).
             let sd = s.subpixel * (spixel * o + subs) as f64 + s.subpixel / 2.0;
-            let base: [f64; 3] = std::array::from_fn(|i| sd * s.sdet[i] + s.pix0[i]);
-            let step = s.subpixel * o as f64;
-            let f0 = s.subpixel * subf as f64 + s.subpixel / 2.0;
+            let [bx, by, bz]: [T; 3] = std::array::from_fn(|i| T::of(sd * s.sdet[i] + s.pix0[i]));
+            let fdv = &fd[subf][..n];
             let [dx, dy, dz] = &mut sc.d;
             for p in 0..n {
-                let fd = step * p as f64 + f0;
-                let x = base[0] + fd * s.fdet[0];
-                let y = base[1] + fd * s.fdet[1];
-                let z = base[2] + fd * s.fdet[2];
+                let x = bx + fdv[p] * fx;
+                let y = by + fdv[p] * fy;
+                let z = bz + fdv[p] * fz;
                 let r2 = x * x + y * y + z * z;
-                let r = r2.sqrt();
-                dx[p] = x / r;
-                dy[p] = y / r;
-                dz[p] = z / r;
+                let inv = T::ONE / r2.sqrt();
+                dx[p] = x * inv;
+                dy[p] = y * inv;
+                dz[p] = z * inv;
                 if first {
-                    sc.omega[p] = if s.point_pixel { 1.0 / r2 } else { s.pixel * s.pixel / r2 * s.close_distance / r };
+                    sc.omega[p] = if s.point_pixel { T::ONE / r2 } else { omega_k * inv * inv * inv };
                 }
             }
             for (si, src) in s.sources.iter().enumerate() {
-                let inv = 1e-10 / src.lambda;
-                let [ix, iy, iz] = src.incident;
+                let inv = T::of(1e-10 / src.lambda);
+                let [ix, iy, iz] = src.incident.map(T::of);
+                let [qx, qy, qz] = &mut sc.q;
                 for p in 0..n {
-                    sc.qd[0][p] = (dx[p] - ix) * inv;
-                    sc.qd[1][p] = (dy[p] - iy) * inv;
-                    sc.qd[2][p] = (dz[p] - iz) * inv;
-                }
-                for c in 0..3 {
-                    for (q, qd) in sc.q[c].iter_mut().zip(&sc.qd[c]) {
-                        *q = T::of(*qd);
-                    }
+                    qx[p] = (dx[p] - ix) * inv;
+                    qy[p] = (dy[p] - iy) * inv;
+                    qz[p] = (dz[p] - iz) * inv;
                 }
                 if first && si == 0 {
                     polarization_row(s, src.incident, [dx, dy, dz], &mut sc.polar);
@@ -278,39 +284,47 @@ fn render_row<T: Real>(
                     lattice_accumulate(axes, &sc.q, nabc, nn, &mut sc.acc);
                     clock.lap(&mut times.lattice);
                 } else {
-                    general(s, axes, &sc.q, &sc.qd, nabc, nn, &mut sc.lat, &mut sc.acc, &mut clock, &mut times);
+                    general(s, axes, &sc.q, nabc, nn, &mut sc.lat, &mut sc.acc, &mut clock, &mut times);
                 }
             }
         }
     }
-    let fc2 = match s.fcell {
-        Fcell::Constant(f) => f * f,
-        _ => 1.0,
-    };
+    let k = T::of(
+        s.scale
+            * match s.fcell {
+                Fcell::Constant(f) => f * f,
+                _ => 1.0,
+            },
+    );
+    // The scale (~1e-3 for the benchmark) keeps products well inside f32's range.
     for (p, px) in row.iter_mut().enumerate() {
-        *px = T::of(s.scale * fc2 * sc.acc[p].f64() * sc.polar[p] * sc.omega[p]);
+        *px = k * sc.acc[p] * sc.polar[p] * sc.omega[p];
     }
     clock.lap(&mut times.scaling);
     sc.times = times;
 }
 
-fn polarization_row(s: &Setup, incident: [f64; 3], d: [&mut Vec<f64>; 3], out: &mut [f64]) {
+fn polarization_row<T: Real>(s: &Setup, incident: [f64; 3], d: [&mut Vec<T>; 3], out: &mut [T]) {
     if s.nopolar {
-        out.iter_mut().for_each(|x| *x = 1.0);
+        out.iter_mut().for_each(|x| *x = T::ONE);
         return;
     }
     let [dx, dy, dz] = d;
     // cos 2ψ from the projections on the E and B axes, without an atan2.
     let b_in = super::geometry::unit(super::geometry::cross(s.polar_axis, incident));
     let e_in = super::geometry::unit(super::geometry::cross(incident, b_in));
+    let [ix, iy, iz] = incident.map(T::of);
+    let [ex, ey, ez] = e_in.map(T::of);
+    let [bx, by, bz] = b_in.map(T::of);
+    let (half, kahn) = (T::of(0.5), T::of(s.kahn));
     for p in 0..out.len() {
-        let cos2t = incident[0] * dx[p] + incident[1] * dy[p] + incident[2] * dz[p];
-        let sin2t = 1.0 - cos2t * cos2t;
-        let e = e_in[0] * dx[p] + e_in[1] * dy[p] + e_in[2] * dz[p];
-        let b = b_in[0] * dx[p] + b_in[1] * dy[p] + b_in[2] * dz[p];
+        let cos2t = ix * dx[p] + iy * dy[p] + iz * dz[p];
+        let sin2t = T::ONE - cos2t * cos2t;
+        let e = ex * dx[p] + ey * dy[p] + ez * dz[p];
+        let b = bx * dx[p] + by * dy[p] + bz * dz[p];
         let m = e * e + b * b;
-        let cos2psi = if m > 0.0 { (e * e - b * b) / m } else { 1.0 };
-        out[p] = 0.5 * (1.0 + cos2t * cos2t - s.kahn * cos2psi * sin2t);
+        let cos2psi = if m > T::ZERO { (e * e - b * b) / m } else { T::ONE };
+        out[p] = half * (T::ONE + cos2t * cos2t - kahn * cos2psi * sin2t);
     }
 }
 
@@ -334,7 +348,6 @@ fn general<T: Real>(
     s: &Setup,
     axes: &[[T; 9]],
     q: &[Vec<T>; 3],
-    qd: &[Vec<f64>; 3],
     nabc: [T; 3],
     nn: [T; 3],
     lat: &mut [T],
@@ -345,9 +358,8 @@ fn general<T: Real>(
     for (a, axes64) in axes.iter().zip(&s.orientations) {
         // Axes in meters, q in Å⁻¹: the 1e10 makes h dimensionless.
         let hkl_at = |p: usize| -> [f64; 3] {
-            std::array::from_fn(|r| {
-                1e10 * (axes64[r][0] * qd[0][p] + axes64[r][1] * qd[1][p] + axes64[r][2] * qd[2][p])
-            })
+            let (x, y, z) = (q[0][p].f64(), q[1][p].f64(), q[2][p].f64());
+            std::array::from_fn(|r| 1e10 * (axes64[r][0] * x + axes64[r][1] * y + axes64[r][2] * z))
         };
         if s.shape == Shape::Square {
             for p in 0..lat.len() {

@@ -74,6 +74,7 @@ impl Image {
             let mut enc = png::Encoder::new(&mut buf, self.fpixels as u32, self.spixels as u32);
             enc.set_color(png::ColorType::Grayscale);
             enc.set_depth(png::BitDepth::Eight);
+            enc.set_compression(png::Compression::Fast);
             let mut w = enc.write_header().map_err(|e| Error::Usage(format!("png: {e}")))?;
             w.write_image_data(&data).map_err(|e| Error::Usage(format!("png: {e}")))?;
         }
