@@ -886,13 +886,10 @@ fn cmd_compare(a: &CompareArgs) -> Result<ExitCode> {
         return Err(Error::Usage(format!("--roi {x0},{y0},{x1},{y1} is outside the {}x{} image", ia.height, w)));
     }
     let rw = x1 - x0;
-    let stats = compare::Stats::of_fn(rw * (y1 - y0), |i| {
-        let idx = (y0 + i / rw) * w + x0 + i % rw;
-        (ia.data[idx] as f64, ib.data[idx] as f64)
-    });
+    let stats = compare::compare_images(&ia, &ib, [x0, y0, x1, y1]);
     let worst = ((y0 + stats.worst / rw.max(1)), (x0 + stats.worst % rw.max(1)));
     if let Some(p) = &a.diff_png {
-        let diff: Vec<f64> = ia.data.iter().zip(&ib.data).map(|(x, y)| (*x as f64 - *y as f64).abs()).collect();
+        let diff: Vec<f64> = (0..w * ia.height).map(|i| (ia.get(i) as f64 - ib.get(i) as f64).abs()).collect();
         crate::sim::image::Image::f64(w, ia.height, diff).write_png(p)?;
     }
     let metrics: std::collections::BTreeMap<String, f64> = [

@@ -3,13 +3,14 @@
 //! visited one by one while parsing, never held as JSON — so traces of hundreds of MB fit in a
 //! few tens of MB.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::fmt;
-use std::io::BufReader;
 use std::path::Path;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 
@@ -33,21 +34,22 @@ pub struct Report {
     pub hotspots: Vec<Hotspot>,
 }
 
-/// One event as the trace gives it; everything else (args, cat, ...) is skipped unparsed.
+/// One event as the trace gives it, borrowing from the input; other fields (args, cat, ...) are
+/// skipped.
 #[derive(Deserialize)]
-struct RawEvent {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    ph: String,
+struct RawEvent<'a> {
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    ph: Option<Cow<'a, str>>,
     #[serde(default)]
     ts: Option<f64>,
     #[serde(default)]
     dur: Option<f64>,
-    #[serde(default)]
-    pid: Option<serde_json::Value>,
-    #[serde(default)]
-    tid: Option<serde_json::Value>,
+    #[serde(default, borrow)]
+    pid: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    tid: Option<&'a RawValue>,
 }
 
 #[derive(Clone, Copy)]
@@ -59,47 +61,66 @@ struct Span {
 
 #[derive(Default)]
 struct Collector {
-    names: HashMap<String, u32>,
+    names: FxHashMap<String, u32>,
     name_list: Vec<String>,
-    threads: HashMap<(String, String), Vec<Span>>,
-    open: HashMap<(String, String), Vec<(u32, f64)>>,
+    /// Thread index by the raw `pid|tid` text; spans and open `B` events per thread.
+    thread_index: FxHashMap<String, usize>,
+    threads: Vec<Vec<Span>>,
+    open: Vec<Vec<(u32, f64)>>,
+    key: String,
     events: u64,
     unmatched_end: u64,
 }
 
 impl Collector {
-    fn intern(&mut self, name: String) -> u32 {
-        if let Some(&i) = self.names.get(&name) {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.names.get(name) {
             return i;
         }
         let i = self.name_list.len() as u32;
-        self.name_list.push(name.clone());
-        self.names.insert(name, i);
+        self.name_list.push(name.to_string());
+        self.names.insert(name.to_string(), i);
         i
     }
 
+    fn thread(&mut self) -> usize {
+        if let Some(&t) = self.thread_index.get(&self.key) {
+            return t;
+        }
+        let t = self.threads.len();
+        self.thread_index.insert(self.key.clone(), t);
+        self.threads.push(Vec::new());
+        self.open.push(Vec::new());
+        t
+    }
+
     fn push(&mut self, e: RawEvent) {
-        let key = (id(&e.pid), id(&e.tid));
-        match e.ph.as_str() {
+        self.key.clear();
+        self.key.push_str(e.pid.map_or("", |v| v.get()));
+        self.key.push('|');
+        self.key.push_str(e.tid.map_or("", |v| v.get()));
+        let name = e.name.as_deref().unwrap_or("");
+        match e.ph.as_deref().unwrap_or("") {
             "X" => {
                 let (Some(ts), Some(dur)) = (e.ts, e.dur) else { return };
                 self.events += 1;
-                let name = self.intern(e.name);
-                self.threads.entry(key).or_default().push(Span { ts, dur: dur.max(0.0), name });
+                let name = self.intern(name);
+                let t = self.thread();
+                self.threads[t].push(Span { ts, dur: dur.max(0.0), name });
             }
             "B" => {
                 let Some(ts) = e.ts else { return };
                 self.events += 1;
-                let name = self.intern(e.name);
-                self.open.entry(key).or_default().push((name, ts));
+                let name = self.intern(name);
+                let t = self.thread();
+                self.open[t].push((name, ts));
             }
             "E" => {
                 let Some(ts) = e.ts else { return };
                 self.events += 1;
-                match self.open.get_mut(&key).and_then(|s| s.pop()) {
-                    Some((name, start)) => {
-                        self.threads.entry(key).or_default().push(Span { ts: start, dur: (ts - start).max(0.0), name })
-                    }
+                let t = self.thread();
+                match self.open[t].pop() {
+                    Some((name, start)) => self.threads[t].push(Span { ts: start, dur: (ts - start).max(0.0), name }),
                     None => self.unmatched_end += 1,
                 }
             }
@@ -110,8 +131,8 @@ impl Collector {
     fn report(self) -> Report {
         let n = self.name_list.len();
         let (mut calls, mut total, mut own) = (vec![0u64; n], vec![0f64; n], vec![0f64; n]);
-        let threads = self.threads.len();
-        for (_, mut spans) in self.threads {
+        let threads = self.threads.iter().filter(|s| !s.is_empty()).count();
+        for mut spans in self.threads {
             // Parents before children: earlier start first, longer first at equal starts.
             spans.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(b.dur.total_cmp(&a.dur)));
             let mut stack: Vec<(f64, usize)> = Vec::new(); // (end, index)
@@ -151,17 +172,9 @@ impl Collector {
             events: self.events,
             threads,
             unmatched_end: self.unmatched_end,
-            unclosed_begin: self.open.values().map(|v| v.len() as u64).sum(),
+            unclosed_begin: self.open.iter().map(|v| v.len() as u64).sum(),
             hotspots,
         }
-    }
-}
-
-fn id(v: &Option<serde_json::Value>) -> String {
-    match v {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
     }
 }
 
@@ -218,14 +231,207 @@ impl<'de> Visitor<'de> for Trace<'_> {
     }
 }
 
+/// Stream a trace file: a byte scanner finds each event object of the `traceEvents` array (or of
+/// a bare top-level array) in blocks read from disk, the events of a block are parsed in parallel,
+/// then folded in order. Memory stays at one block plus the aggregates.
 pub fn analyze(path: &Path) -> Result<Report> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
+    use rayon::prelude::*;
+    use std::io::Read;
+    const BLOCK: usize = 8 << 20;
+    let shown = path.display().to_string();
+    let bad = |e: serde_json::Error| Error::input(&shown, 0, format!("bad trace event: {e}"));
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut c = Collector::default();
-    Trace(&mut c)
-        .deserialize(&mut de)
-        .map_err(|e| Error::input(path.display().to_string(), e.line(), format!("not a Chrome trace: {e}")))?;
+    let mut scan = Scanner::default();
+    // Read and scan the next block while the current one is parsed (two buffers in turn).
+    let mut read_scan =
+        |buf: &mut Vec<u8>, scan: &mut Scanner| -> Result<(Vec<Vec<u8>>, Vec<std::ops::Range<usize>>)> {
+            buf.resize(BLOCK, 0);
+            let mut filled = 0;
+            while filled < BLOCK {
+                let n = file.read(&mut buf[filled..]).map_err(|e| Error::io(path, e))?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            buf.truncate(filled);
+            let mut ranges = Vec::new();
+            let carried = scan.feed(buf, &mut ranges);
+            Ok((carried, ranges))
+        };
+    let (mut cur, mut next) = (Vec::new(), Vec::new());
+    let (mut carried, mut ranges) = read_scan(&mut cur, &mut scan)?;
+    loop {
+        for ev in carried.drain(..) {
+            c.push(serde_json::from_slice(&ev).map_err(bad)?);
+        }
+        if cur.is_empty() {
+            break;
+        }
+        let (parsed, ahead) = rayon::join(
+            || ranges.par_iter().map(|r| serde_json::from_slice::<RawEvent>(&cur[r.clone()])).collect::<Vec<_>>(),
+            || read_scan(&mut next, &mut scan),
+        );
+        for e in parsed {
+            c.push(e.map_err(bad)?);
+        }
+        (carried, ranges) = ahead?;
+        std::mem::swap(&mut cur, &mut next);
+    }
+    if !scan.saw_events {
+        return Err(Error::input(&shown, 0, "not a Chrome trace: no `traceEvents` array and not an event array"));
+    }
+    if scan.state != State::Done && scan.state != State::Between {
+        return Err(Error::input(&shown, 0, "not a Chrome trace: the JSON ends early (truncated?)"));
+    }
     Ok(c.report())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum State {
+    /// Before the events array: every byte is looked at (the header is short).
+    #[default]
+    Header,
+    /// Inside the events array, between events: only `{` and `]` matter.
+    Between,
+    /// Inside an event object: braces and strings matter.
+    Event,
+    Done,
+}
+
+/// Finds event objects with `memchr`-driven skipping; brackets inside an event need no counting
+/// because braces alone match in valid JSON.
+#[derive(Default)]
+struct Scanner {
+    state: State,
+    // Header state.
+    depth: i32,
+    key: Vec<u8>,
+    key_open: bool,
+    // Shared string state.
+    in_string: bool,
+    escape: bool,
+    // Event state.
+    braces: i32,
+    carry: Vec<u8>,
+    saw_events: bool,
+}
+
+impl Scanner {
+    /// Push the ranges (within `block`) of the events that start and end in it; return the
+    /// events that began in an earlier block and end in this one.
+    fn feed(&mut self, block: &[u8], ranges: &mut Vec<std::ops::Range<usize>>) -> Vec<Vec<u8>> {
+        let mut carried = Vec::new();
+        let mut start = if self.state == State::Event { None } else { Some(0) };
+        let mut i = 0;
+        let n = block.len();
+        while i < n {
+            match self.state {
+                State::Done => return carried,
+                State::Header => {
+                    let b = block[i];
+                    if self.in_string {
+                        if self.escape {
+                            self.escape = false;
+                        } else if b == b'\\' {
+                            self.escape = true;
+                        } else if b == b'"' {
+                            self.in_string = false;
+                            self.key_open = false;
+                        } else if self.key_open && self.key.len() < 32 {
+                            self.key.push(b);
+                        }
+                    } else {
+                        match b {
+                            b'"' => {
+                                self.in_string = true;
+                                if self.depth == 1 {
+                                    self.key.clear();
+                                    self.key_open = true;
+                                }
+                            }
+                            b'[' if self.depth == 0 || (self.depth == 1 && self.key == b"traceEvents") => {
+                                self.state = State::Between;
+                                self.saw_events = true;
+                            }
+                            b'{' | b'[' => self.depth += 1,
+                            b'}' | b']' => self.depth -= 1,
+                            _ => {}
+                        }
+                    }
+                    i += 1;
+                }
+                State::Between => match memchr::memchr2(b'{', b']', &block[i..]) {
+                    None => i = n,
+                    Some(k) => {
+                        i += k;
+                        if block[i] == b']' {
+                            self.state = State::Done;
+                        } else {
+                            self.state = State::Event;
+                            self.braces = 1;
+                            start = Some(i);
+                        }
+                        i += 1;
+                    }
+                },
+                State::Event => {
+                    if self.in_string {
+                        if self.escape {
+                            // The byte after a backslash, possibly at the start of a block.
+                            self.escape = false;
+                            i += 1;
+                            continue;
+                        }
+                        match memchr::memchr2(b'"', b'\\', &block[i..]) {
+                            None => i = n,
+                            Some(k) => {
+                                i += k;
+                                if block[i] == b'\\' {
+                                    self.escape = true;
+                                } else {
+                                    self.in_string = false;
+                                }
+                                i += 1;
+                            }
+                        }
+                        continue;
+                    }
+                    match memchr::memchr3(b'"', b'{', b'}', &block[i..]) {
+                        None => i = n,
+                        Some(k) => {
+                            i += k;
+                            match block[i] {
+                                b'"' => self.in_string = true,
+                                b'{' => self.braces += 1,
+                                _ => {
+                                    self.braces -= 1;
+                                    if self.braces == 0 {
+                                        self.state = State::Between;
+                                        match start {
+                                            Some(s) => ranges.push(s..i + 1),
+                                            None => {
+                                                self.carry.extend_from_slice(&block[..=i]);
+                                                carried.push(std::mem::take(&mut self.carry));
+                                            }
+                                        }
+                                        start = None;
+                                    }
+                                }
+                            }
+                            i += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if self.state == State::Event {
+            let from = start.unwrap_or(0);
+            self.carry.extend_from_slice(&block[from..]);
+        }
+        carried
+    }
 }
 
 pub fn analyze_str(text: &str) -> Result<Report> {
@@ -319,5 +525,40 @@ mod tests {
         assert!((f.total_ms - 0.010).abs() < 1e-12 && (f.self_ms - 0.007).abs() < 1e-12);
         assert_eq!(r.unmatched_end, 1);
         assert!(analyze_str("{\"traceEvents\": 3}").is_err());
+    }
+}
+
+#[cfg(test)]
+mod scanner_tests {
+    use super::*;
+
+    /// The streaming scanner agrees with a whole-document parse, whatever the block size.
+    #[test]
+    fn block_boundaries_do_not_matter() {
+        let t = r#"{"otherData": {"a": "x]}\"{", "traceEvents": 1}, "traceEvents": [
+            {"name": "o\"uter", "ph": "X", "ts": 0, "dur": 100, "pid": 1, "tid": 1, "args": {"s": "}{][\\", "v": [{"a": 1}]}},
+            {"name": "a", "ph": "X", "ts": 10, "dur": 30, "pid": 1, "tid": 1},
+            {"name": "a", "ph": "B", "ts": 50, "pid": 1, "tid": 1}, {"ph": "E", "ts": 60, "pid": 1, "tid": 1}
+        ], "displayTimeUnit": "ms", "more": [{"name": "not an event", "ph": "X", "ts": 0, "dur": 1}]}"#;
+        let whole = analyze_str(t).unwrap();
+        assert_eq!(whole.events, 4);
+        for block in [1, 2, 3, 7, 64, 4096] {
+            let mut c = Collector::default();
+            let mut s = Scanner::default();
+            for chunk in t.as_bytes().chunks(block) {
+                let mut ranges = Vec::new();
+                for ev in s.feed(chunk, &mut ranges) {
+                    c.push(serde_json::from_slice(&ev).unwrap());
+                }
+                for r in ranges {
+                    c.push(serde_json::from_slice(&chunk[r]).unwrap());
+                }
+            }
+            let r = c.report();
+            assert_eq!(r.events, whole.events, "block {block}");
+            let names: Vec<(String, u64)> = r.hotspots.iter().map(|h| (h.name.clone(), h.calls)).collect();
+            let want: Vec<(String, u64)> = whole.hotspots.iter().map(|h| (h.name.clone(), h.calls)).collect();
+            assert_eq!(names, want, "block {block}");
+        }
     }
 }
