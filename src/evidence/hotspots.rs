@@ -234,6 +234,9 @@ impl<'de> Visitor<'de> for Trace<'_> {
 /// Stream a trace file: a byte scanner finds each event object of the `traceEvents` array (or of
 /// a bare top-level array) in blocks read from disk, the events of a block are parsed in parallel,
 /// then folded in order. Memory stays at one block plus the aggregates.
+/// Events that straddled blocks (whole), and ranges of the events inside a block.
+type Scanned = (Vec<Vec<u8>>, Vec<std::ops::Range<usize>>);
+
 pub fn analyze(path: &Path) -> Result<Report> {
     use rayon::prelude::*;
     use std::io::Read;
@@ -244,22 +247,21 @@ pub fn analyze(path: &Path) -> Result<Report> {
     let mut c = Collector::default();
     let mut scan = Scanner::default();
     // Read and scan the next block while the current one is parsed (two buffers in turn).
-    let mut read_scan =
-        |buf: &mut Vec<u8>, scan: &mut Scanner| -> Result<(Vec<Vec<u8>>, Vec<std::ops::Range<usize>>)> {
-            buf.resize(BLOCK, 0);
-            let mut filled = 0;
-            while filled < BLOCK {
-                let n = file.read(&mut buf[filled..]).map_err(|e| Error::io(path, e))?;
-                if n == 0 {
-                    break;
-                }
-                filled += n;
+    let mut read_scan = |buf: &mut Vec<u8>, scan: &mut Scanner| -> Result<Scanned> {
+        buf.resize(BLOCK, 0);
+        let mut filled = 0;
+        while filled < BLOCK {
+            let n = file.read(&mut buf[filled..]).map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                break;
             }
-            buf.truncate(filled);
-            let mut ranges = Vec::new();
-            let carried = scan.feed(buf, &mut ranges);
-            Ok((carried, ranges))
-        };
+            filled += n;
+        }
+        buf.truncate(filled);
+        let mut ranges = Vec::new();
+        let carried = scan.feed(buf, &mut ranges);
+        Ok((carried, ranges))
+    };
     let (mut cur, mut next) = (Vec::new(), Vec::new());
     let (mut carried, mut ranges) = read_scan(&mut cur, &mut scan)?;
     loop {
