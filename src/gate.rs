@@ -277,8 +277,26 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
     d.next_task = open
         .next()
         .or_else(|| plan.phases.get(t + 1).and_then(|n| n.tasks.iter().find(|t| t.state.is_open())).map(task_ref));
-    // The memo a human wrote for this very step wins over the plan's guidance.
-    let memo = model.memo.as_ref().filter(|_| memo_matches && !req.plan_only);
+    // The memo a human wrote for this very step wins over the plan's guidance — unless it names
+    // another task of this plan, i.e. it was written for a step that is already past.
+    let mut memo = model.memo.as_ref().filter(|_| memo_matches && !req.plan_only);
+    if let (Some(m), Some(task)) = (memo, &d.task) {
+        if let Some(f) = m.get("Do Now") {
+            let names =
+                |id: &str| Regex::new(&format!(r"\b{}\b", regex::escape(id))).is_ok_and(|r| r.is_match(&f.value));
+            let other = plan.phases.iter().flat_map(|p| &p.tasks).find(|t| t.id != task.id && names(&t.id));
+            if let (Some(other), false) = (other, names(&task.id)) {
+                d.checks.push(Check {
+                    name: "memo".into(),
+                    outcome: Outcome::Unchecked,
+                    detail: format!("the Do Now names task {}, the plan's next task is {}: using the plan's command (`loop brief --write` refreshes the memo)", other.id, task.id),
+                    file: m.path.clone(),
+                    line: f.line,
+                });
+                memo = None;
+            }
+        }
+    }
     if let Some((cmd, line)) = memo.and_then(|m| m.do_now()) {
         d.command = Some(cmd);
         d.command_from = Some(Where { file: model.ws.config.input.clone(), line });

@@ -223,3 +223,17 @@ fn ctrl_c_kills_the_child_and_still_records() {
     assert_eq!(rec["interrupted"], true);
     assert_eq!(rec["exit_code"], 137);
 }
+
+#[test]
+fn a_memo_for_a_past_task_gives_way_to_the_plan() {
+    let d = demo("[D]", "echo plan-b1");
+    write(d.path(), "input.md", "Focus: DEMO-001\nDo Now: DEMO-001 — Run task A1 via `echo memo`\n");
+    let j = json(&run(d.path(), &["next", "--json"]));
+    assert_eq!(j["task"]["id"], "B1");
+    assert_eq!(j["command"], "echo plan-b1");
+    let memo = j["checks"].as_array().unwrap().iter().find(|c| c["name"] == "memo").unwrap();
+    assert_eq!(memo["outcome"], "unchecked");
+    // A memo naming the current task (or none) still wins.
+    write(d.path(), "input.md", "Focus: DEMO-001\nDo Now: DEMO-001 — Run task B1 via `echo memo`\n");
+    assert_eq!(json(&run(d.path(), &["next", "--json"]))["command"], "echo memo");
+}
