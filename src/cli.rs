@@ -564,7 +564,7 @@ fn run_step(model: &Model, d: &Decision, a: &NextArgs) -> Result<ExitCode> {
     if !a.json {
         out(&render_decision(model, d, a.explain).replace("\nRun it with: loop next --run\n", ""));
     }
-    let plan = run::plan(model, d)?;
+    let plan = run::preview(model, d)?;
     if a.dry_run {
         if a.json {
             out_json(&serde_json::json!({"decision": d, "dry_run": plan}));

@@ -70,14 +70,14 @@ impl RunRecord {
 
 /// What a dry run would do, or what a real run did.
 #[derive(Debug, Serialize)]
-pub struct Plan {
+pub struct Preview {
     pub command: String,
     pub cwd: String,
     pub artifacts: String,
     pub writes: Vec<String>,
 }
 
-pub fn plan(model: &Model, d: &Decision) -> Result<Plan> {
+pub fn preview(model: &Model, d: &Decision) -> Result<Preview> {
     let command = runnable(d)?;
     let dir = d.artifacts.trim_end_matches('/');
     let mut writes: Vec<String> =
@@ -94,7 +94,7 @@ pub fn plan(model: &Model, d: &Decision) -> Result<Plan> {
             ));
         }
     }
-    Ok(Plan {
+    Ok(Preview {
         command: command.to_string(),
         cwd: model.ws.root.display().to_string(),
         artifacts: dir.to_string(),

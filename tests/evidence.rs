@@ -172,3 +172,25 @@ fn next_is_blocked_by_failed_evidence_on_an_earlier_task() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("evidence of task C1: Attempt #3 failed a metric gate"), "{}", stdout(&o));
 }
+
+#[test]
+fn sixteen_bit_png_reads_as_floats() {
+    let d = tempfile::tempdir().unwrap();
+    let (w, h) = (5u32, 3u32);
+    let vals: Vec<u16> = (0..w * h).map(|i| (i * 4000) as u16).collect();
+    let mut buf = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut buf, w, h);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_depth(png::BitDepth::Sixteen);
+        let mut wr = enc.write_header().unwrap();
+        let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_be_bytes()).collect();
+        wr.write_image_data(&bytes).unwrap();
+    }
+    std::fs::write(d.path().join("a.png"), buf).unwrap();
+    write_f32(&d.path().join("a.bin"), &vals.iter().map(|&v| v as f32).collect::<Vec<_>>());
+    let j = json(&run(d.path(), &["compare", "a.png", "a.bin", "--shape", "3x5", "--json"]));
+    assert_eq!(j["shape"], serde_json::json!([3, 5]));
+    assert_eq!(j["stats"]["rmse"], 0.0);
+    assert_eq!(j["stats"]["sum_a"].as_f64().unwrap(), vals.iter().map(|&v| v as f64).sum::<f64>());
+}
