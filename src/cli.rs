@@ -1152,7 +1152,7 @@ fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {
         );
     }
     if let Some(t) = &d.task {
-        let _ = writeln!(s, "task      {} {} {}  ({}:{})", t.id, t.state_marker(), t.description, d.plan, t.line);
+        let _ = writeln!(s, "task      {} {} {}  ({}:{})", t.id, t.state.marker(), t.description, d.plan, t.line);
     }
     if let Some(c) = &d.command {
         let from = d.command_from.as_ref().map(|w| format!("{}:{}", w.file, w.line)).unwrap_or_default();
@@ -1173,12 +1173,6 @@ fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {
         }
     }
     s
-}
-
-impl gate::TaskRef {
-    fn state_marker(&self) -> &'static str {
-        self.state.marker()
-    }
 }
 
 #[cfg(test)]
