@@ -21,13 +21,19 @@ pub struct Protected {
 impl Protected {
     pub fn load(ws: &Workspace) -> Result<Protected> {
         let index = ws.path(&ws.config.index);
-        let linked = if index.is_file() {
+        let mut linked = if index.is_file() {
             let text = crate::markdown::read_utf8(&index, &ws.config.index)?;
             let dir = Path::new(&ws.config.index).parent().unwrap_or(Path::new(""));
             links(&text, dir)
         } else {
             Vec::new()
         };
+        // Agent instruction files name protected assets in prose ("... is a protected asset").
+        for doc in AGENT_DOCS {
+            if let Ok(text) = std::fs::read_to_string(ws.path(doc)) {
+                linked.extend(prose_mentions(&text));
+            }
+        }
         Ok(Protected {
             linked,
             globs: globs(&ws.config.protected, "protected")?,
@@ -70,6 +76,20 @@ impl Protected {
         }
         Ok(())
     }
+}
+
+/// Files at the root whose prose may call paths protected assets.
+const AGENT_DOCS: &[&str] = &["CLAUDE.md", "AGENTS.md"];
+
+/// Paths linked or backticked on lines that say "protected asset".
+pub fn prose_mentions(text: &str) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.to_ascii_lowercase().contains("protected asset") {
+            out.extend(links(line, Path::new("")).into_iter().map(|(p, _)| (p, i + 1)));
+        }
+    }
+    out
 }
 
 fn globs(patterns: &[String], key: &str) -> Result<GlobSet> {
@@ -143,5 +163,12 @@ mod tests {
         let paths: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, vec!["docs/development/a.md", "README.md", "scripts/run.py"]);
         assert_eq!(got[2].1, 3);
+    }
+
+    #[test]
+    fn prose_names_protected_assets() {
+        let text =
+            "# Rules\n- `scripts/run.sh` is a Protected Asset; never delete it.\n- `scripts/other.sh` is fine.\n";
+        assert_eq!(prose_mentions(text), vec![("scripts/run.sh".to_string(), 2)]);
     }
 }
