@@ -1,4 +1,11 @@
-//! The command line: clap definitions, dispatch, and all printing.
+//! The command line: clap definitions, dispatch, and all printing. The workflow commands live
+//! here; `evidence` and `sim` hold the image, trace and simulator commands.
+
+mod evidence;
+mod sim;
+
+pub use evidence::{CompareArgs, GateCheckArgs, GateCommand, HotspotsArgs};
+pub use sim::{SimCommand, SimProfileArgs, SimRunArgs};
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -94,84 +101,6 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct CompareArgs {
-    /// First image (the candidate; sum_ratio = sum(A)/sum(B)).
-    pub a: PathBuf,
-    /// Second image (the reference).
-    pub b: PathBuf,
-    /// Shape of raw files: SLOWxFAST.
-    #[arg(long, value_parser = parse_shape)]
-    pub shape: Option<(usize, usize)>,
-    /// Region of interest x0,y0,x1,y1 (fast, slow; x1 and y1 exclusive).
-    #[arg(long, value_parser = parse_roi)]
-    pub roi: Option<[usize; 4]>,
-    /// Gates, comma-separated: corr>=0.999,sum_ratio=1±5e-3
-    #[arg(long)]
-    pub gate: Option<String>,
-    /// Write |A−B| as an 8-bit PNG.
-    #[arg(long, value_name = "OUT")]
-    pub diff_png: Option<PathBuf>,
-    #[arg(long)]
-    pub json: bool,
-}
-
-fn parse_shape(s: &str) -> std::result::Result<(usize, usize), String> {
-    let (a, b) = s.split_once(['x', 'X']).ok_or("expected SLOWxFAST, e.g. 4096x4096")?;
-    Ok((a.trim().parse().map_err(|_| "bad number")?, b.trim().parse().map_err(|_| "bad number")?))
-}
-
-fn parse_roi(s: &str) -> std::result::Result<[usize; 4], String> {
-    let v: Vec<usize> = s
-        .split(',')
-        .map(|x| x.trim().parse().map_err(|_| format!("`{x}` is not a pixel index")))
-        .collect::<std::result::Result<_, _>>()?;
-    match v[..] {
-        [x0, y0, x1, y1] if x0 < x1 && y0 < y1 => Ok([x0, y0, x1, y1]),
-        _ => Err("expected x0,y0,x1,y1 with x0<x1 and y0<y1".into()),
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct HotspotsArgs {
-    /// Chrome trace-event JSON file.
-    pub trace: PathBuf,
-    /// Where hot_loops.csv and hotspots.md go.
-    #[arg(long, value_name = "DIR")]
-    pub outdir: PathBuf,
-    /// Rows to print (the CSV has all).
-    #[arg(long, default_value_t = 10)]
-    pub top: usize,
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum GateCommand {
-    /// Check a run folder's metrics.json against the gates its plan task states (✅/❌ each).
-    #[command(
-        after_help = "Examples:\n  loop gate check reports/loop-sim/phase_b/<STAMP>/\n  loop gate check out/ --gate \"corr>=0.999,sum_ratio=1±5e-3\"\n  loop gate check out/ --item LOOP-SIM-001 --phase B1\n\nGates come from --gate, else from the plan task named in the folder's run.json (or --item/--phase):\nits guidance, its phase's Exit Criteria, then the rest of the plan. Exit 1 when a gate fails."
-    )]
-    Check(GateCheckArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct GateCheckArgs {
-    /// Run folder holding metrics.json (or profile/metrics.json).
-    pub dir: PathBuf,
-    /// Explicit gates instead of the plan's.
-    #[arg(long)]
-    pub gate: Option<String>,
-    /// Item whose plan states the gates (default: run.json's, else the focus item).
-    #[arg(long)]
-    pub item: Option<String>,
-    /// Task or phase whose gates apply (default: run.json's task).
-    #[arg(long)]
-    pub phase: Option<String>,
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
 pub struct BriefArgs {
     /// Ledger item to brief (default: the focus item, chosen as `loop next` does).
     pub item: Option<String>,
@@ -193,140 +122,6 @@ pub struct LintArgs {
     /// Fix the mechanical findings (Index status sync, missing Index rows).
     #[arg(long)]
     pub fix: bool,
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum SimCommand {
-    /// Render one image (vectorized, all cores).
-    #[command(
-        after_help = "Examples:\n  loop sim run --cell 100 100 100 90 90 90 --lambda 6.2 --N 5 --default-F 100 --distance 100 --detpixels 1024 --floatfile img.bin --png img.png\n  loop sim run --nb-args \"-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 -detpixels 4096\" --floatfile img.bin\n\nUnits as nanoBragg: Å, mm, degrees, mrad, percent. MOSFLM convention."
-    )]
-    Run(Box<SimRunArgs>),
-    /// Time cold and warm runs of the benchmark case against the scalar reference; write trace, metrics, summary.
-    #[command(
-        after_help = "Examples:\n  loop sim profile --sizes 1024 --outdir reports/sim/<STAMP>/profile/\n  loop sim profile --sizes 1024,4096 --dtype float32 --iterations 3 --threads 2 --outdir out/\n\nWrites trace.json (Chrome trace events), metrics.json, summary.md, image_SIZE.bin and .png.\nExit 1 when corr < 0.999 or |sum_ratio−1| > 5e-3 against the scalar reference."
-    )]
-    Profile(SimProfileArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct SimRunArgs {
-    /// A nanoBragg command line, read verbatim; other options given here override it.
-    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
-    pub nb_args: Option<String>,
-    /// Unit cell: a b c (Å) alpha beta gamma (degrees).
-    #[arg(long, num_args = 6, value_names = ["A", "B", "C", "AL", "BE", "GA"], allow_negative_numbers = true)]
-    pub cell: Option<Vec<f64>>,
-    /// Wavelength, Å.
-    #[arg(long)]
-    pub lambda: Option<f64>,
-    /// Sample-to-detector distance, mm.
-    #[arg(long)]
-    pub distance: Option<f64>,
-    /// Pixel size, mm.
-    #[arg(long)]
-    pub pixel: Option<f64>,
-    /// Detector pixels per side.
-    #[arg(long)]
-    pub detpixels: Option<usize>,
-    /// Unit cells along each axis (sets Na, Nb, Nc).
-    #[arg(long = "N")]
-    pub n: Option<u32>,
-    #[arg(long = "Na")]
-    pub na: Option<u32>,
-    #[arg(long = "Nb")]
-    pub nb: Option<u32>,
-    #[arg(long = "Nc")]
-    pub nc: Option<u32>,
-    /// Structure factor of every reflection not in the HKL file.
-    #[arg(long = "default-F", alias = "default_F", allow_negative_numbers = true)]
-    pub default_f: Option<f64>,
-    /// Structure factors, `h k l F` per line.
-    #[arg(long)]
-    pub hkl: Option<PathBuf>,
-    /// Subpixels per pixel side (default: nanoBragg's automatic choice).
-    #[arg(long)]
-    pub oversample: Option<u32>,
-    /// Starting spindle angle, degrees.
-    #[arg(long, allow_negative_numbers = true)]
-    pub phi: Option<f64>,
-    /// Oscillation range, degrees.
-    #[arg(long)]
-    pub osc: Option<f64>,
-    #[arg(long)]
-    pub phisteps: Option<u32>,
-    /// Mosaic spread, degrees.
-    #[arg(long)]
-    pub mosaic: Option<f64>,
-    #[arg(long = "mosaic-dom", alias = "mosaic-domains")]
-    pub mosaic_dom: Option<u32>,
-    #[arg(long)]
-    pub mosaic_seed: Option<i64>,
-    /// Crystal misset rotations about x, y, z, degrees.
-    #[arg(long, num_args = 3, allow_negative_numbers = true)]
-    pub misset: Option<Vec<f64>>,
-    /// Spectral dispersion, percent.
-    #[arg(long)]
-    pub dispersion: Option<f64>,
-    #[arg(long)]
-    pub dispsteps: Option<u32>,
-    /// Beam divergence, mrad.
-    #[arg(long)]
-    pub divergence: Option<f64>,
-    #[arg(long)]
-    pub divsteps: Option<u32>,
-    /// Crystal shape for the lattice factor.
-    #[arg(long, value_enum)]
-    pub shape: Option<crate::sim::params::Shape>,
-    /// Kahn polarization factor (0 unpolarized .. 1).
-    #[arg(long)]
-    pub polar: Option<f64>,
-    /// Precision of the vectorized path.
-    #[arg(long, value_enum, default_value = "float32")]
-    pub dtype: crate::sim::Dtype,
-    /// Write nanoBragg's raw float image (little-endian float32, slow-axis rows).
-    #[arg(long, value_name = "OUT")]
-    pub floatfile: Option<PathBuf>,
-    /// Write an 8-bit PNG preview.
-    #[arg(long, value_name = "OUT")]
-    pub png: Option<PathBuf>,
-    /// Worker threads (default: all cores).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
-    /// Render with the scalar reference instead (slow; for checking).
-    #[arg(long)]
-    pub scalar: bool,
-    /// Print the run's numbers as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct SimProfileArgs {
-    /// Detector sizes (pixels per side), comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1024")]
-    pub sizes: Vec<usize>,
-    #[arg(long, value_enum, default_value = "float32")]
-    pub dtype: crate::sim::Dtype,
-    /// Warm (timed) runs per size.
-    #[arg(long, default_value_t = 1)]
-    pub iterations: usize,
-    /// Where trace.json, metrics.json, summary.md and the images go.
-    #[arg(long, value_name = "DIR")]
-    pub outdir: PathBuf,
-    /// Accepted for parity with the upstream command; only `cpu` exists here.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Worker threads (default: all cores).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
-    /// Upstream flags that this profiler always does (accepted, ignored).
-    #[arg(long, hide = true)]
-    pub profile: bool,
-    #[arg(long, hide = true)]
-    pub keep_artifacts: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -469,7 +264,7 @@ pub struct NextArgs {
 }
 
 /// Write to stdout; a closed pipe (`loop status | head`) ends the program quietly.
-pub fn out(s: &str) {
+pub(crate) fn out(s: &str) {
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_all(s.as_bytes()).and_then(|_| stdout.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -478,7 +273,7 @@ pub fn out(s: &str) {
     }
 }
 
-fn out_json<T: serde::Serialize>(value: &T) {
+pub(crate) fn out_json<T: serde::Serialize>(value: &T) {
     let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
     s.push('\n');
     out(&s);
@@ -500,7 +295,7 @@ fn paint(code: &str, s: &str) -> String {
     }
 }
 
-fn load(cli_root: &Option<PathBuf>) -> Result<Model> {
+pub(crate) fn load(cli_root: &Option<PathBuf>) -> Result<Model> {
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     Model::load(Workspace::discover(&cwd, cli_root.as_deref())?)
 }
@@ -512,13 +307,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Attempt(a) => cmd_attempt(&cli, a),
         Command::Guard(a) => cmd_guard(&cli, a),
         Command::Hook { action } => cmd_hook(action),
-        Command::Compare(a) => cmd_compare(a),
+        Command::Compare(a) => evidence::cmd_compare(a),
         Command::Brief(a) => cmd_brief(&cli, a),
         Command::Lint(a) => cmd_lint(&cli, a),
-        Command::Hotspots(a) => cmd_hotspots(a),
-        Command::Gate(GateCommand::Check(a)) => cmd_gate_check(&cli, a),
-        Command::Sim(SimCommand::Run(a)) => cmd_sim_run(a),
-        Command::Sim(SimCommand::Profile(a)) => cmd_sim_profile(a),
+        Command::Hotspots(a) => evidence::cmd_hotspots(a),
+        Command::Gate(GateCommand::Check(a)) => evidence::cmd_gate_check(&cli, a),
+        Command::Sim(SimCommand::Run(a)) => sim::cmd_sim_run(a),
+        Command::Sim(SimCommand::Profile(a)) => sim::cmd_sim_profile(a),
         Command::Run(a) => cmd_next(&cli, &NextArgs { run: true, ..a.clone() }),
     }
 }
@@ -792,324 +587,6 @@ fn cmd_lint(cli: &Cli, a: &LintArgs) -> Result<ExitCode> {
         out(&s);
     }
     Ok(if report.errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-fn cmd_hotspots(a: &HotspotsArgs) -> Result<ExitCode> {
-    use crate::evidence::hotspots;
-    let report = hotspots::analyze(&a.trace)?;
-    hotspots::write(&report, &a.outdir, &a.trace.display().to_string())?;
-    if a.json {
-        out_json(&report);
-    } else {
-        let mut s = format!(
-            "{} events, {} thread(s)\n{:>4}  {:>10}  {:>10}  {:>6}  {:>8}  name\n",
-            report.events, report.threads, "rank", "self ms", "total ms", "self %", "calls"
-        );
-        for h in report.hotspots.iter().take(a.top) {
-            s.push_str(&format!(
-                "{:>4}  {:>10.3}  {:>10.3}  {:>6.1}  {:>8}  {}\n",
-                h.rank, h.self_ms, h.total_ms, h.percent, h.calls, h.name
-            ));
-        }
-        let dir = a.outdir.display().to_string();
-        s.push_str(&format!("wrote {0}/hot_loops.csv and {0}/hotspots.md\n", dir.trim_end_matches('/')));
-        out(&s);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn cmd_gate_check(cli: &Cli, a: &GateCheckArgs) -> Result<ExitCode> {
-    use crate::evidence::gates;
-    let (metrics_path, metrics) = gates::run_metrics(&a.dir)?
-        .ok_or_else(|| Error::input(a.dir.display().to_string(), 0, "no metrics.json here or in profile/"))?;
-    let (gate_list, source) = match &a.gate {
-        Some(spec) => (gates::parse_list(spec)?, "--gate".to_string()),
-        None => {
-            let model = load(&cli.root)?;
-            let rec = run::RunRecord::load(&a.dir).ok();
-            let item_id = a.item.clone().or(rec.as_ref().map(|r| r.item.clone()));
-            let item = match item_id {
-                Some(id) => model.ledger.find(&id).into_iter().next().ok_or_else(|| gate::unknown_item(&model, &id))?,
-                None => gate::focus(&model, None)?.0,
-            };
-            let plan = gate::plan_for(&model, item)?;
-            let phase = a.phase.clone().or(rec.and_then(|r| r.task.or(r.phase))).ok_or_else(|| {
-                Error::Usage("which task's gates? give --phase (the folder has no run.json naming one)".into())
-            })?;
-            (gates::from_plan(plan, &phase), format!("{} (task {phase})", plan.path))
-        }
-    };
-    if gate_list.is_empty() {
-        return Err(Error::input(source, 0, "states no metric gates (write e.g. `corr >= 0.999`)"));
-    }
-    let verdicts = gates::evaluate(&gate_list, &metrics);
-    let unmatched: Vec<&gates::Gate> = gate_list.iter().filter(|g| !verdicts.iter().any(|v| v.gate == **g)).collect();
-    let failed = verdicts.iter().any(|v| !v.pass);
-    if a.json {
-        out_json(
-            &serde_json::json!({"metrics": metrics_path, "gates_from": source, "verdicts": verdicts, "no_metric": unmatched, "pass": !failed}),
-        );
-    } else {
-        let mut s = format!("metrics {}\ngates   {source}\n", metrics_path.display());
-        for v in &verdicts {
-            s.push_str(&format!(
-                "  {} {} = {}  (gate: {})\n",
-                if v.pass { "✅" } else { "❌" },
-                v.key,
-                v.value,
-                v.gate.text
-            ));
-        }
-        for g in unmatched {
-            s.push_str(&format!("  ·  {}: no such metric\n", g.text));
-        }
-        out(&s);
-    }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-fn cmd_compare(a: &CompareArgs) -> Result<ExitCode> {
-    use crate::evidence::{compare, gates};
-    let gate_list = a.gate.as_deref().map(gates::parse_list).transpose()?;
-    let (ia, ib) = rayon::join(|| compare::read_image(&a.a, a.shape), || compare::read_image(&a.b, a.shape));
-    let (ia, ib) = (ia?, ib?);
-    if (ia.width, ia.height) != (ib.width, ib.height) {
-        return Err(Error::input(
-            a.b.display().to_string(),
-            0,
-            format!("shape {}x{} differs from {} ({}x{})", ib.height, ib.width, a.a.display(), ia.height, ia.width),
-        ));
-    }
-    let w = ia.width;
-    let [x0, y0, x1, y1] = a.roi.unwrap_or([0, 0, w, ia.height]);
-    if x1 > w || y1 > ia.height {
-        return Err(Error::Usage(format!("--roi {x0},{y0},{x1},{y1} is outside the {}x{} image", ia.height, w)));
-    }
-    let rw = x1 - x0;
-    let stats = compare::compare_images(&ia, &ib, [x0, y0, x1, y1]);
-    let worst = ((y0 + stats.worst / rw.max(1)), (x0 + stats.worst % rw.max(1)));
-    if let Some(p) = &a.diff_png {
-        let diff: Vec<f64> = (0..w * ia.height).map(|i| (ia.get(i) as f64 - ib.get(i) as f64).abs()).collect();
-        crate::sim::image::Image::f64(w, ia.height, diff).write_png(p)?;
-    }
-    let metrics: std::collections::BTreeMap<String, f64> = [
-        ("corr", stats.corr),
-        ("sum_ratio", stats.sum_ratio),
-        ("rmse", stats.rmse),
-        ("max_abs_err", stats.max_abs_err),
-        ("max_rel_err", stats.max_rel_err),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let verdicts = gate_list.as_ref().map(|g| gates::evaluate(g, &metrics)).unwrap_or_default();
-    let failed = verdicts.iter().any(|v| !v.pass)
-        || gate_list.as_ref().is_some_and(|g| g.iter().any(|gate| !verdicts.iter().any(|v| v.gate == *gate)));
-    if a.json {
-        out_json(&serde_json::json!({
-            "a": a.a, "b": a.b, "shape": [ia.height, w], "roi": [x0, y0, x1, y1], "stats": stats,
-            "worst_pixel": {"slow": worst.0, "fast": worst.1}, "gates": verdicts, "pass": !failed,
-        }));
-    } else {
-        let mut s = format!(
-            "pixels       {}\ncorr         {:.9}\nsum_ratio    {:.9}  (sum A {:.6e}, sum B {:.6e})\nrmse         {:.6e}\nmax_abs_err  {:.6e} at slow {} fast {}\nmax_rel_err  {:.6e}\n",
-            stats.pixels, stats.corr, stats.sum_ratio, stats.sum_a, stats.sum_b, stats.rmse, stats.max_abs_err, worst.0, worst.1, stats.max_rel_err
-        );
-        for v in &verdicts {
-            s.push_str(&format!(
-                "gate {} {}: {} = {}\n",
-                if v.pass { "✅" } else { "❌" },
-                v.gate.text,
-                v.key,
-                v.value
-            ));
-        }
-        out(&s);
-    }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-fn sim_params(a: &SimRunArgs) -> Result<crate::sim::params::Params> {
-    use crate::sim::params::Params;
-    let mut p = match &a.nb_args {
-        Some(args) => Params::from_nb_args(args)?,
-        None => Params::default(),
-    };
-    if let Some(c) = &a.cell {
-        p.cell.copy_from_slice(c);
-    }
-    macro_rules! set {
-        ($($field:ident = $value:expr),* $(,)?) => { $( if let Some(v) = $value { p.$field = v; } )* };
-    }
-    set!(
-        lambda_a = a.lambda,
-        distance_mm = a.distance,
-        pixel_mm = a.pixel,
-        default_f = a.default_f,
-        phi_deg = a.phi,
-        mosaic_deg = a.mosaic,
-        mosaic_seed = a.mosaic_seed,
-        dispersion_pct = a.dispersion,
-        divergence_mrad = a.divergence,
-        shape = a.shape,
-        polar = a.polar
-    );
-    if let Some(d) = a.detpixels {
-        p.fpixels = d;
-        p.spixels = d;
-    }
-    if let Some(n) = a.n {
-        p.n = [n; 3];
-    }
-    for (i, v) in [a.na, a.nb, a.nc].into_iter().enumerate() {
-        if let Some(v) = v {
-            p.n[i] = v;
-        }
-    }
-    if let Some(m) = &a.misset {
-        p.misset_deg.copy_from_slice(m);
-    }
-    p.hkl = a.hkl.clone().or(p.hkl);
-    p.oversample = a.oversample.or(p.oversample);
-    p.osc_deg = a.osc.or(p.osc_deg);
-    p.phisteps = a.phisteps.or(p.phisteps);
-    p.mosaic_domains = a.mosaic_dom.or(p.mosaic_domains);
-    p.dispsteps = a.dispsteps.or(p.dispsteps);
-    p.divsteps = a.divsteps.or(p.divsteps);
-    p.validate()?;
-    Ok(p)
-}
-
-/// A progress bar on stderr (hidden when stderr is not a terminal).
-struct Bar(std::sync::Mutex<Option<indicatif::ProgressBar>>);
-
-impl Bar {
-    fn new() -> Bar {
-        Bar(std::sync::Mutex::new(None))
-    }
-    fn finish(&self) {
-        if let Some(b) = self.0.lock().ok().and_then(|mut g| g.take()) {
-            b.finish_and_clear();
-        }
-    }
-}
-
-impl crate::sim::profile::Progress for Bar {
-    fn start(&self, label: &str, len: u64) {
-        if let Ok(mut g) = self.0.lock() {
-            if let Some(b) = g.take() {
-                b.finish_and_clear();
-            }
-            let b = indicatif::ProgressBar::new(len);
-            b.set_style(
-                indicatif::ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} rows {elapsed}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            b.set_message(label.to_string());
-            *g = Some(b);
-        }
-    }
-    fn tick(&self) {
-        if let Ok(g) = self.0.lock() {
-            if let Some(b) = g.as_ref() {
-                b.inc(1);
-            }
-        }
-    }
-}
-
-fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
-    use crate::sim::profile::Progress;
-    let p = sim_params(a)?;
-    let bar = Bar::new();
-    bar.start("simulating", p.spixels as u64);
-    let t = std::time::Instant::now();
-    let (setup, image) = crate::sim::with_threads(a.threads, || -> Result<_> {
-        let setup = crate::sim::geometry::Setup::new(&p)?;
-        let image = if a.scalar {
-            crate::sim::image::Image::f64(setup.fpixels, setup.spixels, crate::sim::scalar::render(&setup))
-        } else {
-            crate::sim::render(&setup, a.dtype, false, &|| bar.tick()).image
-        };
-        Ok((setup, image))
-    })??;
-    let seconds = t.elapsed().as_secs_f64();
-    bar.finish();
-    if let Some(f) = &a.floatfile {
-        image.write_floatfile(f)?;
-    }
-    if let Some(f) = &a.png {
-        image.write_png(f)?;
-    }
-    let report = serde_json::json!({
-        "fpixels": setup.fpixels, "spixels": setup.spixels, "oversample": setup.oversample,
-        "sources": setup.sources.len(), "orientations": setup.orientations.len(), "steps": setup.steps,
-        "seconds": seconds, "sum": image.sum(), "max": image.max(),
-        "floatfile": a.floatfile, "png": a.png,
-    });
-    if a.json {
-        out_json(&report);
-    } else {
-        out(&format!(
-            "{}x{} pixels, oversample {}, {} source(s) × {} orientation(s): {:.3} s; sum {:.6e}, max {:.6e}\n",
-            setup.fpixels,
-            setup.spixels,
-            setup.oversample,
-            setup.sources.len(),
-            setup.orientations.len(),
-            seconds,
-            image.sum(),
-            image.max()
-        ));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn cmd_sim_profile(a: &SimProfileArgs) -> Result<ExitCode> {
-    if a.device != "cpu" {
-        return Err(Error::Usage(format!(
-            "--device {}: only `cpu` is available (this simulator has no GPU backend)",
-            a.device
-        )));
-    }
-    if a.sizes.is_empty() || a.sizes.contains(&0) {
-        return Err(Error::Usage("--sizes: give detector sizes like 1024,4096".into()));
-    }
-    for &s in &a.sizes {
-        crate::sim::params::Params::benchmark(s).validate()?;
-    }
-    let req = crate::sim::profile::Request {
-        sizes: a.sizes.clone(),
-        dtype: a.dtype,
-        iterations: a.iterations,
-        outdir: a.outdir.clone(),
-        threads: a.threads,
-        full_reference_max: 1024,
-    };
-    let bar = Bar::new();
-    let summary = crate::sim::profile::run(&req, &bar)?;
-    bar.finish();
-    if a.json {
-        out_json(&summary);
-    } else {
-        let mut s = String::new();
-        for r in &summary.runs {
-            s.push_str(&format!(
-                "{0}²: warm {1:.3} s ({2:.1} Mpixel/s, {3} threads), cold {4:.3} s; vs scalar: corr {5:.7}, sum_ratio {6:.6}, speed-up {7:.1}×\n",
-                r.size, r.warm_s, r.pixels_per_s / 1e6, r.threads, r.cold_s, r.corr_vs_reference, r.sum_ratio, r.speedup_vs_scalar
-            ));
-        }
-        let dir = a.outdir.display().to_string();
-        s.push_str(&format!("artifacts: {}/{{trace.json,metrics.json,summary.md}}\n", dir.trim_end_matches('/')));
-        out(&s);
-    }
-    if summary.pass {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("loop: parity gates failed (corr >= 0.999, |sum_ratio-1| <= 5e-3); see summary.md");
-        Ok(ExitCode::from(1))
-    }
 }
 
 fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {
