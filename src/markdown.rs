@@ -322,15 +322,16 @@ impl Document {
     }
 }
 
+/// The text of an ATX heading line: without the opening `#`s and an optional closing `#` run
+/// (which, per CommonMark, only counts after a blank).
 fn heading_text(src: &str) -> &str {
     let first = src.lines().next().unwrap_or("");
-    let t = first.trim().trim_start_matches('#').trim();
-    let t = t.trim_end_matches('#');
-    // A closing `#` run only counts after a blank.
-    if t.len() < first.trim().trim_start_matches('#').trim().len() && !t.ends_with(' ') {
-        first.trim().trim_start_matches('#').trim()
+    let body = first.trim().trim_start_matches('#').trim();
+    let without_close = body.trim_end_matches('#');
+    if without_close.len() < body.len() && (without_close.is_empty() || without_close.ends_with([' ', '\t'])) {
+        without_close.trim_end()
     } else {
-        t.trim()
+        body
     }
 }
 
@@ -415,6 +416,13 @@ mod tests {
         std::fs::write(&p, b"ok\nbad \xff here\n").unwrap();
         let err = read_utf8(&p, "f.md").unwrap_err().to_string();
         assert!(err.starts_with("f.md:2:"), "{err}");
+    }
+
+    #[test]
+    fn heading_text_drops_marks_but_keeps_hashes_in_words() {
+        assert_eq!(heading_text("## [A-1] Title ##\n"), "[A-1] Title");
+        assert_eq!(heading_text("### Phase C#"), "Phase C#");
+        assert_eq!(heading_text("#  Spaced  "), "Spaced");
     }
 
     #[test]
