@@ -162,7 +162,7 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
                         (Rule::ProtectedRenamed, "renamed")
                     };
                     let how = if globbed(&rel) {
-                        "it matches loop.yaml `protected:`".to_string()
+                        "it matches loop.yaml `protected:` or an agent doc calls it a protected asset".to_string()
                     } else {
                         format!("unlink it from {} in the same commit to do this on purpose", ws.config.index)
                     };

@@ -14,6 +14,8 @@ use crate::workspace::{normalize, to_slash, Workspace, CONFIG_FILE};
 pub struct Protected {
     /// Files the index names, relative to the root, with the index line that names each.
     pub linked: Vec<(String, usize)>,
+    /// Paths agent instruction files call protected assets in prose.
+    pub prose: Vec<String>,
     globs: GlobSet,
     frozen: GlobSet,
 }
@@ -21,7 +23,7 @@ pub struct Protected {
 impl Protected {
     pub fn load(ws: &Workspace) -> Result<Protected> {
         let index = ws.path(&ws.config.index);
-        let mut linked = if index.is_file() {
+        let linked = if index.is_file() {
             let text = crate::markdown::read_utf8(&index, &ws.config.index)?;
             let dir = Path::new(&ws.config.index).parent().unwrap_or(Path::new(""));
             links(&text, dir)
@@ -29,39 +31,41 @@ impl Protected {
             Vec::new()
         };
         // Agent instruction files name protected assets in prose ("... is a protected asset").
+        let mut prose = Vec::new();
         for doc in AGENT_DOCS {
             if let Ok(text) = std::fs::read_to_string(ws.path(doc)) {
-                linked.extend(prose_mentions(&text));
+                prose.extend(prose_mentions(&text).into_iter().map(|(p, _)| p));
             }
         }
         Ok(Protected {
             linked,
+            prose,
             globs: globs(&ws.config.protected, "protected")?,
             frozen: globs(&ws.config.frozen, "frozen")?,
         })
     }
 
     pub fn empty() -> Protected {
-        Protected { linked: Vec::new(), globs: GlobSet::empty(), frozen: GlobSet::empty() }
+        Protected { linked: Vec::new(), prose: Vec::new(), globs: GlobSet::empty(), frozen: GlobSet::empty() }
     }
 
     /// Whether `rel` (relative to the root, `/`-separated) may not be written by loop.
     pub fn contains(&self, rel: &str) -> bool {
-        self.linked.iter().any(|(p, _)| p == rel) || self.globs.is_match(rel)
+        self.linked.iter().any(|(p, _)| p == rel) || self.prose.iter().any(|p| p == rel) || self.globs.is_match(rel)
     }
 
-    /// Matched by a loop.yaml `protected:` glob (which no index edit can lift).
+    /// Protected by a loop.yaml `protected:` glob or agent-doc prose (no index edit lifts it).
     pub fn by_glob(&self, rel: &str) -> bool {
-        self.globs.is_match(rel)
+        self.globs.is_match(rel) || self.prose.iter().any(|p| p == rel)
     }
 
     pub fn is_frozen(&self, rel: &str) -> bool {
         self.contains(rel) && self.frozen.is_match(rel)
     }
 
-    /// Sorted, distinct linked paths.
+    /// Sorted, distinct named paths (index links and agent-doc prose).
     pub fn paths(&self) -> Vec<String> {
-        let set: BTreeSet<&String> = self.linked.iter().map(|(p, _)| p).collect();
+        let set: BTreeSet<&String> = self.linked.iter().map(|(p, _)| p).chain(&self.prose).collect();
         set.into_iter().cloned().collect()
     }
 

@@ -76,6 +76,19 @@ fn deleting_a_protected_asset_blocks_unless_unlisted() {
 }
 
 #[test]
+fn agent_docs_can_name_protected_assets() {
+    let d = committed();
+    let p = d.path();
+    write(p, "CLAUDE.md", "- `src/ünï.txt` is a protected asset: never delete it.\n");
+    git_ok(p, &["add", "CLAUDE.md"]);
+    assert!(commit(p, "rules").status.success());
+    git_ok(p, &["rm", "-q", "src/ünï.txt"]);
+    let o = commit(p, "drop");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("an agent doc calls it a protected asset"));
+}
+
+#[test]
 fn renaming_a_protected_asset_blocks_even_with_spaces_in_the_name() {
     let d = committed();
     let p = d.path();
