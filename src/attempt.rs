@@ -328,14 +328,8 @@ fn from_run(
             rec.duration_s
         ));
     }
-    for sub in ["", "profile/"] {
-        let p = abs.join(sub).join("metrics.json");
-        if let Ok(text) = std::fs::read_to_string(&p) {
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Error::input(p.display().to_string(), e.line(), format!("bad metrics.json: {e}")))?;
-            metrics.extend(gates::numeric_metrics(&v));
-            break;
-        }
+    if let Some((_, found)) = gates::run_metrics(&abs)? {
+        metrics.extend(found);
     }
     if metrics.is_empty() {
         warnings.push(format!("{rel}: no metrics.json; the entry records no metrics"));

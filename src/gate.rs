@@ -12,8 +12,8 @@ use crate::memo::first_code;
 use crate::model::Model;
 use crate::plan::{Phase, Plan, Task, TaskState};
 
-static BRACKET_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)\]").unwrap());
-static BARE_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)\b").unwrap());
+static BRACKET_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"\[({})\]", ledger::ID_PATTERN)).unwrap());
+static BARE_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"\b({})\b", ledger::ID_PATTERN)).unwrap());
 static PHASE_REF: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bPhases?\s+([A-Z][0-9]*(?:\.[0-9]+)?)\b").unwrap());
 static PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z0-9_./<>\-]+\.md").unwrap());
 static ATTEMPT_PHASE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\(Phase ([A-Za-z0-9.]+)").unwrap());
@@ -190,15 +190,6 @@ pub fn plan_for<'m>(model: &'m Model, item: &ledger::Item) -> Result<&'m Plan> {
     )
 }
 
-/// A `[-]` task was skipped on purpose: it does not hold a phase open.
-fn settled(t: &Task, plan: &Plan) -> bool {
-    t.state == TaskState::Done || plan.doc.slice(&t.state_range).trim_start().starts_with("[-]")
-}
-
-fn phase_done(p: &Phase, plan: &Plan) -> bool {
-    !p.tasks.is_empty() && p.tasks.iter().all(|t| settled(t, plan))
-}
-
 fn phase_ref(p: &Phase) -> PhaseRef {
     PhaseRef { id: p.id.clone(), title: p.title.clone(), line: p.line, done: p.done_count(), total: p.tasks.len() }
 }
@@ -252,11 +243,11 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
                 ),
             )
         })?),
-        None => plan.phases.iter().position(|p| !phase_done(p, plan)),
+        None => plan.phases.iter().position(|p| !p.is_done()),
     };
     for (i, p) in plan.phases.iter().enumerate() {
         let verdict = match target {
-            Some(t) if i < t && phase_done(p, plan) => "done",
+            Some(t) if i < t && p.is_done() => "done",
             Some(t) if i < t => "not done",
             Some(t) if i == t => "selected",
             None => "done",
@@ -345,7 +336,7 @@ fn gate_checks(model: &Model, item: &ledger::Item, plan: &Plan, t: usize, checks
     let mut push = |name: &str, outcome, detail: String, (file, line): (String, usize)| {
         checks.push(Check { name: name.into(), outcome, detail, file, line })
     };
-    let unfinished: Vec<&Phase> = plan.phases[..t].iter().filter(|p| !phase_done(p, plan)).collect();
+    let unfinished: Vec<&Phase> = plan.phases[..t].iter().filter(|p| !p.is_done()).collect();
     match unfinished.first() {
         None => push(
             "earlier phases done",
@@ -366,7 +357,7 @@ fn gate_checks(model: &Model, item: &ledger::Item, plan: &Plan, t: usize, checks
             any = true;
             let id = &cap[1];
             match plan.phase(id) {
-                Some(p) if phase_done(p, plan) => {
+                Some(p) if p.is_done() => {
                     push(&format!("prereq Phase {id}"), Outcome::Pass, "done".into(), at(pre.line))
                 }
                 Some(p) => push(

@@ -20,6 +20,9 @@ static RESULT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"Result:[^A-Za-z\n]{0,16}([A-Za-z][A-Za-z_\-]*)").unwrap());
 static INDEX_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[?([A-Za-z0-9][A-Za-z0-9_.\-]*)\]?").unwrap());
 
+/// An item ID as prose writes it (`VECTOR-TRICUBIC-002`): capitals and digits joined by hyphens.
+pub const ID_PATTERN: &str = r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+";
+
 /// Status words that mean an item needs no more work.
 pub const CLOSED_STATUSES: &[&str] =
     &["done", "complete", "completed", "closed", "archived", "resolved", "wontfix", "superseded"];

@@ -194,7 +194,7 @@ pub fn lint(model: &Model, today: &str) -> Report {
     for plan in &model.plans {
         for phase in &plan.phases {
             for t in &phase.tasks {
-                if t.state == TaskState::Unknown && !plan.doc.slice(&t.state_range).trim_start().starts_with("[-]") {
+                if t.state == TaskState::Unknown && !t.skipped {
                     add(
                         &plan.path,
                         t.line,
@@ -212,9 +212,7 @@ pub fn lint(model: &Model, today: &str) -> Report {
             let open: Vec<&str> = phase
                 .tasks
                 .iter()
-                .filter(|t| {
-                    t.state != TaskState::Done && !plan.doc.slice(&t.state_range).trim_start().starts_with("[-]")
-                })
+                .filter(|t| t.state != TaskState::Done && !t.skipped)
                 .map(|t| t.id.as_str())
                 .collect();
             if DONE_TITLE.is_match(&phase.title) && !open.is_empty() {

@@ -8,7 +8,7 @@ use crate::markdown::Document;
 
 static KEY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^([A-Z][A-Za-z &/]{1,40}):[ \t]*(.*)$").unwrap());
 static CODE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"`([^`]+)`").unwrap());
-static ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[?([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)\]?").unwrap());
+static ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"\[?({})\]?", crate::ledger::ID_PATTERN)).unwrap());
 
 #[derive(Debug, Clone)]
 pub struct MemoField {

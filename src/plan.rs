@@ -18,7 +18,8 @@ static PHASE_LINE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static INITIATIVE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*(?:[-*]\s+)?\**Initiative\**\s*:\**\s*(.*)$").unwrap());
-static ITEM_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[?([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)\]?").unwrap());
+static ITEM_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"^\[?({})\]?", crate::ledger::ID_PATTERN)).unwrap());
 static STATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[([^\]]{0,3})\]").unwrap());
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,6 +65,8 @@ pub struct Task {
     pub id: String,
     pub description: String,
     pub state: TaskState,
+    /// `[-]`: skipped on purpose; it does not hold its phase open (state stays `unknown`).
+    pub skipped: bool,
     /// The state cell's bytes, for splicing a new state in.
     pub state_range: Range<usize>,
     pub guidance: String,
@@ -89,9 +92,9 @@ pub struct Phase {
 }
 
 impl Phase {
-    /// Done when it has tasks and every one is done.
+    /// Done when it has tasks and every one is done or skipped.
     pub fn is_done(&self) -> bool {
-        !self.tasks.is_empty() && self.tasks.iter().all(|t| t.state == TaskState::Done)
+        !self.tasks.is_empty() && self.tasks.iter().all(|t| t.state == TaskState::Done || t.skipped)
     }
 
     pub fn done_count(&self) -> usize {
@@ -194,7 +197,8 @@ fn parse_phase(
                 continue;
             };
             let state = TaskState::parse(cell(state_col));
-            if state == TaskState::Unknown {
+            let skipped = cell(state_col).trim_start().starts_with("[-]");
+            if state == TaskState::Unknown && !skipped {
                 diagnostics.push(Diagnostic::warning(
                     &doc.file,
                     row.line,
@@ -209,6 +213,7 @@ fn parse_phase(
                 id: cell(id_col).trim_matches('*').trim().to_string(),
                 description: cell(desc_col).to_string(),
                 state,
+                skipped,
                 state_range,
                 guidance: cell(guide_col).to_string(),
                 line: row.line,
@@ -222,7 +227,7 @@ fn parse_phase(
 mod tests {
     use super::*;
 
-    const PLAN: &str = "## Context\n- Initiative: DEMO-001 — make it so.\n\n### Phase A — First\nGoal: g\nPrereqs: none.\nExit Criteria: all done.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| A1 | one | [D] (2025-10-09) | ok |\n| A2 | two | [x] | ok |\n\n## Phase B - Second\nPrereqs: Phase A complete.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| B1 | run | [ ] | `echo <STAMP>` |\n| B2 | odd | [-] | skipped |\n";
+    const PLAN: &str = "## Context\n- Initiative: DEMO-001 — make it so.\n\n### Phase A — First\nGoal: g\nPrereqs: none.\nExit Criteria: all done.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| A1 | one | [D] (2025-10-09) | ok |\n| A2 | two | [x] | ok |\n\n## Phase B - Second\nPrereqs: Phase A complete.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| B1 | run | [ ] | `echo <STAMP>` |\n| B2 | odd | [-] | skipped |\n| B3 | odd | [?] | unknown |\n";
 
     #[test]
     fn parses_phases_and_tasks() {
@@ -240,8 +245,13 @@ mod tests {
         assert_eq!(b.tasks[0].guidance, "`echo <STAMP>`");
         assert_eq!(&p.doc.text[b.tasks[0].state_range.clone()], "[ ]");
         assert_eq!(b.tasks[1].state, TaskState::Unknown);
+        assert!(b.tasks[1].skipped && !b.tasks[2].skipped);
+        // `[-]` is a deliberate skip; only `[?]` is reported.
         assert_eq!(p.diagnostics.len(), 1);
-        assert_eq!(p.diagnostics[0].line, 20);
+        assert_eq!(p.diagnostics[0].line, 21);
+        // A phase of done and skipped tasks is done.
+        let q = Plan::parse(Document::parse("q.md", "### Phase A — x\n\n| ID | Task Description | State | How |\n| --- | --- | --- | --- |\n| A1 | a | [D] | g |\n| A2 | b | [-] | g |\n".into()));
+        assert!(q.phases[0].is_done());
     }
 
     #[test]

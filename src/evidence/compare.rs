@@ -116,10 +116,6 @@ impl Stats {
         Stats::of_fn(a.len().min(b.len()), |i| (a[i], b[i]))
     }
 
-    pub fn of_f32(a: &[f32], b: &[f32]) -> Stats {
-        Stats::of_fn(a.len().min(b.len()), |i| (a[i] as f64, b[i] as f64))
-    }
-
     /// Stats over `len` pixels whose values `at(i)` yields, in parallel chunks.
     pub fn of_fn(len: usize, at: impl Fn(usize) -> (f64, f64) + Sync) -> Stats {
         (0..len.div_ceil(CHUNK))

@@ -5,10 +5,8 @@
 
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-use std::fmt;
 use std::path::Path;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -178,59 +176,6 @@ impl Collector {
     }
 }
 
-/// Visits `[event, ...]` handing each event to the collector as soon as it is parsed.
-struct Events<'a>(&'a mut Collector);
-
-impl<'de> DeserializeSeed<'de> for Events<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Events<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of trace events")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
-        while let Some(e) = seq.next_element::<RawEvent>()? {
-            self.0.push(e);
-        }
-        Ok(())
-    }
-}
-
-/// The whole file: either a bare event array or an object with `traceEvents`.
-struct Trace<'a>(&'a mut Collector);
-
-impl<'de> DeserializeSeed<'de> for Trace<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Trace<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a Chrome trace: an event array or an object with traceEvents")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<(), A::Error> {
-        Events(self.0).visit_seq(seq)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "traceEvents" {
-                map.next_value_seed(Events(&mut *self.0))?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Stream a trace file: a byte scanner finds each event object of the `traceEvents` array (or of
 /// a bare top-level array) in blocks read from disk, the events of a block are parsed in parallel,
 /// then folded in order. Memory stays at one block plus the aggregates.
@@ -281,12 +226,7 @@ pub fn analyze(path: &Path) -> Result<Report> {
         (carried, ranges) = ahead?;
         std::mem::swap(&mut cur, &mut next);
     }
-    if !scan.saw_events {
-        return Err(Error::input(&shown, 0, "not a Chrome trace: no `traceEvents` array and not an event array"));
-    }
-    if scan.state != State::Done && scan.state != State::Between {
-        return Err(Error::input(&shown, 0, "not a Chrome trace: the JSON ends early (truncated?)"));
-    }
+    scan.finish(&shown)?;
     Ok(c.report())
 }
 
@@ -321,6 +261,17 @@ struct Scanner {
 }
 
 impl Scanner {
+    /// After the last block: was there an events array, and did it end?
+    fn finish(&self, file: &str) -> Result<()> {
+        if !self.saw_events {
+            return Err(Error::input(file, 0, "not a Chrome trace: no `traceEvents` array and not an event array"));
+        }
+        if self.state != State::Done && self.state != State::Between {
+            return Err(Error::input(file, 0, "not a Chrome trace: the JSON ends early (truncated?)"));
+        }
+        Ok(())
+    }
+
     /// Push the ranges (within `block`) of the events that start and end in it; return the
     /// events that began in an earlier block and end in this one.
     fn feed(&mut self, block: &[u8], ranges: &mut Vec<std::ops::Range<usize>>) -> Vec<Vec<u8>> {
@@ -436,12 +387,17 @@ impl Scanner {
     }
 }
 
+/// The same analysis over a trace held in memory (one block).
 pub fn analyze_str(text: &str) -> Result<Report> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let mut c = Collector::default();
-    Trace(&mut c)
-        .deserialize(&mut de)
-        .map_err(|e| Error::input("trace", e.line(), format!("not a Chrome trace: {e}")))?;
+    let bad = |e: serde_json::Error| Error::input("trace", 0, format!("bad trace event: {e}"));
+    let (mut c, mut scan, mut ranges) = (Collector::default(), Scanner::default(), Vec::new());
+    let bytes = text.as_bytes();
+    // A single block has no events carried over from an earlier one.
+    let _ = scan.feed(bytes, &mut ranges);
+    for r in ranges {
+        c.push(serde_json::from_slice(&bytes[r]).map_err(bad)?);
+    }
+    scan.finish("trace")?;
     Ok(c.report())
 }
 

@@ -43,22 +43,30 @@ pub trait Real:
     fn sin_pi_small(r: Self) -> Self;
 }
 
+/// What f32 and f64 share in their `Real` impls; only the rounding constant and the sine
+/// polynomial differ.
+macro_rules! real_common {
+    ($t:ident, $rounder:expr) => {
+        const ZERO: Self = 0.0;
+        const ONE: Self = 1.0;
+        const ROUNDER: Self = $rounder;
+        fn of(x: f64) -> Self {
+            x as $t
+        }
+        fn f64(self) -> f64 {
+            self as f64
+        }
+        fn abs(self) -> Self {
+            $t::abs(self)
+        }
+        fn sqrt(self) -> Self {
+            $t::sqrt(self)
+        }
+    };
+}
+
 impl Real for f32 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    const ROUNDER: Self = 12582912.0;
-    fn of(x: f64) -> Self {
-        x as f32
-    }
-    fn f64(self) -> f64 {
-        self as f64
-    }
-    fn abs(self) -> Self {
-        f32::abs(self)
-    }
-    fn sqrt(self) -> Self {
-        f32::sqrt(self)
-    }
+    real_common!(f32, 12582912.0);
     #[inline(always)]
     fn sin_pi_small(r: f32) -> f32 {
         // Taylor series of sin(y), y = πr ∈ [-π/2, π/2], to y^13: error < 1e-9.
@@ -75,21 +83,7 @@ impl Real for f32 {
 }
 
 impl Real for f64 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    const ROUNDER: Self = 6755399441055744.0;
-    fn of(x: f64) -> Self {
-        x
-    }
-    fn f64(self) -> f64 {
-        self
-    }
-    fn abs(self) -> Self {
-        f64::abs(self)
-    }
-    fn sqrt(self) -> Self {
-        f64::sqrt(self)
-    }
+    real_common!(f64, 6755399441055744.0);
     #[inline(always)]
     fn sin_pi_small(r: f64) -> f64 {
         // Taylor series to y^19: error < 5e-14 on [-π/2, π/2].
