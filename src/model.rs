@@ -34,10 +34,12 @@ impl Model {
         }
         let files = ws.plan_files()?;
         // The ledger and the plans are independent: parse them side by side.
-        let (ledger, plans) = rayon::join(
-            || Document::load(&ledger_path, &ledger_rel).map(Ledger::parse),
-            || files.par_iter().map(|f| Document::load(&ws.path(f), f).map(Plan::parse)).collect::<Result<Vec<_>>>(),
-        );
+        let load_ledger = || Document::load(&ledger_path, &ledger_rel).map(Ledger::parse);
+        let load_plans =
+            || files.par_iter().map(|f| Document::load(&ws.path(f), f).map(Plan::parse)).collect::<Result<Vec<_>>>();
+        // Starting the thread pool costs more than it saves for a ledger alone.
+        let (ledger, plans) =
+            if files.is_empty() { (load_ledger(), Ok(Vec::new())) } else { rayon::join(load_ledger, load_plans) };
         let memo_path = ws.path(&ws.config.input);
         let memo =
             if memo_path.is_file() { Some(Memo::parse(&Document::load(&memo_path, &ws.config.input)?)) } else { None };
