@@ -64,6 +64,9 @@ pub fn replace(path: &Path, shown: &str, expected: &[u8], bytes: &[u8]) -> Resul
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         other => other.map_err(|e| Error::io(path, e))?,
     };
+    if std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly()) {
+        return Err(Error::input(shown, 0, "is read-only; nothing written (make it writable, then run again)"));
+    }
     if now != expected {
         return Err(Error::input(shown, 0, "changed on disk while loop was editing it; nothing written, run again"));
     }

@@ -39,6 +39,10 @@ pub struct Request {
     pub next_actions: Vec<String>,
     pub status: Option<String>,
     pub touch: bool,
+    /// With a run folder whose gates pass: do not mark its task `[D]`.
+    pub no_task: bool,
+    /// Record a run folder that an earlier attempt already recorded.
+    pub again: bool,
 }
 
 /// One file's change: its bytes before and after, and the spliced ranges.
@@ -65,6 +69,7 @@ pub struct EditOut {
 #[derive(Debug, Serialize)]
 pub struct Outcome {
     pub item: String,
+    /// 0 when only pointers moved (`--task`, `--status` … without `--result`).
     pub number: u32,
     /// 1-based line of the new entry in the written ledger.
     pub line: usize,
@@ -73,18 +78,68 @@ pub struct Outcome {
     pub byte_range: [usize; 2],
     pub changes: Vec<Change>,
     pub warnings: Vec<String>,
+    /// Tasks whose state this attempt set, e.g. `C1 [D]`.
+    pub tasks: Vec<String>,
+}
+
+/// Text that goes into the ledger verbatim must not forge structure: a line break would start a
+/// new entry, a `|` would split an Index row, a fence would swallow the rest of the file.
+fn check_text(flag: &str, text: &str) -> Result<()> {
+    let why = if text.contains(['\r', '\n']) {
+        "contains a line break"
+    } else if text.replace("\\|", "").contains('|') {
+        "contains `|`, which would split a table row (write `\\|`)"
+    } else if text.contains("```") || text.contains("~~~") {
+        "opens a code fence"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Usage(format!("{flag} {why}; nothing written")))
+}
+
+fn check_request(req: &Request) -> Result<()> {
+    let one = |flag: &str, v: &Option<String>| v.as_deref().map_or(Ok(()), |t| check_text(flag, t));
+    one("--note", &req.note)?;
+    one("--next", &req.next)?;
+    one("--status", &req.status)?;
+    one("--phase", &req.phase)?;
+    for a in &req.next_actions {
+        check_text("--next-action", a)?;
+    }
+    for (k, v) in &req.metrics {
+        check_text("--metric", &format!("{k}={v}"))?;
+    }
+    for a in &req.artifacts {
+        check_text("--artifact", a)?;
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for (id, _) in &req.tasks {
+        if !ids.insert(id.to_ascii_uppercase()) {
+            return Err(Error::Usage(format!("--task {id} is given twice; give each task once")));
+        }
+    }
+    Ok(())
 }
 
 /// Build every change the request asks for, reading the model; write nothing.
 pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
+    check_request(req)?;
     let mut req = req.clone();
     let mut warnings = Vec::new();
     let mut run_metrics = BTreeMap::new();
+    let mut run_passed = false;
     if let Some(dir) = req.from_run.clone() {
-        from_run(model, &dir, &mut req, &mut run_metrics, &mut warnings)?;
+        run_passed = from_run(model, &dir, &mut req, &mut run_metrics, &mut warnings)?;
     }
-    let result =
-        req.result.clone().ok_or_else(|| Error::Usage("--result is required (or --from-run / --last-run)".into()))?;
+    let pointers_only = req.result.is_none()
+        && (!req.tasks.is_empty() || req.status.is_some() || !req.next_actions.is_empty() || req.touch);
+    if req.result.is_none() && !pointers_only {
+        return Err(Error::Usage(
+            "--result is required (or --from-run / --last-run; --task/--status/--next-action/--touch alone move pointers only)"
+                .into(),
+        ));
+    }
+    let result = req.result.clone().unwrap_or_default();
     let ledger = &model.ledger;
     let item = pick_item(model, &req)?;
     let lpath = &ledger.doc.file;
@@ -96,7 +151,20 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
         (Some(p), Some(ph)) => gates::from_plan(p, ph),
         _ => Vec::new(),
     };
+    if let Some(dir) = &req.from_run {
+        let abs = if dir.is_absolute() { dir.clone() } else { model.ws.root.join(dir) };
+        let rel = model.ws.relative(&abs)?;
+        let section = &ledger.doc.text[item.range.clone()];
+        if !req.again && section.contains(rel.trim_end_matches('/')) {
+            return Err(Error::input(
+                lpath,
+                item.line,
+                format!("[{}] already records the run {rel}; pass --again to record it twice", item.id),
+            ));
+        }
+    }
     let mut metric_text = Vec::new();
+    let mut gates_failed = false;
     let mut seen = std::collections::BTreeSet::new();
     let cli_metrics: Vec<(String, String)> = req.metrics.clone();
     let all: Vec<(String, String)> =
@@ -109,6 +177,7 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
         if let Some(x) = gates::parse_number(&v) {
             let one: BTreeMap<String, f64> = [(k.clone(), x)].into_iter().collect();
             if let Some(verdict) = gates::evaluate(&gate_list, &one).first() {
+                gates_failed |= !verdict.pass;
                 let mark = if verdict.pass { "✅" } else { "❌" };
                 s.push_str(&format!(" {mark} (threshold {})", verdict.gate.describe()));
             }
@@ -119,7 +188,18 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
         check_artifact(model, a, &mut warnings)?;
     }
 
-    let number = item.next_attempt_number();
+    // A run whose command succeeded and whose gates all pass finishes its task.
+    if run_passed && !gates_failed && !req.no_task {
+        if let (Some(p), Some(task)) = (&plan, &req.phase) {
+            if p.task(task).is_some_and(|(_, t)| t.state != TaskState::Done)
+                && !req.tasks.iter().any(|(id, _)| id.eq_ignore_ascii_case(task))
+            {
+                req.tasks.push((task.clone(), TaskState::Done));
+            }
+        }
+    }
+
+    let number = if pointers_only { 0 } else { item.next_attempt_number() };
     let mut entry = format!("[{}] Attempt #{number} — Result: {result}", req.date);
     if let Some(p) = &req.phase {
         entry.push_str(&format!(" (Phase {p})"));
@@ -145,8 +225,10 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
     let doc = &ledger.doc;
     let nl = doc.newline();
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
-    let (at, text) = attempt_insertion(ledger, item, &entry, nl);
-    edits.push((at..at, text.clone()));
+    let (at, text) = if pointers_only { (0, String::new()) } else { attempt_insertion(ledger, item, &entry, nl) };
+    if !pointers_only {
+        edits.push((at..at, text.clone()));
+    }
     if let Some(status) = &req.status {
         let f = item.field("Status").ok_or_else(|| {
             Error::input(lpath, item.line, format!("[{}] has no `- Status:` field to update", item.id))
@@ -191,8 +273,12 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
     let lead = text.len() - text.trim_start_matches(['\r', '\n']).len();
     let entry_start = new_at + lead;
     let entry_end = new_at + text.trim_end_matches(['\r', '\n']).len();
-    let line = 1 + after[..entry_start].matches('\n').count();
-    let mut changes = vec![change(model, lpath, &doc.text, after, &edits)];
+    let line = if pointers_only { 0 } else { 1 + after[..entry_start].matches('\n').count() };
+    let mut changes = Vec::new();
+    if !edits.is_empty() {
+        changes.push(change(model, lpath, &doc.text, after, &edits));
+    }
+    let mut task_notes = Vec::new();
 
     if !req.tasks.is_empty() {
         let plan = plan.ok_or_else(|| Error::Usage(format!("--task: [{}] has no plan", item.id)))?;
@@ -206,12 +292,14 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
             let len = MARKER.find(cell).map_or(0, |m| m.end());
             let r = task.state_range.start..task.state_range.start + len;
             pedits.push((r, state.marker().to_string()));
+            task_notes.push(format!("{} {}", task.id, state.marker()));
         }
         pedits.sort_by_key(|(r, _)| r.start);
         let after = splice(&plan.doc.text, &pedits);
         changes.push(change(model, &plan.path, &plan.doc.text, after, &pedits));
     }
-    Ok(Outcome { item: item.id.clone(), number, line, entry, byte_range: [entry_start, entry_end], changes, warnings })
+    let (entry, byte_range) = if pointers_only { (String::new(), [0, 0]) } else { (entry, [entry_start, entry_end]) };
+    Ok(Outcome { item: item.id.clone(), number, line, entry, byte_range, changes, warnings, tasks: task_notes })
 }
 
 fn change(model: &Model, file: &str, before: &str, after: String, edits: &[(Range<usize>, String)]) -> Change {
@@ -224,11 +312,30 @@ fn change(model: &Model, file: &str, before: &str, after: String, edits: &[(Rang
     }
 }
 
-/// Write every change atomically. The caller holds the ledger lock.
+/// Write every change, all or none: each file is checked (protected, writable, unchanged on
+/// disk) before any is replaced, and a later failure puts the earlier files back. The caller
+/// holds the ledger lock; the plans are locked here, after it, always in that order.
 pub fn apply(model: &Model, outcome: &Outcome) -> Result<()> {
+    let mut locks = Vec::new();
     for c in &outcome.changes {
         model.protected.check_writable(&c.file)?;
-        crate::atomic::replace(&c.path, &c.file, c.before.as_bytes(), c.after.as_bytes())?;
+        let meta = std::fs::metadata(&c.path).map_err(|e| Error::io(&c.path, e))?;
+        if meta.permissions().readonly() {
+            return Err(Error::input(&c.file, 0, "is read-only; nothing written (make it writable, then run again)"));
+        }
+        if c.file != model.ledger.doc.file {
+            locks.push(crate::atomic::Lock::exclusive(&c.path)?);
+        }
+    }
+    let mut done: Vec<&Change> = Vec::new();
+    for c in &outcome.changes {
+        if let Err(e) = crate::atomic::replace(&c.path, &c.file, c.before.as_bytes(), c.after.as_bytes()) {
+            for d in done.iter().rev() {
+                let _ = crate::atomic::replace(&d.path, &d.file, d.after.as_bytes(), d.before.as_bytes());
+            }
+            return Err(e);
+        }
+        done.push(c);
     }
     Ok(())
 }
@@ -293,13 +400,14 @@ fn check_artifact(model: &Model, a: &str, warnings: &mut Vec<String>) -> Result<
     Ok(())
 }
 
+/// Fill the request from a run folder; true when the run's command succeeded.
 fn from_run(
     model: &Model,
     dir: &Path,
     req: &mut Request,
     metrics: &mut BTreeMap<String, f64>,
     warnings: &mut Vec<String>,
-) -> Result<()> {
+) -> Result<bool> {
     let abs = if dir.is_absolute() { dir.to_path_buf() } else { model.ws.root.join(dir) };
     let rec = RunRecord::load(&abs)?;
     req.item.get_or_insert(rec.item.clone());
@@ -308,15 +416,17 @@ fn from_run(
     }
     req.result.get_or_insert_with(|| if rec.exit_code == 0 { "success".into() } else { "failed".into() });
     let rel = model.ws.relative(&abs)?;
-    let mut files = vec!["run.json".to_string()];
+    let mut files = vec![format!("{rel}/run.json")];
     for sub in ["", "profile/", "hotspots/"] {
         for f in ["metrics.json", "summary.md", "trace.json", "hot_loops.csv"] {
             if abs.join(sub).join(f).is_file() {
-                files.push(format!("{sub}{f}"));
+                files.push(format!("{rel}/{sub}{f}"));
             }
         }
     }
-    req.artifacts.insert(0, format!("{rel}/{{{}}}", files.join(",")));
+    for (i, f) in files.into_iter().enumerate() {
+        req.artifacts.insert(i, f);
+    }
     if let Some(log) = &rec.blocked_log {
         req.artifacts.push(log.clone());
     }
@@ -334,7 +444,7 @@ fn from_run(
     if metrics.is_empty() {
         warnings.push(format!("{rel}: no metrics.json; the entry records no metrics"));
     }
-    Ok(())
+    Ok(rec.exit_code == 0 && !rec.interrupted)
 }
 
 /// The run folder `loop next --run` wrote last.
@@ -365,14 +475,14 @@ fn attempt_insertion(ledger: &Ledger, item: &ledger::Item, entry: &str, nl: &str
     if let Some(field) = item.field("Attempts History") {
         let fitem = &doc.items[field.item];
         let at = after_last_line(doc, &fitem.range);
-        let prefix = match item.attempts.iter().rev().find(|a| fitem.range.contains(&doc.items[a.item].range.start)) {
-            Some(a) => prefix_of(a.line, doc.items[a.item].text_range.start),
+        let listed = item.attempts.iter().rev().filter_map(|a| a.item.map(|i| (a, &doc.items[i])));
+        let prefix = match listed.clone().find(|(_, it)| fitem.range.contains(&it.range.start)) {
+            Some((a, it)) => prefix_of(a.line, it.text_range.start),
             None => format!("{}  * ", " ".repeat(indent_of(doc, fitem.line))),
         };
         return (at, format!("{}{prefix}{entry}{nl}", fix_eof(at)));
     }
-    if let Some(last) = item.attempts.last() {
-        let it = &doc.items[last.item];
+    if let Some((last, it)) = item.attempts.iter().rev().find_map(|a| a.item.map(|i| (a, &doc.items[i]))) {
         let at = after_last_line(doc, &it.range);
         return (at, format!("{}{}{entry}{nl}", fix_eof(at), prefix_of(last.line, it.text_range.start)));
     }

@@ -42,6 +42,9 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
         (Some(p), Some(t)) => (p, t),
         _ => return Err(Error::Failed("no open task to brief".into())),
     };
+    let plan_path =
+        d.plan.clone().ok_or_else(|| Error::Failed(format!("[{}] has no plan to brief from", d.item.id)))?;
+    let plan_path = plan_path.as_str();
     let command = d.command_template.clone().unwrap_or_default();
     let ledger = &model.ledger;
     let litem = ledger.find(&d.item.id).into_iter().next().ok_or_else(|| gate::unknown_item(model, &d.item.id))?;
@@ -71,7 +74,7 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     };
     let mut priorities = vec![format!(
         "{}:{} – Phase {} is the next gate ({}).",
-        d.plan,
+        plan_path,
         phase.line,
         phase.id,
         if d.checks.iter().all(|c| c.outcome != Outcome::Fail) { "every check passes" } else { "a check fails" }
@@ -115,7 +118,7 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
         crate::run::git_info(&model.ws.root).and_then(|g| g.branch).unwrap_or_else(|| "(not a git repository)".into());
     let ctx = Ctx {
         item: serde_json::json!({"id": d.item.id, "title": d.item.title, "status": d.item.status, "line": d.item.line}),
-        plan: d.plan.clone(),
+        plan: plan_path.to_string(),
         phase: serde_json::json!({"id": phase.id, "title": phase.title, "line": phase.line}),
         task: serde_json::json!({"id": task.id, "description": task.description, "command": command, "line": task.line}),
         next_task: serde_json::to_value(&d.next_task).unwrap_or_default(),
@@ -131,8 +134,8 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
         how_to,
         pitfalls,
         pointers: vec![
-            format!("{}:{}", d.plan, phase.line),
-            format!("{}:{}", d.plan, task.line),
+            format!("{plan_path}:{}", phase.line),
+            format!("{plan_path}:{}", task.line),
             format!("{}:{}", doc.file, d.item.line),
         ],
     };

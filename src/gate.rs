@@ -15,7 +15,10 @@ use crate::plan::{Phase, Plan, Task, TaskState};
 static BRACKET_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"\[({})\]", ledger::ID_PATTERN)).unwrap());
 static BARE_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"\b({})\b", ledger::ID_PATTERN)).unwrap());
 static PHASE_REF: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bPhases?\s+([A-Z][0-9]*(?:\.[0-9]+)?)\b").unwrap());
-static PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z0-9_./<>\-]+\.md").unwrap());
+static PLAN_PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z0-9_.\-]*plans?/[A-Za-z0-9_.\-/]+").unwrap());
+static PHASE_WORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bPhase\s+([A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]|[A-Za-z])\b").unwrap());
+static DOLLAR_STAMP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$STAMP\b").unwrap());
 static ATTEMPT_PHASE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\(Phase ([A-Za-z0-9.]+)").unwrap());
 static REPORTS_PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"reports/[^\s;,`)'\x22]+").unwrap());
 
@@ -80,7 +83,7 @@ pub struct Considered {
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
     pub item: ItemRef,
-    pub plan: String,
+    pub plan: Option<String>,
     pub phase: Option<PhaseRef>,
     pub checks: Vec<Check>,
     pub task: Option<TaskRef>,
@@ -89,6 +92,10 @@ pub struct Decision {
     /// The command as written, `<STAMP>` unfilled.
     pub command_template: Option<String>,
     pub command_from: Option<Where>,
+    /// The step names no runnable command: a person (or agent) does it by hand.
+    pub manual: bool,
+    /// What the manual step is, in the memo's or plan's words.
+    pub manual_step: Option<String>,
     pub stamp: String,
     pub artifacts: String,
     /// The artifacts folder as written, `<STAMP>` unfilled.
@@ -97,6 +104,8 @@ pub struct Decision {
     /// Why no step can run, when it cannot.
     pub blocked: Option<String>,
     pub considered: Vec<Considered>,
+    /// Things the user should know that do not stop the step, each with `file:line`.
+    pub warnings: Vec<String>,
 }
 
 pub struct Request<'a> {
@@ -108,9 +117,18 @@ pub struct Request<'a> {
     pub plan_only: bool,
 }
 
-/// The focus item: `--item`, else the memo's `Focus:`, else the first open item that the
-/// ledger's Active Focus names, else the first open item of the Index, else of the ledger.
+/// The focus item: `--item`, else the memo's `Focus:` (its first ID that is an open item),
+/// else the first open item that the ledger's Active Focus names, else the first open item of
+/// the Index, else of the ledger.
 pub fn focus<'m>(model: &'m Model, item: Option<&str>) -> Result<(&'m ledger::Item, String)> {
+    focus_noting(model, item, &mut Vec::new())
+}
+
+fn focus_noting<'m>(
+    model: &'m Model,
+    item: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<(&'m ledger::Item, String)> {
     let ledger = &model.ledger;
     let pick = |id: &str| {
         let found = ledger.find(id);
@@ -119,17 +137,16 @@ pub fn focus<'m>(model: &'m Model, item: Option<&str>) -> Result<(&'m ledger::It
     if let Some(id) = item {
         return pick(id).map(|i| (i, "--item".to_string())).ok_or_else(|| unknown_item(model, id));
     }
-    if let Some(memo) = &model.memo {
-        if let Some((id, line)) = memo.focus() {
-            let item = pick(&id).ok_or_else(|| {
-                Error::input(
-                    &memo.path,
-                    line,
-                    format!("Focus names [{id}], which is not an item of {}", ledger.doc.file),
-                )
-            })?;
-            return Ok((item, format!("{}:{line} Focus", memo.path)));
+    if let Some((ids, line)) = model.memo.as_ref().and_then(|m| m.focus_ids()) {
+        let memo = model.memo.as_ref().map_or("input.md", |m| m.path.as_str());
+        if let Some(item) = ids.iter().filter_map(|id| pick(id)).find(|i| i.is_open()) {
+            return Ok((item, format!("{memo}:{line} Focus")));
         }
+        let why = match ids.iter().find_map(|id| pick(id)) {
+            Some(i) => format!("[{}] is closed (status {})", i.id, i.status().unwrap_or("?")),
+            None => format!("[{}] is not an item of {}", ids[0], ledger.doc.file),
+        };
+        warnings.push(format!("{memo}:{line}: Focus names {why}; using the ledger's focus"));
     }
     for text in &ledger.active_focus {
         let ids = BRACKET_ID.captures_iter(text).chain(BARE_ID.captures_iter(text));
@@ -158,36 +175,91 @@ pub fn unknown_item(model: &Model, id: &str) -> Error {
     Error::input(&model.ledger.doc.file, 0, format!("unknown item [{id}] (see `loop status` for the items)"))
 }
 
-/// The item's plan: the first plan path in its `Plan References` that the plans glob covers,
-/// else the plan whose `Initiative:` is the item's ID.
-pub fn plan_for<'m>(model: &'m Model, item: &ledger::Item) -> Result<&'m Plan> {
-    let glob = globset::Glob::new(&model.ws.config.plans).map(|g| g.compile_matcher()).ok();
-    if let Some(field) = item.field("Plan References") {
-        for m in PATH.find_iter(&field.value) {
-            let path = m.as_str().trim_start_matches("./");
-            if glob.as_ref().is_some_and(|g| g.is_match(path)) {
-                return model.plan(path).ok_or_else(|| {
-                    Error::input(
-                        &model.ledger.doc.file,
-                        field.line,
-                        format!("Plan References names {path}, which does not exist"),
-                    )
-                });
-            }
+/// Field names that point at an item's plan.
+const PLAN_FIELDS: &[&str] = &["Plan References", "Plan Reference", "Plans", "Plan"];
+
+/// How an item's plan was found.
+pub struct PlanChoice<'m> {
+    pub plan: Option<&'m Plan>,
+    /// Which reference was taken when there were several, and similar remarks (file:line).
+    pub notes: Vec<String>,
+    /// A reference that names no active plan: the item's plan cannot be read.
+    pub broken: Option<Error>,
+}
+
+/// The plan paths an item's plan fields name, each with the field's line. Values may continue
+/// in nested bullets; paths may be backticked or not, files or folders (`plans/active/x/`).
+fn plan_references(model: &Model, item: &ledger::Item) -> Option<(usize, Vec<String>)> {
+    let doc = &model.ledger.doc;
+    let field = PLAN_FIELDS.iter().find_map(|k| item.field(k))?;
+    let it = &doc.items[field.item];
+    let text = &doc.text[field.value_range.start..it.range.end.max(field.value_range.end)];
+    let mut paths = Vec::new();
+    for m in PLAN_PATH.find_iter(text) {
+        let p = m.as_str().trim_start_matches("./").trim_end_matches(['.', ',', ';', ':']);
+        if !paths.iter().any(|q| q == p) {
+            paths.push(p.to_string());
         }
     }
-    model.plans.iter().find(|p| p.initiative.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(&item.id))).ok_or_else(
-        || {
-            Error::input(
-                &model.ledger.doc.file,
-                item.line,
-                format!(
-                    "[{}] has no plan: no `Plan References` to a plan file and no plan with `Initiative: {}`",
-                    item.id, item.id
-                ),
-            )
-        },
-    )
+    Some((field.line, paths))
+}
+
+/// The item's plan: the plans its `Plan Reference(s)`/`Plan(s)` field names (the first with an
+/// open phase when several), else — only when it has no such field — the plan whose
+/// `Initiative:` is the item.
+pub fn resolve_plan<'m>(model: &'m Model, item: &ledger::Item) -> PlanChoice<'m> {
+    let file = &model.ledger.doc.file;
+    let mut choice = PlanChoice { plan: None, notes: Vec::new(), broken: None };
+    if let Some((line, paths)) = plan_references(model, item) {
+        let found: Vec<&Plan> = paths
+            .iter()
+            .filter_map(|p| {
+                let folder = format!("{}/plan.md", p.trim_end_matches('/'));
+                model.plan(p).or_else(|| model.plan(&folder))
+            })
+            .collect();
+        let open = found.iter().find(|p| p.phases.iter().any(|ph| !ph.is_done())).or(found.first()).copied();
+        if let Some(plan) = open {
+            if found.len() > 1 {
+                let others: Vec<&str> = found.iter().filter(|p| p.path != plan.path).map(|p| p.path.as_str()).collect();
+                choice.notes.push(format!(
+                    "{file}:{line}: several plan references; using {} (it has open phases), not {}",
+                    plan.path,
+                    others.join(", ")
+                ));
+            }
+            choice.plan = Some(plan);
+        } else if let Some(first) = paths.first() {
+            let why = if model.ws.path(first).exists() {
+                format!("which is not an active plan (outside `{}`)", model.ws.config.plans)
+            } else {
+                "which does not exist".to_string()
+            };
+            choice.broken = Some(Error::input(file, line, format!("[{}]'s plan field names {first}, {why}", item.id)));
+        }
+        return choice;
+    }
+    choice.plan =
+        model.plans.iter().find(|p| p.initiative.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(&item.id)));
+    choice
+}
+
+/// The item's plan, or why it has none.
+pub fn plan_for<'m>(model: &'m Model, item: &ledger::Item) -> Result<&'m Plan> {
+    let choice = resolve_plan(model, item);
+    if let Some(e) = choice.broken {
+        return Err(e);
+    }
+    choice.plan.ok_or_else(|| {
+        Error::input(
+            &model.ledger.doc.file,
+            item.line,
+            format!(
+                "[{}] has no plan: no `Plan Reference:` to a plan file and no plan with `Initiative: {}`",
+                item.id, item.id
+            ),
+        )
+    })
 }
 
 fn phase_ref(p: &Phase) -> PhaseRef {
@@ -204,11 +276,60 @@ fn task_ref(t: &Task) -> TaskRef {
     }
 }
 
+/// The tasks of `plan` that `text` names, in plan order (`L1d`, `M2g.2c/M2g.2d`, `Phase F4`).
+fn named_tasks<'p>(plan: &'p Plan, text: &str) -> Vec<(usize, &'p Task)> {
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '-' || c == '_'))
+        .map(|w| w.trim_end_matches('.'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    for (i, p) in plan.phases.iter().enumerate() {
+        for t in &p.tasks {
+            if !t.id.is_empty() && words.iter().any(|w| w.eq_ignore_ascii_case(&t.id)) {
+                out.push((i, t));
+            }
+        }
+    }
+    out
+}
+
+/// A memo whose Do Now was already run by `loop next --run` and recorded by `loop attempt`
+/// has done its job: the plan's next task comes next, until someone writes a new memo.
+fn memo_consumed(model: &Model, item: &ledger::Item, memo_command: Option<&str>) -> Option<String> {
+    let last = model.ws.path(&model.ws.config.reports).join(crate::run::LAST_RUN);
+    let dir = std::fs::read_to_string(last).ok()?;
+    let rec = crate::run::RunRecord::load(std::path::Path::new(dir.trim())).ok()?;
+    let from_memo = rec.command_from.as_deref().is_some_and(|f| f.starts_with(&format!("{}:", model.ws.config.input)));
+    if !from_memo || rec.command_template.as_deref() != memo_command || !rec.item.eq_ignore_ascii_case(&item.id) {
+        return None;
+    }
+    let section = &model.ledger.doc.text[item.range.clone()];
+    let artifacts = rec.artifacts.trim_end_matches('/');
+    section.contains(artifacts).then(|| artifacts.to_string())
+}
+
 pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
-    let (item, chosen_by) = focus(model, req.item)?;
-    let plan = plan_for(model, item)?;
-    let memo_matches =
-        model.memo.as_ref().and_then(|m| m.focus()).is_some_and(|(id, _)| id.eq_ignore_ascii_case(&item.id));
+    let mut warnings = Vec::new();
+    let (item, chosen_by) = focus_noting(model, req.item, &mut warnings)?;
+    let ledger_file = &model.ledger.doc.file;
+    // The memo speaks for this item when its Focus names it.
+    let mut memo = model.memo.as_ref().filter(|m| {
+        !req.plan_only
+            && req.phase.is_none()
+            && m.focus_ids().is_some_and(|(ids, _)| ids.iter().any(|id| id.eq_ignore_ascii_case(&item.id)))
+    });
+    let choice = resolve_plan(model, item);
+    warnings.extend(choice.notes);
+    let plan = match (choice.plan, choice.broken) {
+        (Some(p), _) => Some(p),
+        (None, Some(e)) if memo.is_none() => return Err(e),
+        (None, Some(e)) => {
+            warnings.push(format!("{e}; following the memo's Do Now"));
+            None
+        }
+        (None, None) => None,
+    };
     let mut d = Decision {
         item: ItemRef {
             id: item.id.clone(),
@@ -217,7 +338,7 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
             line: item.line,
             chosen_by,
         },
-        plan: plan.path.clone(),
+        plan: plan.map(|p| p.path.clone()),
         phase: None,
         checks: Vec::new(),
         task: None,
@@ -225,109 +346,247 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
         command: None,
         command_template: None,
         command_from: None,
+        manual: false,
+        manual_step: None,
         stamp: req.stamp.clone(),
         artifacts: String::new(),
         artifacts_template: String::new(),
         blocked_log: String::new(),
         blocked: None,
         considered: Vec::new(),
+        warnings: Vec::new(),
     };
-    let target = match req.phase {
-        Some(id) => Some(plan.phases.iter().position(|p| p.id.eq_ignore_ascii_case(id)).ok_or_else(|| {
-            Error::input(
-                &plan.path,
-                0,
-                format!(
-                    "no Phase {id} in this plan (phases: {})",
-                    plan.phases.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+    let do_now = memo.and_then(|m| m.get("Do Now"));
+    if let (Some(m), Some(f)) = (memo, do_now) {
+        if let Some(dir) = memo_consumed(model, item, m.do_now().map(|c| c.0).as_deref()) {
+            d.checks.push(Check {
+                name: "memo".into(),
+                outcome: Outcome::Unchecked,
+                detail: format!(
+                    "this Do Now already ran ({dir}) and is recorded in [{}]: following the plan (`loop brief --write` refreshes the memo)",
+                    item.id
                 ),
-            )
-        })?),
-        None => plan.phases.iter().position(|p| !p.is_done()),
-    };
-    for (i, p) in plan.phases.iter().enumerate() {
-        let verdict = match target {
-            Some(t) if i < t && p.is_done() => "done",
-            Some(t) if i < t => "not done",
-            Some(t) if i == t => "selected",
-            None => "done",
-            _ => "later",
-        };
-        d.considered.push(Considered { phase: phase_ref(p), verdict: verdict.into() });
+                file: m.path.clone(),
+                line: f.line,
+            });
+            memo = None;
+        }
     }
-    let Some(t) = target else {
-        d.blocked = Some(format!("every phase of {} is done: close [{}] or add a phase", plan.path, item.id));
-        return Ok(d);
-    };
-    let phase = &plan.phases[t];
-    d.phase = Some(phase_ref(phase));
-    gate_checks(model, item, plan, t, &mut d.checks);
-    let open = phase.tasks.iter().filter(|t| t.state.is_open());
-    let mut open = open.map(task_ref);
-    d.task = open.next();
-    d.next_task = open
-        .next()
-        .or_else(|| plan.phases.get(t + 1).and_then(|n| n.tasks.iter().find(|t| t.state.is_open())).map(task_ref));
-    // The memo a human wrote for this very step wins over the plan's guidance — unless it names
-    // another task of this plan, i.e. it was written for a step that is already past.
-    let mut memo = model.memo.as_ref().filter(|_| memo_matches && !req.plan_only);
-    if let (Some(m), Some(task)) = (memo, &d.task) {
-        if let Some(f) = m.get("Do Now") {
-            let names =
-                |id: &str| Regex::new(&format!(r"\b{}\b", regex::escape(id))).is_ok_and(|r| r.is_match(&f.value));
-            let other = plan.phases.iter().flat_map(|p| &p.tasks).find(|t| t.id != task.id && names(&t.id));
-            if let (Some(other), false) = (other, names(&task.id)) {
-                d.checks.push(Check {
-                    name: "memo".into(),
-                    outcome: Outcome::Unchecked,
-                    detail: format!("the Do Now names task {}, the plan's next task is {}: using the plan's command (`loop brief --write` refreshes the memo)", other.id, task.id),
-                    file: m.path.clone(),
-                    line: f.line,
+    let do_now = memo.and_then(|m| m.get("Do Now"));
+    let mut phase_idx = None;
+    if let Some(plan) = plan {
+        // The task the memo is about: named in its Do Now, else its Focus, else a `Phase X`
+        // (a phase or a task) in its Summary.
+        let named = memo
+            .map(|m| {
+                let by_id = ["Do Now", "Focus"].iter().filter_map(|k| m.get(k)).map(|f| named_tasks(plan, &f.value));
+                let summary = m.get("Summary").map(|f| {
+                    let refs: Vec<&str> =
+                        PHASE_WORD.captures_iter(&f.value).map(|c| c.get(1).unwrap().as_str()).collect();
+                    let mut tasks = named_tasks(plan, &refs.join(" "));
+                    for r in &refs {
+                        if let Some((i, p)) = plan.phases.iter().enumerate().find(|(_, p)| p.id.eq_ignore_ascii_case(r))
+                        {
+                            tasks.extend(p.tasks.iter().map(|t| (i, t)));
+                        }
+                    }
+                    tasks
                 });
-                memo = None;
+                by_id.chain(summary).find(|n| !n.is_empty()).unwrap_or_default()
+            })
+            .unwrap_or_default();
+        let named = named.iter().find(|(_, t)| t.state.is_open()).or(named.first());
+        let target = match req.phase {
+            Some(id) => Some(plan.phases.iter().position(|p| p.id.eq_ignore_ascii_case(id)).ok_or_else(|| {
+                Error::input(
+                    &plan.path,
+                    0,
+                    format!(
+                        "no Phase {id} in this plan (phases: {})",
+                        plan.phases.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            })?),
+            None => named.map(|(i, _)| *i).or_else(|| plan.phases.iter().position(|p| !p.is_done())),
+        };
+        for (i, p) in plan.phases.iter().enumerate() {
+            let verdict = match target {
+                Some(t) if i < t && p.is_done() => "done",
+                Some(t) if i < t => "not done",
+                Some(t) if i == t => "selected",
+                None => "done",
+                _ => "later",
+            };
+            d.considered.push(Considered { phase: phase_ref(p), verdict: verdict.into() });
+        }
+        if let Some(t) = target {
+            let phase = &plan.phases[t];
+            phase_idx = Some(t);
+            d.phase = Some(phase_ref(phase));
+            gate_checks(model, item, plan, t, &mut d.checks);
+            let mut open = phase.tasks.iter().filter(|t| t.state.is_open());
+            let task = match named {
+                Some((_, task)) => Some(*task),
+                None => open.next(),
+            };
+            d.task = task.map(task_ref);
+            let mut later = phase.tasks.iter().filter(|t| t.state.is_open() && task.is_none_or(|x| x.id != t.id));
+            d.next_task = later
+                .next()
+                .or_else(|| plan.phases.get(t + 1).and_then(|n| n.tasks.iter().find(|t| t.state.is_open())))
+                .map(task_ref);
+        }
+    }
+    // The command: the memo's Do Now, else the task's cells, else the item's first Next Action.
+    let (source, text, from) = if let (Some(m), Some(f)) = (memo, do_now) {
+        ("the memo's Do Now", f.value.clone(), Where { file: m.path.clone(), line: f.line })
+    } else if let (Some(task), Some(plan)) = (&d.task, plan) {
+        (
+            "the task",
+            format!("{} | {}", task.guidance, task.description),
+            Where { file: plan.path.clone(), line: task.line },
+        )
+    } else if let Some((text, line)) = first_next_action(model, item).filter(|_| plan.is_none()) {
+        ("the item's Next Actions", text, Where { file: ledger_file.clone(), line })
+    } else {
+        ("", String::new(), Where { file: String::new(), line: 0 })
+    };
+    if !source.is_empty() {
+        match crate::command::extract(&text) {
+            Some(cmd) => {
+                d.command = Some(cmd);
+                d.command_from = Some(from);
+            }
+            None => {
+                let what = match &d.task {
+                    Some(t) if source == "the task" => format!("task {}: {}", t.id, t.description),
+                    _ => text.clone(),
+                };
+                d.manual = true;
+                d.manual_step = Some(crate::command::summary(&what));
+                d.command_from = Some(from);
             }
         }
     }
-    if let Some((cmd, line)) = memo.and_then(|m| m.do_now()) {
-        d.command = Some(cmd);
-        d.command_from = Some(Where { file: model.ws.config.input.clone(), line });
-    } else if let Some(task) = &d.task {
-        d.command = first_code(&task.guidance);
-        d.command_from = d.command.as_ref().map(|_| Where { file: plan.path.clone(), line: task.line });
+    if plan.is_none() && memo.is_none() {
+        warnings.push(format!(
+            "{ledger_file}:{}: [{}] has no plan (no `Plan Reference:` field, no plan with `Initiative: {}`)",
+            item.line, item.id, item.id
+        ));
     }
-    let artifacts = memo
-        .and_then(|m| m.artifacts())
-        .map(|a| a.0)
-        .or_else(|| {
-            phase
-                .exit_criteria
-                .as_ref()
-                .and_then(|e| REPORTS_PATH.find(&e.value))
-                .map(|m| m.as_str().trim_end_matches('.').to_string())
-        })
-        .unwrap_or_else(|| {
-            format!("{}/{}/{}/<STAMP>/", model.ws.config.reports.trim_end_matches('/'), item.id, phase.id)
-        });
+    let phase = phase_idx.and_then(|t| plan.map(|p| &p.phases[t]));
+    let (artifacts, note) = artifacts_template(model, item, memo, phase);
+    warnings.extend(note);
     d.artifacts = fill(&artifacts, &req.stamp);
     d.artifacts_template = artifacts;
     check_inside(model, &d.artifacts, "artifacts folder")?;
-    d.blocked_log = match memo.and_then(|m| m.blocked_log()) {
+    d.blocked_log = match memo.and_then(|m| m.blocked_log()).filter(|(l, _)| is_concrete(l)) {
         Some((log, _)) => fill(&log, &req.stamp),
         None => format!("{}/attempts/failed.log", d.artifacts.trim_end_matches('/')),
     };
     check_inside(model, &d.blocked_log, "If-Blocked log")?;
     d.command_template = d.command.clone();
     d.command = d.command.map(|c| fill(&c, &req.stamp));
-    d.blocked = if let Some(c) = d.checks.iter().find(|c| c.outcome == Outcome::Fail) {
-        Some(format!("{}:{}: {}: {}", c.file, c.line, c.name, c.detail))
-    } else if let Some(task) = d.task.as_ref().filter(|_| d.command.is_none()) {
-        Some(format!("{}:{}: task {} names no backticked command in its guidance", plan.path, task.line, task.id))
-    } else if d.task.is_none() {
-        Some(format!("{}:{}: Phase {} has no open ([ ] or [P]) task", plan.path, phase.line, phase.id))
-    } else {
-        None
+    let failed = d.checks.iter().find(|c| c.outcome == Outcome::Fail);
+    d.blocked = match (failed, memo.is_some()) {
+        (Some(c), false) => Some(format!("{}:{}: {}: {}", c.file, c.line, c.name, c.detail)),
+        (Some(c), true) => {
+            // The supervisor wrote this step on purpose; the plan's bookkeeping may lag behind.
+            warnings.push(format!(
+                "{}:{}: {}: {} (the memo's Do Now names this step, so it goes ahead)",
+                c.file, c.line, c.name, c.detail
+            ));
+            None
+        }
+        (None, _) if memo.is_some() || !source.is_empty() => None,
+        (None, _) => match (plan, phase) {
+            (Some(p), None) => Some(format!("every phase of {} is done: close [{}] or add a phase", p.path, item.id)),
+            (Some(p), Some(ph)) => {
+                Some(format!("{}:{}: Phase {} has no open ([ ] or [P]) task", p.path, ph.line, ph.id))
+            }
+            (None, _) => Some(format!(
+                "{ledger_file}:{}: [{}] has no plan, no memo naming it and no Next Actions to follow",
+                item.line, item.id
+            )),
+        },
     };
+    d.warnings = warnings;
     Ok(d)
+}
+
+/// The first entry of the item's `Next Actions` (a nested list, or the field's own text).
+fn first_next_action(model: &Model, item: &ledger::Item) -> Option<(String, usize)> {
+    let doc = &model.ledger.doc;
+    let f = item.field("Next Actions")?;
+    let it = &doc.items[f.item];
+    let nested =
+        doc.items.iter().find(|c| c.depth > it.depth && c.range.start > it.range.start && c.range.end <= it.range.end);
+    match nested {
+        Some(c) => Some((doc.item_text(c).trim().to_string(), c.line)),
+        None => (!f.value.is_empty()).then(|| (f.value.clone(), f.line)),
+    }
+}
+
+/// Stamp placeholders that `fill` replaces.
+const STAMP_MARKS: &[&str] = &["<STAMP>", "${STAMP}", "$STAMP", "<stamp>", "<timestamp>"];
+
+/// A path with no placeholder left once the stamp is filled in (`<loop_slug>`, `...`, `$OUT`).
+pub fn is_concrete(path: &str) -> bool {
+    let filled = fill(path, "S");
+    !(filled.contains(['<', '>', '$', '*', '{', '}']) || filled.contains("...") || filled.contains('…'))
+}
+
+/// A path pattern rather than a path: it holds a stamp or any other placeholder.
+pub fn is_template(path: &str) -> bool {
+    fill(path, "") != path || !is_concrete(path)
+}
+
+/// The artifacts folder as written: the memo's, else the item's `Artifacts Root:` with the
+/// plan's phase naming (`phase_b`), else the reports path the phase's Exit Criteria names, else
+/// `reports/<ITEM>/phase_<x>/<STAMP>/`. Always a fresh `<STAMP>` folder.
+fn artifacts_template(
+    model: &Model,
+    item: &ledger::Item,
+    memo: Option<&crate::memo::Memo>,
+    phase: Option<&Phase>,
+) -> (String, Option<String>) {
+    let reports = model.ws.config.reports.trim_end_matches('/');
+    let phase_dir = phase.map(|p| format!("phase_{}/", p.id.to_ascii_lowercase())).unwrap_or_default();
+    let root = item
+        .field("Artifacts Root")
+        .and_then(|f| first_code(&f.value).or_else(|| f.value.split_whitespace().next().map(str::to_string)))
+        .filter(|r| is_concrete(r) && r.contains('/'));
+    let default = match &root {
+        Some(r) => format!("{}/{phase_dir}<STAMP>/", r.trim_end_matches('/')),
+        None => format!("{reports}/{}/{phase_dir}<STAMP>/", item.id),
+    };
+    let written = memo.and_then(|m| m.artifacts().map(|(a, line)| (a, format!("{}:{line}", m.path)))).or_else(|| {
+        phase
+            .and_then(|p| p.exit_criteria.as_ref())
+            .and_then(|e| REPORTS_PATH.find(&e.value))
+            .map(|m| (m.as_str().trim_end_matches('.').to_string(), String::new()))
+    });
+    let Some((path, at)) = written.filter(|_| root.is_none() || memo.is_some()) else {
+        return (default, None);
+    };
+    if !is_concrete(&path) {
+        let note = (!at.is_empty())
+            .then(|| format!("{at}: artifacts path `{path}` has a placeholder loop cannot fill; using {default}"));
+        return (default, note);
+    }
+    let mut path = path.trim_end_matches('/').to_string() + "/";
+    if !STAMP_MARKS.iter().any(|m| path.contains(m)) {
+        path.push_str("<STAMP>/");
+    }
+    (path, None)
+}
+
+/// Fill every stamp placeholder (`<STAMP>`, `$STAMP`, `${STAMP}`, `<timestamp>`) with the stamp.
+pub fn fill(s: &str, stamp: &str) -> String {
+    let mut out = s.replace("${STAMP}", stamp).replace("<STAMP>", stamp).replace("<stamp>", stamp);
+    out = out.replace("<timestamp>", stamp);
+    // `$STAMP` but not `$STAMP_DIR`.
+    DOLLAR_STAMP.replace_all(&out, regex::NoExpand(stamp)).into_owned()
 }
 
 fn gate_checks(model: &Model, item: &ledger::Item, plan: &Plan, t: usize, checks: &mut Vec<Check>) {
@@ -406,7 +665,7 @@ fn gate_checks(model: &Model, item: &ledger::Item, plan: &Plan, t: usize, checks
     // phase, blocks the tasks after it until that task is run again.
     {
         if let Some(last) = item.attempts.iter().max_by_key(|a| a.number) {
-            let text = model.ledger.doc.item_text(&model.ledger.doc.items[last.item]);
+            let text = model.ledger.doc.slice(&last.text);
             let label = ATTEMPT_PHASE.captures(text).map(|c| c[1].to_string());
             let on_this_phase = label.as_deref().and_then(|l| plan.task(l)).filter(|(p, _)| p.id == phase.id);
             let next_open = phase.tasks.iter().find(|t| t.state.is_open()).map(|t| t.id.as_str());
@@ -440,11 +699,6 @@ fn gate_checks(model: &Model, item: &ledger::Item, plan: &Plan, t: usize, checks
             at(task.line),
         );
     }
-}
-
-/// Replace every `<STAMP>` with the run's stamp.
-pub fn fill(s: &str, stamp: &str) -> String {
-    s.replace("<STAMP>", stamp)
 }
 
 fn check_inside(model: &Model, rel: &str, what: &str) -> Result<()> {

@@ -103,7 +103,8 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
             .unwrap_or_default(),
         None => staged_links.clone(),
     };
-    let mut protected = Protected::load(&ws).unwrap_or_else(|_| Protected::empty());
+    // A protection that cannot be read fails the commit: never guard with fewer rules than configured.
+    let mut protected = Protected::load(&ws)?;
     protected.linked = head_links.iter().map(|p| (p.clone(), 0)).collect();
     let globbed = |p: &str| protected.by_glob(p);
     let mut allow = GlobSetBuilder::new();

@@ -18,6 +18,11 @@ static ATTEMPT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?:\*\*)?(?:\[(\d{4}-\d{2}-\d{2})[^\]]*\]\s*)?(?:\*\*)?Attempt\s+#(\d+)").unwrap());
 static RESULT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"Result:[^A-Za-z\n]{0,16}([A-Za-z][A-Za-z_\-]*)").unwrap());
+/// A bullet outside item sections is an archived item only when its bracket holds an item ID
+/// in capitals (`[AT-PARALLEL-012]`), never a date, a timestamp or a checkbox.
+static BULLET_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Z][A-Z0-9]*(?:[-_.][A-Za-z0-9]+)+$").unwrap());
+static INDEX_BULLET: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[([^\]]+)\]").unwrap());
+static BULLET_STATUS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"Status:\**\s*([^,;|]+)").unwrap());
 static INDEX_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[?([A-Za-z0-9][A-Za-z0-9_.\-]*)\]?").unwrap());
 
 /// An item ID as prose writes it (`VECTOR-TRICUBIC-002`): capitals and digits joined by hyphens.
@@ -47,8 +52,10 @@ pub struct Attempt {
     pub date: Option<String>,
     pub result: Option<String>,
     pub line: usize,
-    /// Index into `Document::items`.
-    pub item: usize,
+    /// Index into `Document::items`; `None` for a `### [ID] Attempt #N` sub-heading.
+    pub item: Option<usize>,
+    /// The attempt's first line (the list item's text, or the heading).
+    pub text: Range<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -182,33 +189,60 @@ impl Ledger {
         }
     }
 
+    /// The Index section: from `## Index` to the next heading of its level or above, so
+    /// `### Active Items` sub-lists belong to it.
+    pub fn index_section(&self) -> Option<Range<usize>> {
+        let doc = &self.doc;
+        let h = doc.headings.iter().position(|h| h.text.trim().eq_ignore_ascii_case("Index"))?;
+        let level = doc.headings[h].level;
+        let stop = doc.headings[h + 1..].iter().find(|n| n.level <= level).map_or(doc.text.len(), |n| n.range.start);
+        Some(doc.headings[h].range.start..stop)
+    }
+
+    /// Index rows: a table's rows, or bullets `- [ID] Title — Priority: High, Status: pending`.
     fn parse_index(&mut self) {
         let doc = &self.doc;
-        let Some(h) = doc.headings.iter().position(|h| h.text.trim().eq_ignore_ascii_case("Index")) else {
+        let Some(section) = self.index_section() else {
             return;
         };
-        let start = doc.headings[h].range.end;
-        let stop = doc.headings.get(h + 1).map_or(doc.text.len(), |n| n.range.start);
-        let Some(table) = doc.tables.iter().find(|t| t.range.start >= start && t.range.start < stop) else {
-            return;
-        };
-        let col = |name: &str| table.header.cells.iter().position(|c| doc.slice(c).trim().eq_ignore_ascii_case(name));
-        let id_col = col("ID").unwrap_or(0);
-        let status_col = col("Status");
-        for row in &table.rows {
-            let Some(id) =
-                row.cells.get(id_col).and_then(|c| INDEX_ID.captures(doc.slice(c))).map(|c| c[1].to_string())
-            else {
+        for table in doc.tables.iter().filter(|t| section.contains(&t.range.start)) {
+            let col =
+                |name: &str| table.header.cells.iter().position(|c| doc.slice(c).trim().eq_ignore_ascii_case(name));
+            let id_col = col("ID").unwrap_or(0);
+            let status_col = col("Status");
+            for row in &table.rows {
+                let Some(id) =
+                    row.cells.get(id_col).and_then(|c| INDEX_ID.captures(doc.slice(c))).map(|c| c[1].to_string())
+                else {
+                    continue;
+                };
+                let status_range = status_col.and_then(|c| row.cells.get(c)).cloned();
+                self.index.push(IndexRow {
+                    id,
+                    line: row.line,
+                    status: status_range.as_ref().map(|r| doc.slice(r).to_string()),
+                    status_range,
+                });
+            }
+        }
+        for it in doc.items.iter().filter(|i| i.depth == 0 && section.contains(&i.range.start)) {
+            let text = doc.slice(&it.text_range);
+            let Some(cap) = INDEX_BULLET.captures(text).filter(|c| ITEM_ID.is_match(c[1].trim())) else {
                 continue;
             };
-            let status_range = status_col.and_then(|c| row.cells.get(c)).cloned();
+            let status_range = BULLET_STATUS.captures(text).map(|c| {
+                let m = c.get(1).unwrap();
+                let value = m.as_str().trim_end();
+                it.text_range.start + m.start()..it.text_range.start + m.start() + value.len()
+            });
             self.index.push(IndexRow {
-                id,
-                line: row.line,
+                id: cap[1].trim().to_string(),
+                line: it.line,
                 status: status_range.as_ref().map(|r| doc.slice(r).to_string()),
                 status_range,
             });
         }
+        self.index.sort_by_key(|r| r.line);
     }
 
     fn parse_items(&mut self) {
@@ -223,6 +257,25 @@ impl Ledger {
                 continue;
             };
             let id = cap[1].trim();
+            // `### [ID] Attempt #4 …` or `### [ID] Update …` inside `## [ID]`: part of that item.
+            if let Some(parent) =
+                items.iter_mut().rev().find(|p: &&mut Item| p.level < h.level && p.range.contains(&h.range.start))
+            {
+                if parent.id.eq_ignore_ascii_case(id) || ATTEMPT.is_match(cap[2].trim()) {
+                    if let Some(a) = ATTEMPT.captures(cap[2].trim()) {
+                        parent.attempts.push(Attempt {
+                            number: a[2].parse().unwrap_or(0),
+                            date: a.get(1).map(|m| m.as_str().to_string()),
+                            result: RESULT.captures(&h.text).map(|c| c[1].to_ascii_lowercase()),
+                            line: h.line,
+                            item: None,
+                            text: h.range.clone(),
+                        });
+                        parent.attempts.sort_by_key(|a| a.line);
+                    }
+                    continue;
+                }
+            }
             if !ITEM_ID.is_match(id) {
                 diags.push(Diagnostic::error(
                     &doc.file,
@@ -258,16 +311,12 @@ impl Ledger {
         let Some(first) = doc.headings.iter().find(|h| h.level == 2) else {
             return;
         };
-        let index_end = doc
-            .headings
-            .iter()
-            .position(|h| h.text.trim().eq_ignore_ascii_case("Index"))
-            .and_then(|i| doc.headings.get(i + 1))
-            .map_or(0, |h| h.range.start);
+        let index = self.index_section().unwrap_or(0..0);
         // (line, id, title, start) of each `- [ID] ...` bullet outside item sections.
         let mut bullets = Vec::new();
         for it in doc.items.iter().filter(|i| i.depth == 0) {
-            if it.range.start < first.range.start.max(index_end)
+            if it.range.start < first.range.start
+                || index.contains(&it.range.start)
                 || items.iter().any(|i| i.range.contains(&it.range.start))
             {
                 continue;
@@ -276,7 +325,7 @@ impl Ledger {
                 continue;
             };
             let id = cap[1].trim();
-            if ITEM_ID.is_match(id) {
+            if BULLET_ID.is_match(id) {
                 let title = cap[2].split(" — ").next().unwrap_or("").trim_start_matches([',', ' ']).to_string();
                 bullets.push((it.line, id.to_string(), title, it.range.start));
             }
@@ -316,7 +365,8 @@ fn parse_item(doc: &Document, id: &str, title: &str, line: usize, level: u8, ran
                 date: cap.get(1).map(|m| m.as_str().to_string()),
                 result: RESULT.captures(text).map(|c| c[1].to_ascii_lowercase()),
                 line: it.line,
-                item: idx,
+                item: Some(idx),
+                text: it.text_range.clone(),
             });
         } else if it.depth == 0 {
             if let Some(cap) = FIELD.captures(text) {

@@ -6,6 +6,7 @@ pub mod attempt;
 pub mod brief;
 pub mod cli;
 pub mod clock;
+pub mod command;
 pub mod diag;
 pub mod error;
 pub mod evidence;

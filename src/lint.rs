@@ -39,6 +39,15 @@ pub struct Report {
     pub fixed: usize,
 }
 
+/// `#4` or `#1–#5`.
+fn missing(from: u32, to: u32) -> String {
+    if from == to {
+        format!("#{from}")
+    } else {
+        format!("#{from}–#{to}")
+    }
+}
+
 pub fn lint(model: &Model, today: &str) -> Report {
     let mut f: Vec<Finding> = Vec::new();
     let l = &model.ledger;
@@ -143,7 +152,12 @@ pub fn lint(model: &Model, today: &str) -> Report {
                         a.line,
                         Severity::Warning,
                         "attempt-skipped",
-                        format!("[{}] Attempt #{} follows #{p} (skips {})", item.id, a.number, p + 1),
+                        format!(
+                            "[{}] Attempt #{} follows #{p} ({} missing)",
+                            item.id,
+                            a.number,
+                            missing(p + 1, a.number - 1)
+                        ),
                         false,
                     );
                 }
@@ -161,10 +175,11 @@ pub fn lint(model: &Model, today: &str) -> Report {
                     );
                 }
             }
-            let text = l.doc.item_text(&l.doc.items[a.item]);
+            let text = l.doc.slice(&a.text);
             for cap in REPORT_PATH.captures_iter(text) {
                 let p = cap[1].trim_end_matches(['.', ',', ';']);
-                if !model.ws.root.join(p).exists() {
+                // `reports/.../<STAMP>/x.md`, `$STAMP`, `<loop_slug>`: a pattern, not a file.
+                if !crate::gate::is_template(p) && !model.ws.root.join(p).exists() {
                     add(
                         &lf,
                         a.line,

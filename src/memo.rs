@@ -41,23 +41,36 @@ impl Memo {
         self.fields.iter().find(|f| f.key.eq_ignore_ascii_case(key))
     }
 
-    /// The item ID on the `Focus:` line.
-    pub fn focus(&self) -> Option<(String, usize)> {
+    /// The item IDs the `Focus:` line names, in order (`CLI-FLAGS-003 / plans/... > Phase L`,
+    /// `docs/fix_plan.md §[X-1]`, `T-2 (Next Action 9 – C-3 diagnostics)`).
+    pub fn focus_ids(&self) -> Option<(Vec<String>, usize)> {
         let f = self.get("Focus")?;
-        ID.captures(&f.value).map(|c| (c[1].to_string(), f.line))
+        let ids: Vec<String> = ID.captures_iter(&f.value).map(|c| c[1].to_string()).collect();
+        (!ids.is_empty()).then_some((ids, f.line))
     }
 
-    /// The backticked command on the `Do Now:` line (the last one when several).
+    /// The first item ID on the `Focus:` line.
+    pub fn focus(&self) -> Option<(String, usize)> {
+        self.focus_ids().map(|(ids, line)| (ids[0].clone(), line))
+    }
+
+    /// The runnable command of the `Do Now:` line, if it names one (see `command::extract`).
     pub fn do_now(&self) -> Option<(String, usize)> {
         let f = self.get("Do Now")?;
-        first_code(&f.value).map(|c| (c, f.line))
+        crate::command::extract(&f.value).map(|c| (c, f.line))
     }
 
-    /// The artifacts folder on the `Artifacts:` line.
+    /// The artifacts folder on the first `Artifacts:` line: its first path, cut before a
+    /// `{a,b}` file list or a file name.
     pub fn artifacts(&self) -> Option<(String, usize)> {
         let f = self.get("Artifacts")?;
         let v = first_code(&f.value).unwrap_or_else(|| f.value.split_whitespace().next().unwrap_or("").to_string());
-        (!v.is_empty()).then_some((v, f.line))
+        let v = v.trim_end_matches([';', ',', '.']);
+        let v = v.split('{').next().unwrap_or(v);
+        let last = v.rsplit('/').next().unwrap_or("");
+        // `reports/x/summary.md` names a file: its folder holds the run.
+        let v = if last.contains('.') && !last.starts_with('.') { &v[..v.len() - last.len()] } else { v };
+        (v.contains('/')).then(|| (v.to_string(), f.line))
     }
 
     /// The log file the `If Blocked:` line asks for.

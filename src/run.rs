@@ -42,10 +42,15 @@ pub struct EnvInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     pub item: String,
-    pub plan: String,
+    pub plan: Option<String>,
     pub phase: Option<String>,
     pub task: Option<String>,
     pub command: String,
+    /// The command as written (stamp unfilled) and where: `input.md:7`, `plans/x.md:24`.
+    #[serde(default)]
+    pub command_template: Option<String>,
+    #[serde(default)]
+    pub command_from: Option<String>,
     pub cwd: String,
     pub stamp: String,
     pub artifacts: String,
@@ -110,7 +115,13 @@ fn runnable(d: &Decision) -> Result<&str> {
     if let Some(why) = &d.blocked {
         return Err(Error::Failed(format!("blocked: {why}")));
     }
-    d.command.as_deref().ok_or_else(|| Error::Failed("no command to run".into()))
+    if d.manual {
+        return Err(Error::Failed(format!(
+            "nothing to run: the step is manual ({})",
+            d.manual_step.as_deref().unwrap_or("no command named")
+        )));
+    }
+    d.command.as_deref().ok_or_else(|| Error::Failed("nothing to run: no command named".into()))
 }
 
 /// Run the step. Output goes live to our stdout/stderr (all of it to stderr when `quiet_stdout`,
@@ -134,6 +145,8 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
         .arg(&command)
         .current_dir(root)
         .env("LOOP_STAMP", &d.stamp)
+        // Memos write `$STAMP` in their shell snippets.
+        .env("STAMP", &d.stamp)
         .env("LOOP_ARTIFACTS", &dir)
         .env("LOOP_ITEM", &d.item.id)
         .env("PATH", child_path())
@@ -188,6 +201,8 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
         phase: d.phase.as_ref().map(|p| p.id.clone()),
         task: d.task.as_ref().map(|t| t.id.clone()),
         command,
+        command_template: d.command_template.clone(),
+        command_from: d.command_from.as_ref().map(|w| format!("{}:{}", w.file, w.line)),
         cwd: root.display().to_string(),
         stamp: d.stamp.clone(),
         artifacts: d.artifacts.trim_end_matches('/').to_string(),

@@ -23,7 +23,16 @@ pub struct LedgerStatus {
     pub path: String,
     pub last_updated: Option<String>,
     pub active_focus: Vec<String>,
+    /// Index rows (table rows or `- [ID] … Status: …` bullets), in file order.
+    pub index: Vec<IndexRowStatus>,
     pub items: Vec<ItemStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IndexRowStatus {
+    pub id: String,
+    pub status: Option<String>,
+    pub line: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -33,6 +42,8 @@ pub struct ItemStatus {
     pub status: Option<String>,
     pub priority: Option<String>,
     pub line: usize,
+    /// A one-line bullet in an archive section rather than a `## [ID]` section.
+    pub archived: bool,
     pub attempts: Vec<AttemptStatus>,
 }
 
@@ -74,6 +85,11 @@ pub fn status(model: &Model) -> Status {
             path: l.doc.file.clone(),
             last_updated: l.last_updated.as_ref().map(|h| h.value.clone()),
             active_focus: l.active_focus.clone(),
+            index: l
+                .index
+                .iter()
+                .map(|r| IndexRowStatus { id: r.id.clone(), status: r.status.clone(), line: r.line })
+                .collect(),
             items: l
                 .items
                 .iter()
@@ -83,6 +99,7 @@ pub fn status(model: &Model) -> Status {
                     status: i.status().map(str::to_string),
                     priority: i.priority().map(str::to_string),
                     line: i.line,
+                    archived: i.archived,
                     attempts: i
                         .attempts
                         .iter()

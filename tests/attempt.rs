@@ -292,6 +292,39 @@ fn from_run_takes_everything_from_the_run_folder() {
     assert!(entry.contains("corr=0.9995 ✅ (threshold ≥0.999)"), "{entry}");
     assert!(entry.contains("sum_ratio=1.02 ❌ (threshold |sum_ratio−1| ≤0.005)"), "{entry}");
     assert!(entry.contains("pixels=64"), "{entry}");
-    assert!(entry.contains(&format!("Artifacts: `reports/DEMO-001/B/{STAMP}/{{run.json,metrics.json}}`")), "{entry}");
+    let dir = format!("reports/DEMO-001/phase_b/{STAMP}");
+    assert!(entry.contains(&format!("Artifacts: `{dir}/run.json`, `{dir}/metrics.json`.")), "{entry}");
     assert!(read(&d.path().join("plans/active/demo.md")).contains("| B1 | run | [D] |"));
+    // The same run twice is refused unless --again.
+    let o = run(d.path(), &["attempt", "--last-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("already records the run"), "{}", stderr(&o));
+    let o = run(d.path(), &["attempt", "--last-run", "--again", "--no-task"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(read(&d.path().join("docs/fix_plan.md")).contains("Attempt #3 — Result: success (Phase B1)."));
+}
+
+#[test]
+fn a_passing_run_marks_its_task_done_and_next_moves_on() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "docs/fix_plan.md",
+        "# L\n\n## [DEMO-001] Demo\n- Status: in_progress\n- Plan Reference: plans/active/demo.md\n- Attempts History:\n  - [2026-01-01] Attempt #1 — Result: planning.\n",
+    );
+    let plan = "- Initiative: DEMO-001\n\n### Phase B — Run\nExit Criteria: corr >= 0.999.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| B1 | run | [ ] | `mkdir -p \"$LOOP_ARTIFACTS\" && echo '{\"corr\": 0.99951234567}' > \"$LOOP_ARTIFACTS/metrics.json\"` |\n| B2 | next | [ ] | `true` |\n";
+    write(d.path(), "plans/active/demo.md", plan);
+    assert!(run(d.path(), &["next", "--run"]).status.success());
+    let o = run(d.path(), &["attempt", "--last-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("task B1 [D] set in the plan"), "{}", stdout(&o));
+    let text = read(&d.path().join("docs/fix_plan.md"));
+    // Metrics are rounded to 6 significant digits.
+    assert!(text.contains("corr=0.999512 ✅ (threshold ≥0.999)"), "{text}");
+    assert!(read(&d.path().join("plans/active/demo.md")).contains("| B1 | run | [D] |"));
+    assert_eq!(json(&run(d.path(), &["next", "--json"]))["task"]["id"], "B2");
+    // --no-task leaves the plan alone.
+    write(d.path(), "plans/active/demo.md", plan);
+    assert!(run(d.path(), &["attempt", "--last-run", "--again", "--no-task"]).status.success());
+    assert!(read(&d.path().join("plans/active/demo.md")).contains("| B1 | run | [ ] |"));
 }

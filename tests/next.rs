@@ -170,7 +170,8 @@ fn missing_plan_reference_is_exit_2_naming_it() {
     let o = run(d.path(), &["next"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("docs/fix_plan.md:15: Plan References names plans/active/gone.md, which does not exist"),
+        stderr(&o)
+            .contains("docs/fix_plan.md:15: [DEMO-001]'s plan field names plans/active/gone.md, which does not exist"),
         "{}",
         stderr(&o)
     );
@@ -225,15 +226,26 @@ fn ctrl_c_kills_the_child_and_still_records() {
 }
 
 #[test]
-fn a_memo_for_a_past_task_gives_way_to_the_plan() {
+fn a_memo_wins_until_its_run_is_recorded_then_the_plan_moves_on() {
     let d = demo("[D]", "echo plan-b1");
+    // The memo names task A1, already [D]: the supervisor wrote it on purpose, so it wins.
     write(d.path(), "input.md", "Focus: DEMO-001\nDo Now: DEMO-001 — Run task A1 via `echo memo`\n");
     let j = json(&run(d.path(), &["next", "--json"]));
-    assert_eq!(j["task"]["id"], "B1");
+    assert_eq!(j["task"]["id"], "A1");
+    assert_eq!(j["command"], "echo memo");
+    assert_eq!(j["command_from"]["file"], "input.md");
+    // Run it and record it: the memo has done its job, the plan's next task comes next.
+    assert!(run(d.path(), &["next", "--run"]).status.success());
+    let o = run(d.path(), &["attempt", "--last-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = json(&run(d.path(), &["next", "--json"]));
+    assert_eq!(j["task"]["id"], "B1", "{j}");
     assert_eq!(j["command"], "echo plan-b1");
     let memo = j["checks"].as_array().unwrap().iter().find(|c| c["name"] == "memo").unwrap();
     assert_eq!(memo["outcome"], "unchecked");
-    // A memo naming the current task (or none) still wins.
-    write(d.path(), "input.md", "Focus: DEMO-001\nDo Now: DEMO-001 — Run task B1 via `echo memo`\n");
-    assert_eq!(json(&run(d.path(), &["next", "--json"]))["command"], "echo memo");
+    assert!(memo["detail"].as_str().unwrap().contains("already ran"), "{memo}");
+    // A new memo wins again.
+    write(d.path(), "input.md", "Focus: DEMO-001\nDo Now: DEMO-001 — Run task B2 via `echo memo2`\n");
+    let j = json(&run(d.path(), &["next", "--json"]));
+    assert_eq!((j["task"]["id"].as_str(), j["command"].as_str()), (Some("B2"), Some("echo memo2")));
 }

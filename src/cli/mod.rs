@@ -202,6 +202,12 @@ pub struct AttemptArgs {
     /// Set the ledger's **Last Updated:** date to the entry date.
     #[arg(long)]
     pub touch: bool,
+    /// With --from-run/--last-run: do not mark the run's task [D] even when its gates pass.
+    #[arg(long)]
+    pub no_task: bool,
+    /// Record a run folder that an earlier attempt already recorded.
+    #[arg(long)]
+    pub again: bool,
     /// Which of several same-ID items: the line of its heading.
     #[arg(long, value_name = "N")]
     pub line: Option<usize>,
@@ -344,6 +350,7 @@ fn decide(model: &Model, a: &NextArgs) -> Result<Decision> {
 fn cmd_next(cli: &Cli, a: &NextArgs) -> Result<ExitCode> {
     let model = load(&cli.root)?;
     let d = decide(&model, a)?;
+    print_warnings(&d);
     if a.run || a.dry_run {
         return run_step(&model, &d, a);
     }
@@ -433,6 +440,8 @@ fn cmd_attempt(cli: &Cli, a: &AttemptArgs) -> Result<ExitCode> {
         next_actions: a.next_actions.clone(),
         status: a.status.clone(),
         touch: a.touch,
+        no_task: a.no_task,
+        again: a.again,
     };
     let outcome = attempt::prepare(&model, &req)?;
     for w in &outcome.warnings {
@@ -451,14 +460,22 @@ fn cmd_attempt(cli: &Cli, a: &AttemptArgs) -> Result<ExitCode> {
         out_json(&outcome);
     } else {
         let files: Vec<&str> = outcome.changes.iter().map(|c| c.file.as_str()).collect();
-        out(&format!(
-            "[{}] Attempt #{} appended at {}:{}{}\n",
-            outcome.item,
-            outcome.number,
-            model.ledger.doc.file,
-            outcome.line,
-            if files.len() > 1 { format!(" (also changed {})", files[1..].join(", ")) } else { String::new() }
-        ));
+        let mut s = if outcome.number == 0 {
+            format!("[{}] pointers moved in {}\n", outcome.item, files.join(", "))
+        } else {
+            format!(
+                "[{}] Attempt #{} appended at {}:{}{}\n",
+                outcome.item,
+                outcome.number,
+                model.ledger.doc.file,
+                outcome.line,
+                if files.len() > 1 { format!(" (also changed {})", files[1..].join(", ")) } else { String::new() }
+            )
+        };
+        if !outcome.tasks.is_empty() {
+            s.push_str(&format!("task {} set in the plan\n", outcome.tasks.join(", ")));
+        }
+        out(&s);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -593,25 +610,25 @@ fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let ledger = &model.ledger.doc.file;
+    let plan = d.plan.as_deref().unwrap_or("(none)");
     let _ = writeln!(
         s,
         "item      [{}] {}  ({ledger}:{}, chosen by {})",
         d.item.id, d.item.title, d.item.line, d.item.chosen_by
     );
     let _ = writeln!(s, "status    {}", d.item.status.as_deref().unwrap_or("(none)"));
-    let _ = writeln!(s, "plan      {}", d.plan);
+    let _ = writeln!(s, "plan      {plan}");
     if explain {
         for c in &d.considered {
             let _ = writeln!(
                 s,
-                "            Phase {:<4} {:>2}/{:<2} {:<9} {}:{}",
-                c.phase.id, c.phase.done, c.phase.total, c.verdict, d.plan, c.phase.line
+                "            Phase {:<4} {:>2}/{:<2} {:<9} {plan}:{}",
+                c.phase.id, c.phase.done, c.phase.total, c.verdict, c.phase.line
             );
         }
     }
     if let Some(p) = &d.phase {
-        let _ =
-            writeln!(s, "phase     {} — {}  ({}:{}, {}/{} tasks done)", p.id, p.title, d.plan, p.line, p.done, p.total);
+        let _ = writeln!(s, "phase     {} — {}  ({plan}:{}, {}/{} tasks done)", p.id, p.title, p.line, p.done, p.total);
     }
     for c in &d.checks {
         let mark = match c.outcome {
@@ -629,11 +646,13 @@ fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {
         );
     }
     if let Some(t) = &d.task {
-        let _ = writeln!(s, "task      {} {} {}  ({}:{})", t.id, t.state.marker(), t.description, d.plan, t.line);
+        let _ = writeln!(s, "task      {} {} {}  ({plan}:{})", t.id, t.state.marker(), t.description, t.line);
     }
+    let from = d.command_from.as_ref().map(|w| format!("{}:{}", w.file, w.line)).unwrap_or_default();
     if let Some(c) = &d.command {
-        let from = d.command_from.as_ref().map(|w| format!("{}:{}", w.file, w.line)).unwrap_or_default();
         let _ = writeln!(s, "command   {}  (from {from})", paint("1", c));
+    } else if let Some(m) = &d.manual_step {
+        let _ = writeln!(s, "command   none: manual step: {m}  (from {from})");
     }
     if !d.artifacts.is_empty() {
         let _ = writeln!(s, "artifacts {}", d.artifacts);
@@ -645,11 +664,20 @@ fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {
         Some(why) => {
             let _ = writeln!(s, "\n{} {why}", paint("31", "BLOCKED"));
         }
+        None if d.manual => {
+            let _ = writeln!(s, "\nmanual step: do it by hand, then record it with: loop attempt --result ...");
+        }
         None => {
             let _ = writeln!(s, "\nRun it with: loop next --run");
         }
     }
     s
+}
+
+fn print_warnings(d: &Decision) {
+    for w in &d.warnings {
+        eprintln!("loop: warning: {w}");
+    }
 }
 
 #[cfg(test)]

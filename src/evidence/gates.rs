@@ -187,12 +187,37 @@ impl Gate {
     }
 }
 
+/// A metric as a ledger line shows it: 6 significant digits, exponent form for the very small
+/// and very large (`1.40822e-5`, `0.721175`, `140.5`).
 pub fn fmt_num(x: f64) -> String {
-    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e7) {
-        format!("{x:e}")
+    if !x.is_finite() || x == 0.0 {
+        return format!("{x}");
+    }
+    if x.abs() < 1e-3 || x.abs() >= 1e7 {
+        let s = format!("{x:.5e}");
+        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mant = if mant.contains('.') { mant.trim_end_matches('0').trim_end_matches('.') } else { mant };
+        return format!("{mant}e{exp}");
+    }
+    let digits = (5 - x.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
-        let s = format!("{x}");
         s
+    }
+}
+
+#[cfg(test)]
+mod fmt_tests {
+    #[test]
+    fn six_significant_digits() {
+        assert_eq!(super::fmt_num(1.4082220284716212e-5), "1.40822e-5");
+        assert_eq!(super::fmt_num(0.7211751234), "0.721175");
+        assert_eq!(super::fmt_num(140.0), "140");
+        assert_eq!(super::fmt_num(12345.678), "12345.7");
+        assert_eq!(super::fmt_num(0.999999999993), "1");
+        assert_eq!(super::fmt_num(-2.5), "-2.5");
     }
 }
 
