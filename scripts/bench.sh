@@ -20,6 +20,8 @@ ledger() {
   cp -r "$FIX/workspace" "$WORK/decide" && cp "$FIX/large/docs/fix_plan.md" "$WORK/decide/docs/fix_plan.md"
   hf -i -m 30 "$LOOP status --json --root $FIX/large" "$LOOP next --json --root $WORK/decide" \
     "$LOOP lint --json --root $FIX/large" "$LOOP attempt TEST-SUITE-TRIAGE-002 --result partial --root $WORK/large"
+  echo "== status and next on the largest history state (780 KB ledger, 13 plans)"
+  hf -m 50 "$LOOP status --json --root $FIX/history/dd18a2a5" "$LOOP next --json --root $FIX/history/dd18a2a5"
   cargo bench --quiet --bench ledger 2>&1 | grep -E "parse/|thrpt" || true
 }
 

@@ -10,20 +10,77 @@ use regex::Regex;
 use crate::diag::Diagnostic;
 use crate::markdown::Document;
 
-static ITEM_HEADING: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[([^\]]*)\]\s*(.*)$").unwrap());
 static ITEM_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$").unwrap());
-static FIELD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\*{0,2}([A-Za-z][^:*`\[]{0,160}?)\*{0,2}:\*{0,2}[ \t]*(.*)$").unwrap());
-static ATTEMPT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?:\*\*)?(?:\[(\d{4}-\d{2}-\d{2})[^\]]*\]\s*)?(?:\*\*)?Attempt\s+#(\d+)").unwrap());
-static RESULT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"Result:[^A-Za-z\n]{0,16}([A-Za-z][A-Za-z_\-]*)").unwrap());
+static ATTEMPT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\*\*)?(?:\[([0-9]{4}-[0-9]{2}-[0-9]{2})[^\]]*\][ \t]*)?(?:\*\*)?Attempt[ \t]+#([0-9]+)").unwrap()
+});
 /// A bullet outside item sections is an archived item only when its bracket holds an item ID
 /// in capitals (`[AT-PARALLEL-012]`), never a date, a timestamp or a checkbox.
 static BULLET_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Z][A-Z0-9]*(?:[-_.][A-Za-z0-9]+)+$").unwrap());
 static INDEX_BULLET: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[([^\]]+)\]").unwrap());
 static BULLET_STATUS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"Status:\**\s*([^,;|]+)").unwrap());
 static INDEX_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[?([A-Za-z0-9][A-Za-z0-9_.\-]*)\]?").unwrap());
+
+/// The first `n` bytes of `s`, cut back to a character boundary.
+pub fn head(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    let mut end = n;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The result word after `Result:` (`**failed**`, `✅ success` → `failed`, `success`).
+fn result_word(text: &str) -> Option<String> {
+    let at = memchr::memmem::find(text.as_bytes(), b"Result:")? + "Result:".len();
+    let rest = &text[at..];
+    let (skip, _) = rest.char_indices().take(17).find(|(_, c)| c.is_ascii_alphabetic() || *c == '\n')?;
+    let word = &rest[skip..];
+    let end = word.find(|c: char| !(c.is_ascii_alphabetic() || c == '_' || c == '-')).unwrap_or(word.len());
+    (word.starts_with(|c: char| c.is_ascii_alphabetic())).then(|| word[..end].to_ascii_lowercase())
+}
+
+/// `[ID] Title` (a heading or a bullet): the bracket's content and the rest, trimmed.
+pub fn bracketed(text: &str) -> Option<(&str, &str)> {
+    let inner = text.strip_prefix('[')?;
+    let close = inner.find(']')?;
+    Some((&inner[..close], inner[close + 1..].trim()))
+}
+
+/// `Name: value` at the start of a list item, `**Name:**` and `**Name**:` too: the name and
+/// the byte offset where the value starts. Regex-free: this runs on every list item.
+fn field_of(text: &str) -> Option<(&str, usize)> {
+    let stars = |s: &str| s.len() - s.trim_start_matches('*').len();
+    let lead = stars(text).min(2);
+    let body = &text[lead..];
+    if !body.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let stop = body.find([':', '*', '`', '[', '\n'])?;
+    if body[..stop].chars().count() > 161 {
+        return None;
+    }
+    let mut at = lead + stop;
+    at += stars(&text[at..]).min(2);
+    if !text[at..].starts_with(':') {
+        return None;
+    }
+    at += 1;
+    at += stars(&text[at..]).min(2);
+    at += text[at..].len() - text[at..].trim_start_matches([' ', '\t']).len();
+    Some((&body[..stop], at))
+}
+
+/// `[date] Attempt #N` / `**Attempt #N**` at the start of a line.
+fn attempt_of(text: &str) -> Option<(u32, Option<String>)> {
+    if !text.contains("Attempt") {
+        return None;
+    }
+    ATTEMPT.captures(head(text, 96)).map(|c| (c[2].parse().unwrap_or(0), c.get(1).map(|m| m.as_str().to_string())))
+}
 
 /// An item ID as prose writes it (`VECTOR-TRICUBIC-002`): capitals and digits joined by hyphens.
 pub const ID_PATTERN: &str = r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+";
@@ -253,20 +310,21 @@ impl Ledger {
             if !(2..=3).contains(&h.level) {
                 continue;
             }
-            let Some(cap) = ITEM_HEADING.captures(&h.text) else {
+            let Some((id, title)) = bracketed(&h.text) else {
                 continue;
             };
-            let id = cap[1].trim();
+            let id = id.trim();
             // `### [ID] Attempt #4 …` or `### [ID] Update …` inside `## [ID]`: part of that item.
             if let Some(parent) =
                 items.iter_mut().rev().find(|p: &&mut Item| p.level < h.level && p.range.contains(&h.range.start))
             {
-                if parent.id.eq_ignore_ascii_case(id) || ATTEMPT.is_match(cap[2].trim()) {
-                    if let Some(a) = ATTEMPT.captures(cap[2].trim()) {
+                let attempt = attempt_of(title);
+                if parent.id.eq_ignore_ascii_case(id) || attempt.is_some() {
+                    if let Some((number, date)) = attempt {
                         parent.attempts.push(Attempt {
-                            number: a[2].parse().unwrap_or(0),
-                            date: a.get(1).map(|m| m.as_str().to_string()),
-                            result: RESULT.captures(&h.text).map(|c| c[1].to_ascii_lowercase()),
+                            number,
+                            date,
+                            result: result_word(&h.text),
                             line: h.line,
                             item: None,
                             text: h.range.clone(),
@@ -286,7 +344,7 @@ impl Ledger {
             }
             let end =
                 doc.headings[i + 1..].iter().find(|n| n.level <= h.level).map_or(doc.text.len(), |n| n.range.start);
-            items.push(parse_item(doc, id, cap[2].trim(), h.line, h.level, h.range.start..end));
+            items.push(parse_item(doc, id, title, h.line, h.level, h.range.start..end));
         }
         self.parse_archived(&mut items);
         let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -321,12 +379,12 @@ impl Ledger {
             {
                 continue;
             }
-            let Some(cap) = ITEM_HEADING.captures(doc.item_text(it)) else {
+            let Some((id, rest)) = bracketed(doc.item_text(it)) else {
                 continue;
             };
-            let id = cap[1].trim();
+            let id = id.trim();
             if BULLET_ID.is_match(id) {
-                let title = cap[2].split(" — ").next().unwrap_or("").trim_start_matches([',', ' ']).to_string();
+                let title = rest.split(" — ").next().unwrap_or("").trim_start_matches([',', ' ']).to_string();
                 bullets.push((it.line, id.to_string(), title, it.range.start));
             }
         }
@@ -359,25 +417,24 @@ fn parse_item(doc: &Document, id: &str, title: &str, line: usize, level: u8, ran
             break;
         }
         let text = doc.item_text(it);
-        if let Some(cap) = ATTEMPT.captures(text) {
+        if let Some((number, date)) = attempt_of(text) {
             attempts.push(Attempt {
-                number: cap[2].parse().unwrap_or(0),
-                date: cap.get(1).map(|m| m.as_str().to_string()),
-                result: RESULT.captures(text).map(|c| c[1].to_ascii_lowercase()),
+                number,
+                date,
+                result: result_word(text),
                 line: it.line,
                 item: Some(idx),
                 text: it.text_range.clone(),
             });
         } else if it.depth == 0 {
-            if let Some(cap) = FIELD.captures(text) {
-                let name = cap[1].trim().to_string();
+            if let Some((name, end)) = field_of(text) {
+                let name = name.trim().to_string();
                 let key = name.split('(').next().unwrap_or(&name).trim().to_string();
-                let value = cap.get(2).unwrap();
                 fields.push(Field {
                     key,
                     name,
-                    value: value.as_str().trim().to_string(),
-                    value_range: it.text_range.start + value.start()..it.text_range.start + value.end(),
+                    value: text[end..].trim().to_string(),
+                    value_range: it.text_range.start + end..it.text_range.end,
                     line: it.line,
                     item: idx,
                 });

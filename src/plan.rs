@@ -117,7 +117,8 @@ impl Plan {
         let mut diagnostics = doc.diagnostics.clone();
         let (initiative, initiative_line) = (1..=doc.line_count())
             .find_map(|n| {
-                INITIATIVE.captures(doc.line_text(n)).map(|c| {
+                let text = doc.line_text(n);
+                text.contains("Initiative").then(|| INITIATIVE.captures(text)).flatten().map(|c| {
                     let v = c[1].trim();
                     let id = ITEM_ID.captures(v).map_or(v, |m| m.get(1).unwrap().as_str());
                     (Some(id.to_string()), n)
@@ -169,7 +170,12 @@ fn parse_phase(
     };
     let last = doc.line_of(range.end.saturating_sub(1));
     for n in line + 1..=last {
-        if let Some(c) = PHASE_LINE.captures(doc.line_text(n)) {
+        let text = doc.line_text(n);
+        let lead = crate::ledger::head(text.trim_start_matches([' ', '-', '*']), 16);
+        if !(lead.starts_with("Goal") || lead.starts_with("Prereq") || lead.starts_with("Exit")) {
+            continue;
+        }
+        if let Some(c) = PHASE_LINE.captures(text) {
             let v = Some(LineValue { value: c[2].trim().to_string(), line: n });
             let slot = match &c[1] {
                 "Goal" => &mut phase.goal,
