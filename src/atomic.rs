@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Test hook: when set, the writer creates this marker file after writing the temp file and
-/// then waits (up to 60 s) before renaming, so a test can kill it at the worst moment.
-pub const PAUSE_ENV: &str = "LOOP_TEST_PAUSE_BEFORE_RENAME";
+/// Test hook, compiled into unit tests only: when set, the writer creates this marker file after
+/// writing the temp file and then waits (up to 60 s) before renaming, so a test can kill it at the
+/// worst moment.
+#[cfg(test)]
+const PAUSE_ENV: &str = "LOOP_TEST_PAUSE_BEFORE_RENAME";
 
 /// An exclusive lock on a file, released on drop.
 pub struct Lock {
@@ -82,6 +84,7 @@ pub fn replace(path: &Path, shown: &str, expected: &[u8], bytes: &[u8]) -> Resul
         let _ = tmp.as_file().set_permissions(meta.permissions());
     }
     tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+    #[cfg(test)]
     if let Some(marker) = std::env::var_os(PAUSE_ENV) {
         let _ = std::fs::write(&marker, b"paused\n");
         std::thread::sleep(std::time::Duration::from_secs(60));
@@ -108,5 +111,48 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "x");
         let _l = Lock::exclusive(&p).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp files left");
+    }
+
+    const CHILD_TARGET: &str = "LOOP_TEST_ATOMIC_TARGET";
+
+    /// Run by `killed_between_temp_write_and_rename_leaves_the_original` in a child process.
+    #[test]
+    #[ignore = "run as a child process by another test"]
+    fn writer_child() {
+        let Some(path) = std::env::var_os(CHILD_TARGET) else { return };
+        let path = std::path::PathBuf::from(path);
+        let _lock = Lock::exclusive(&path).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        replace(&path, "f.md", &before, b"half-written new content").unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn killed_between_temp_write_and_rename_leaves_the_original() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.md");
+        std::fs::write(&p, "original\n").unwrap();
+        let marker = dir.path().join("paused");
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "atomic::tests::writer_child", "--ignored", "--quiet"])
+            .env(CHILD_TARGET, &p)
+            .env(PAUSE_ENV, &marker)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..4000 {
+            if marker.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(marker.exists(), "writer never reached the rename");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "original\n");
+        // The lock died with the process: the next writer gets it.
+        let _l = Lock::exclusive(&p).unwrap();
+        replace(&p, "f.md", b"original\n", b"new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
     }
 }

@@ -115,7 +115,7 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
         None => "close the phase and brief again.".into(),
     };
     let branch =
-        crate::run::git_info(&model.ws.root).and_then(|g| g.branch).unwrap_or_else(|| "(not a git repository)".into());
+        crate::git::info(&model.ws.root).and_then(|g| g.branch).unwrap_or_else(|| "(not a git repository)".into());
     let ctx = Ctx {
         item: serde_json::json!({"id": d.item.id, "title": d.item.title, "status": d.item.status, "line": d.item.line}),
         plan: plan_path.to_string(),

@@ -1,16 +1,18 @@
 //! ledger-loop: the library behind the `loop` command. Parsers return plain data; commands
-//! consume it; only `cli` prints.
+//! consume it; the binary's `cli` module parses arguments and prints. The library knows
+//! nothing of clap or progress bars.
 
 pub mod atomic;
 pub mod attempt;
 pub mod brief;
-pub mod cli;
 pub mod clock;
 pub mod command;
 pub mod diag;
 pub mod error;
 pub mod evidence;
+pub mod fsutil;
 pub mod gate;
+pub mod git;
 pub mod guard;
 pub mod hook;
 pub mod ledger;

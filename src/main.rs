@@ -1,7 +1,11 @@
+//! The `loop` binary: parse arguments, dispatch, map errors to messages and exit codes.
+
+mod cli;
+
 use std::process::ExitCode;
 
 use clap::Parser;
-use ledger_loop::cli::{self, Cli};
+use cli::Cli;
 
 fn main() -> ExitCode {
     match cli::run(Cli::parse()) {

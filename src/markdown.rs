@@ -8,7 +8,8 @@ use std::path::Path;
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 
 use crate::diag::Diagnostic;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::fsutil::read_utf8;
 
 #[derive(Debug, Clone)]
 pub struct Heading {
@@ -64,18 +65,6 @@ pub struct Document {
     pub code_blocks: Vec<Range<usize>>,
     blocks: Vec<Range<usize>>,
     pub diagnostics: Vec<Diagnostic>,
-}
-
-/// Read a file as UTF-8, naming the line of the first bad byte when it is not.
-pub fn read_utf8(path: &Path, shown: &str) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    String::from_utf8(bytes).map_err(|e| {
-        let good = e.utf8_error().valid_up_to();
-        let bytes = e.as_bytes();
-        let line = 1 + bytes[..good].iter().filter(|&&b| b == b'\n').count();
-        let col = good - bytes[..good].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
-        Error::input(shown, line, format!("not valid UTF-8 (byte {good}, column {col}); save the file as UTF-8"))
-    })
 }
 
 impl Document {

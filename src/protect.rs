@@ -24,7 +24,7 @@ impl Protected {
     pub fn load(ws: &Workspace) -> Result<Protected> {
         let index = ws.path(&ws.config.index);
         let linked = if index.is_file() {
-            let text = crate::markdown::read_utf8(&index, &ws.config.index)?;
+            let text = crate::fsutil::read_utf8(&index, &ws.config.index)?;
             let dir = Path::new(&ws.config.index).parent().unwrap_or(Path::new(""));
             links(&text, dir)
         } else {

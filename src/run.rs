@@ -25,13 +25,6 @@ pub const LAST_RUN: &str = ".last_run";
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GitInfo {
-    pub sha: Option<String>,
-    pub branch: Option<String>,
-    pub dirty: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnvInfo {
     pub os: String,
     pub cpus: usize,
@@ -60,7 +53,7 @@ pub struct RunRecord {
     pub exit_code: i32,
     pub interrupted: bool,
     pub blocked_log: Option<String>,
-    pub git: Option<GitInfo>,
+    pub git: Option<crate::git::GitInfo>,
     pub env: EnvInfo,
 }
 
@@ -212,7 +205,7 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
         exit_code,
         interrupted,
         blocked_log,
-        git: git_info(root),
+        git: crate::git::info(root),
         env: EnvInfo {
             os: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -309,23 +302,4 @@ fn exit_code(status: &std::process::ExitStatus) -> i32 {
         }
     }
     status.code().unwrap_or(-1)
-}
-
-pub fn git_info(root: &Path) -> Option<GitInfo> {
-    let repo = git2::Repository::discover(root).ok()?;
-    let head = repo.head().ok();
-    let sha = head.as_ref().and_then(|h| h.peel_to_commit().ok()).map(|c| c.id().to_string());
-    let branch = match &head {
-        Some(h) if h.is_branch() => h.shorthand().map(str::to_string),
-        Some(_) => None,
-        // Unborn HEAD: the branch is named but has no commit yet.
-        None => repo
-            .find_reference("HEAD")
-            .ok()
-            .and_then(|r| r.symbolic_target().map(|t| t.trim_start_matches("refs/heads/").to_string())),
-    };
-    let mut opts = git2::StatusOptions::new();
-    opts.include_untracked(false).include_ignored(false);
-    let dirty = repo.statuses(Some(&mut opts)).map(|s| !s.is_empty()).unwrap_or(false);
-    Some(GitInfo { sha, branch, dirty })
 }

@@ -89,7 +89,7 @@ impl Workspace {
         if !path.is_file() {
             return Ok(Config::default());
         }
-        let text = crate::markdown::read_utf8(&path, CONFIG_FILE)?;
+        let text = crate::fsutil::read_utf8(&path, CONFIG_FILE)?;
         if text.trim().is_empty() {
             return Ok(Config::default());
         }

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::{load, out, out_json, Cli};
-use crate::error::{Error, Result};
-use crate::{gate, run};
+use ledger_loop::error::{Error, Result};
+use ledger_loop::{gate, run};
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -88,7 +88,7 @@ pub struct GateCheckArgs {
 }
 
 pub(super) fn cmd_hotspots(a: &HotspotsArgs) -> Result<ExitCode> {
-    use crate::evidence::hotspots;
+    use ledger_loop::evidence::hotspots;
     let report = hotspots::analyze(&a.trace)?;
     hotspots::write(&report, &a.outdir, &a.trace.display().to_string())?;
     if a.json {
@@ -112,7 +112,7 @@ pub(super) fn cmd_hotspots(a: &HotspotsArgs) -> Result<ExitCode> {
 }
 
 pub(super) fn cmd_gate_check(cli: &Cli, a: &GateCheckArgs) -> Result<ExitCode> {
-    use crate::evidence::gates;
+    use ledger_loop::evidence::gates;
     let (metrics_path, metrics) = gates::run_metrics(&a.dir)?
         .ok_or_else(|| Error::input(a.dir.display().to_string(), 0, "no metrics.json here or in profile/"))?;
     let (gate_list, source) = match &a.gate {
@@ -162,7 +162,7 @@ pub(super) fn cmd_gate_check(cli: &Cli, a: &GateCheckArgs) -> Result<ExitCode> {
 }
 
 pub(super) fn cmd_compare(a: &CompareArgs) -> Result<ExitCode> {
-    use crate::evidence::{compare, gates};
+    use ledger_loop::evidence::{compare, gates};
     let gate_list = a.gate.as_deref().map(gates::parse_list).transpose()?;
     let (ia, ib) = rayon::join(|| compare::read_image(&a.a, a.shape), || compare::read_image(&a.b, a.shape));
     let (ia, ib) = (ia?, ib?);
@@ -183,7 +183,7 @@ pub(super) fn cmd_compare(a: &CompareArgs) -> Result<ExitCode> {
     let worst = ((y0 + stats.worst / rw.max(1)), (x0 + stats.worst % rw.max(1)));
     if let Some(p) = &a.diff_png {
         let diff: Vec<f64> = (0..w * ia.height).map(|i| (ia.get(i) as f64 - ib.get(i) as f64).abs()).collect();
-        crate::sim::image::Image::f64(w, ia.height, diff).write_png(p)?;
+        ledger_loop::sim::image::Image::f64(w, ia.height, diff).write_png(p)?;
     }
     let metrics: std::collections::BTreeMap<String, f64> = [
         ("corr", stats.corr),

@@ -4,8 +4,8 @@
 mod evidence;
 mod sim;
 
-pub use evidence::{CompareArgs, GateCheckArgs, GateCommand, HotspotsArgs};
-pub use sim::{SimCommand, SimProfileArgs, SimRunArgs};
+pub use evidence::{CompareArgs, GateCommand, HotspotsArgs};
+pub use sim::SimCommand;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -13,14 +13,14 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::error::{Error, Result};
-use crate::gate::{self, Decision, Outcome};
-use crate::model::Model;
-use crate::plan::TaskState;
-use crate::run;
-use crate::status;
-use crate::workspace::Workspace;
-use crate::{atomic, attempt, clock, guard, hook};
+use ledger_loop::error::{Error, Result};
+use ledger_loop::gate::{self, Decision, Outcome};
+use ledger_loop::model::Model;
+use ledger_loop::plan::TaskState;
+use ledger_loop::run;
+use ledger_loop::status;
+use ledger_loop::workspace::Workspace;
+use ledger_loop::{atomic, attempt, clock, guard, hook};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -520,18 +520,18 @@ fn cmd_brief(cli: &Cli, a: &BriefArgs) -> Result<ExitCode> {
     let _lock = if a.write && input.is_file() { Some(atomic::Lock::exclusive(&input)?) } else { None };
     let model = Model::load(ws)?;
     let (template, name) = match &a.template {
-        Some(p) => (crate::markdown::read_utf8(p, &p.display().to_string())?, p.display().to_string()),
+        Some(p) => (ledger_loop::fsutil::read_utf8(p, &p.display().to_string())?, p.display().to_string()),
         None => {
             let p = model.ws.path("templates/input.md");
             if p.is_file() {
-                (crate::markdown::read_utf8(&p, "templates/input.md")?, "templates/input.md".to_string())
+                (ledger_loop::fsutil::read_utf8(&p, "templates/input.md")?, "templates/input.md".to_string())
             } else {
-                (crate::brief::DEFAULT_TEMPLATE.to_string(), "(built-in template)".to_string())
+                (ledger_loop::brief::DEFAULT_TEMPLATE.to_string(), "(built-in template)".to_string())
             }
         }
     };
     let stamp = clock::stamp(&clock::now()?);
-    let b = crate::brief::render(&model, a.item.as_deref(), &stamp, &template, &name)?;
+    let b = ledger_loop::brief::render(&model, a.item.as_deref(), &stamp, &template, &name)?;
     let rel = model.ws.config.input.clone();
     if !a.write {
         if a.json {
@@ -570,13 +570,13 @@ fn cmd_lint(cli: &Cli, a: &LintArgs) -> Result<ExitCode> {
     let _lock = if a.fix && ledger.is_file() { Some(atomic::Lock::exclusive(&ledger)?) } else { None };
     let model = Model::load(ws)?;
     let now = clock::now()?;
-    let mut report = crate::lint::lint(&model, &clock::date(&now));
+    let mut report = ledger_loop::lint::lint(&model, &clock::date(&now));
     if a.fix {
-        let fixed = crate::lint::fix(&model, &report)?;
+        let fixed = ledger_loop::lint::fix(&model, &report)?;
         if fixed > 0 {
             // Report what is left after the fix.
             let model = Model::load(model.ws.clone())?;
-            report = crate::lint::lint(&model, &clock::date(&now));
+            report = ledger_loop::lint::lint(&model, &clock::date(&now));
             report.fixed = fixed;
         }
     }

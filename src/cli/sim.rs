@@ -3,10 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Subcommand};
 
 use super::{out, out_json};
-use crate::error::{Error, Result};
+use ledger_loop::error::{Error, Result};
+use ledger_loop::sim::params::Shape;
+use ledger_loop::sim::Dtype;
 
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
@@ -89,14 +92,14 @@ pub struct SimRunArgs {
     #[arg(long)]
     pub divsteps: Option<u32>,
     /// Crystal shape for the lattice factor.
-    #[arg(long, value_enum)]
-    pub shape: Option<crate::sim::params::Shape>,
+    #[arg(long, value_parser = PossibleValuesParser::new(Shape::NAMES).map(|s| s.parse::<Shape>().unwrap()))]
+    pub shape: Option<Shape>,
     /// Kahn polarization factor (0 unpolarized .. 1).
     #[arg(long)]
     pub polar: Option<f64>,
     /// Precision of the vectorized path.
-    #[arg(long, value_enum, default_value = "float32")]
-    pub dtype: crate::sim::Dtype,
+    #[arg(long, default_value = "float32", value_parser = dtype_parser())]
+    pub dtype: Dtype,
     /// Write nanoBragg's raw float image (little-endian float32, slow-axis rows).
     #[arg(long, value_name = "OUT")]
     pub floatfile: Option<PathBuf>,
@@ -114,13 +117,17 @@ pub struct SimRunArgs {
     pub json: bool,
 }
 
+fn dtype_parser() -> impl clap::builder::TypedValueParser<Value = Dtype> {
+    PossibleValuesParser::new(Dtype::NAMES).map(|s| s.parse::<Dtype>().unwrap())
+}
+
 #[derive(Debug, Args)]
 pub struct SimProfileArgs {
     /// Detector sizes (pixels per side), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1024")]
     pub sizes: Vec<usize>,
-    #[arg(long, value_enum, default_value = "float32")]
-    pub dtype: crate::sim::Dtype,
+    #[arg(long, default_value = "float32", value_parser = dtype_parser())]
+    pub dtype: Dtype,
     /// Warm (timed) runs per size.
     #[arg(long, default_value_t = 1)]
     pub iterations: usize,
@@ -142,8 +149,8 @@ pub struct SimProfileArgs {
     pub json: bool,
 }
 
-fn sim_params(a: &SimRunArgs) -> Result<crate::sim::params::Params> {
-    use crate::sim::params::Params;
+fn sim_params(a: &SimRunArgs) -> Result<ledger_loop::sim::params::Params> {
+    use ledger_loop::sim::params::Params;
     let mut p = match &a.nb_args {
         Some(args) => Params::from_nb_args(args)?,
         None => Params::default(),
@@ -207,7 +214,7 @@ impl Bar {
     }
 }
 
-impl crate::sim::profile::Progress for Bar {
+impl ledger_loop::sim::profile::Progress for Bar {
     fn start(&self, label: &str, len: u64) {
         if let Ok(mut g) = self.0.lock() {
             if let Some(b) = g.take() {
@@ -233,17 +240,17 @@ impl crate::sim::profile::Progress for Bar {
 }
 
 pub(super) fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
-    use crate::sim::profile::Progress;
+    use ledger_loop::sim::profile::Progress;
     let p = sim_params(a)?;
     let bar = Bar::new();
     bar.start("simulating", p.spixels as u64);
     let t = std::time::Instant::now();
-    let (setup, image) = crate::sim::with_threads(a.threads, || -> Result<_> {
-        let setup = crate::sim::geometry::Setup::new(&p)?;
+    let (setup, image) = ledger_loop::sim::with_threads(a.threads, || -> Result<_> {
+        let setup = ledger_loop::sim::geometry::Setup::new(&p)?;
         let image = if a.scalar {
-            crate::sim::image::Image::f64(setup.fpixels, setup.spixels, crate::sim::scalar::render(&setup))
+            ledger_loop::sim::image::Image::f64(setup.fpixels, setup.spixels, ledger_loop::sim::scalar::render(&setup))
         } else {
-            crate::sim::render(&setup, a.dtype, false, &|| bar.tick()).image
+            ledger_loop::sim::render(&setup, a.dtype, false, &|| bar.tick()).image
         };
         Ok((setup, image))
     })??;
@@ -290,9 +297,9 @@ pub(super) fn cmd_sim_profile(a: &SimProfileArgs) -> Result<ExitCode> {
         return Err(Error::Usage("--sizes: give detector sizes like 1024,4096".into()));
     }
     for &s in &a.sizes {
-        crate::sim::params::Params::benchmark(s).validate()?;
+        ledger_loop::sim::params::Params::benchmark(s).validate()?;
     }
-    let req = crate::sim::profile::Request {
+    let req = ledger_loop::sim::profile::Request {
         sizes: a.sizes.clone(),
         dtype: a.dtype,
         iterations: a.iterations,
@@ -301,7 +308,7 @@ pub(super) fn cmd_sim_profile(a: &SimProfileArgs) -> Result<ExitCode> {
         full_reference_max: 1024,
     };
     let bar = Bar::new();
-    let summary = crate::sim::profile::run(&req, &bar)?;
+    let summary = ledger_loop::sim::profile::run(&req, &bar)?;
     bar.finish();
     if a.json {
         out_json(&summary);

@@ -16,7 +16,7 @@ impl Hkl {
     /// Grid points the file does not name hold `fill` (the reference's default_F).
     pub fn load(path: &Path, fill: f64) -> Result<Hkl> {
         let shown = path.display().to_string();
-        let text = crate::markdown::read_utf8(path, &shown)?;
+        let text = crate::fsutil::read_utf8(path, &shown)?;
         Hkl::parse(&text, &shown, fill)
     }
 

@@ -17,11 +17,26 @@ use geometry::Setup;
 use image::Image;
 use params::Params;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
     Float32,
     Float64,
+}
+
+impl Dtype {
+    pub const NAMES: [&'static str; 2] = ["float32", "float64"];
+}
+
+impl std::str::FromStr for Dtype {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "float32" => Ok(Dtype::Float32),
+            "float64" => Ok(Dtype::Float64),
+            _ => Err(format!("`{s}`: expected float32 or float64")),
+        }
+    }
 }
 
 /// What one vectorized render produced and how long it took.

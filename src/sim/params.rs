@@ -6,13 +6,30 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 
 /// Crystal shape model for the lattice factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Shape {
     Square,
     Round,
     Gauss,
     Tophat,
+}
+
+impl Shape {
+    pub const NAMES: [&'static str; 4] = ["square", "round", "gauss", "tophat"];
+}
+
+impl std::str::FromStr for Shape {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "square" => Ok(Shape::Square),
+            "round" => Ok(Shape::Round),
+            "gauss" | "gaussian" => Ok(Shape::Gauss),
+            "tophat" => Ok(Shape::Tophat),
+            _ => Err(format!("`{s}`: expected square, round, gauss or tophat")),
+        }
+    }
 }
 
 /// nanoBragg's default fluence (photons/m²).

@@ -226,7 +226,7 @@ fn write_outputs(dir: &Path, runs: &[SizeMetrics], trace: &Trace) -> Result<()> 
     let top = runs.iter().max_by_key(|r| r.size).cloned();
     let mut m = serde_json::to_value(&top).unwrap_or_default();
     if let Some(o) = m.as_object_mut() {
-        let sha = std::env::current_dir().ok().and_then(|d| crate::run::git_info(&d)).and_then(|g| g.sha);
+        let sha = std::env::current_dir().ok().and_then(|d| crate::git::info(&d)).and_then(|g| g.sha);
         o.insert("git_sha".into(), json!(sha));
         o.insert("runs".into(), serde_json::to_value(runs).unwrap_or_default());
     }

@@ -1,6 +1,4 @@
-mod common;
-
-use common::*;
+use crate::common::*;
 use regex::Regex;
 
 fn count(re: &str, text: &str) -> usize {

@@ -1,11 +1,9 @@
 //! `loop` on ten real states of the upstream workspace (tests/fixtures/nanobragg/history), each
 //! with the memo written that day: the memo is the ground truth for `loop next`.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 struct Expect {
     state: &'static str,

@@ -1,8 +1,6 @@
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 /// A git repository holding a small workspace, with loop's hook installed.
 fn repo() -> tempfile::TempDir {

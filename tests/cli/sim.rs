@@ -1,6 +1,4 @@
-mod common;
-
-use common::*;
+use crate::common::*;
 use ledger_loop::evidence::compare::Stats;
 use ledger_loop::sim::geometry::Setup;
 use ledger_loop::sim::params::{Params, Shape};

@@ -1,8 +1,6 @@
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 const LEDGER: &str = "# Ledger\n\n**Last Updated:** 2026-01-01\n**Active Focus:**\n- `[DEMO-001]` first.\n\n## Index\n| ID | Title | Priority | Status |\n| --- | --- | --- | --- |\n| [DEMO-001](#x) | Demo | High | in_progress |\n\n## [DEMO-001] Demo\n- Priority: High\n- Status: in_progress\n- Plan References: `plans/active/demo.md`\n- Attempts History:\n  * [2026-01-01] Attempt #1 — Result: planning. x\n";
 

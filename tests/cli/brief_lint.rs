@@ -1,6 +1,4 @@
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn do_now_command(memo: &str) -> String {
     let line = memo.lines().find(|l| l.starts_with("Do Now:")).unwrap();

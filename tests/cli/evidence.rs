@@ -1,8 +1,6 @@
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 fn write_f32(path: &Path, v: &[f32]) {
     let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();

@@ -1,0 +1,13 @@
+//! Integration tests: the real `loop` binary on temp copies of real workspaces and in real git
+//! repositories. One test binary (not one per file), so a build links once.
+
+mod common;
+
+mod attempt;
+mod brief_lint;
+mod evidence;
+mod guard;
+mod history;
+mod next;
+mod sim;
+mod status;
