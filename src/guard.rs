@@ -28,6 +28,8 @@ pub struct Violation {
     pub path: String,
     pub rule: Rule,
     pub message: String,
+    /// How to fix it, for this rule.
+    pub fix: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -122,8 +124,10 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
         let new_path = delta.new_file().path().map(to_slash).unwrap_or_default();
         let old_path = delta.old_file().path().map(to_slash).unwrap_or_default();
         let status = delta.status();
-        let mut push =
-            |path: &str, rule, message: String| violations.push(Violation { path: path.to_string(), rule, message });
+        let index = &ws.config.index;
+        let mut push = |path: &str, rule: Rule, message: String| {
+            violations.push(Violation { path: path.to_string(), rule, message, fix: rule.advice(path, index) })
+        };
         let adds =
             matches!(status, Delta::Added | Delta::Modified | Delta::Renamed | Delta::Copied | Delta::Typechange);
         if adds {
@@ -183,7 +187,31 @@ fn join(prefix: &str, rel: &str) -> String {
     }
 }
 
-/// The refusal as a person reads it: each path, the rule, and how to fix or bypass.
+impl Rule {
+    /// What to do about it: a fix that matches the rule, with the command.
+    pub fn advice(self, path: &str, index: &str) -> String {
+        let p = quote(path);
+        match self {
+            Rule::Reports => format!(
+                "unstage the report: `git restore --staged {p}` (`git rm --cached {p}` before the first commit); keep reports/ in .gitignore"
+            ),
+            Rule::ProtectedDeleted => format!(
+                "restore the file: `git restore --staged --worktree {p}`; to retire it on purpose, remove it from {index} in the same commit"
+            ),
+            Rule::ProtectedRenamed => format!(
+                "undo the rename: `git restore --staged {p}` and move it back; to rename on purpose, update its entry in {index} in the same commit"
+            ),
+            Rule::Frozen => format!(
+                "restore the frozen file: `git restore --staged --worktree {p}`; it changes only when loop.yaml `frozen:` stops listing it"
+            ),
+            Rule::TooLarge => format!(
+                "unstage it (`git restore --staged {p}`) and track it with Git LFS (`git lfs track {p}`), or raise max_staged_bytes in loop.yaml"
+            ),
+        }
+    }
+}
+
+/// The refusal as a person reads it: each path, the rule, and the fix for that rule.
 pub fn render(report: &Report) -> String {
     let mut s = format!(
         "loop guard: commit refused ({} problem(s) in {} staged change(s)):\n",
@@ -191,9 +219,8 @@ pub fn render(report: &Report) -> String {
         report.staged
     );
     for v in &report.violations {
-        s.push_str(&format!("  {}: {}\n", quote(&v.path), v.message));
+        s.push_str(&format!("  {}: {}\n    fix: {}\n", quote(&v.path), v.message, v.fix));
     }
-    s.push_str("\nFix: unstage with `git restore --staged <path>` (`git rm --cached <path>` before the first commit);\nkeep reports/ in .gitignore.\n");
     s.push_str("Bypass once, deliberately: `git commit --no-verify`.\n");
     s
 }

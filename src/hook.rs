@@ -16,6 +16,12 @@ pub struct HookStatus {
     /// `none`, `loop` (ours) or `foreign` (someone else's hook).
     pub installed: String,
     pub chained: bool,
+    /// The loop binary recorded in our hook, its fallback when `loop` is not on PATH.
+    pub recorded: Option<String>,
+    /// What the hook would run now: `loop` found on PATH, the recorded binary, or null (neither).
+    pub runs: Option<String>,
+    /// Things to know, e.g. a recorded binary inside a build folder.
+    pub warnings: Vec<String>,
 }
 
 fn hooks_dir(cwd: &Path) -> Result<PathBuf> {
@@ -29,26 +35,89 @@ fn hooks_dir(cwd: &Path) -> Result<PathBuf> {
     })
 }
 
+const RECORDED: &str = "LOOP_RECORDED=";
+
+/// The hook prefers `loop` on PATH (an installed loop survives `cargo clean`), falls back to the
+/// binary that installed it, and says so plainly when neither is there.
 fn script(bin: &Path) -> String {
     let bin = bin.display().to_string().replace('\'', "'\\''");
     format!(
-        "#!/bin/sh\n{MARK} (remove with: loop hook uninstall)\nhookdir=$(dirname \"$0\")\nif [ -x \"$hookdir/{CHAINED}\" ]; then\n  \"$hookdir/{CHAINED}\" \"$@\" || exit $?\nfi\nLOOP_BIN='{bin}'\n[ -x \"$LOOP_BIN\" ] || LOOP_BIN=loop\nexec \"$LOOP_BIN\" guard\n"
+        r#"#!/bin/sh
+{MARK} (remove with: loop hook uninstall)
+hookdir=$(dirname "$0")
+if [ -x "$hookdir/{CHAINED}" ]; then
+  "$hookdir/{CHAINED}" "$@" || exit $?
+fi
+{RECORDED}'{bin}'
+if command -v loop >/dev/null 2>&1; then
+  exec loop guard
+elif [ -x "$LOOP_RECORDED" ]; then
+  exec "$LOOP_RECORDED" guard
+fi
+echo "loop guard: cannot check this commit: no \`loop\` on PATH and $LOOP_RECORDED is gone." >&2
+echo "  Put loop on PATH (cargo install --path <ledger-loop checkout>), or run \`loop hook install\` again." >&2
+echo "  Bypass once, deliberately: git commit --no-verify" >&2
+exit 1
+"#
     )
+}
+
+/// `loop` as the hook's `command -v loop` would find it.
+fn loop_on_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("loop")).find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    p.is_file()
+}
+
+/// A binary that `cargo clean` or a rebuild in another profile takes away.
+fn in_build_folder(bin: &Path) -> bool {
+    let parts: Vec<String> = bin.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    parts.windows(2).any(|w| w[0] == "target" && (w[1] == "release" || w[1] == "debug"))
 }
 
 pub fn status(cwd: &Path) -> Result<HookStatus> {
     let dir = hooks_dir(cwd)?;
     let path = dir.join("pre-commit");
-    let installed = match std::fs::read_to_string(&path) {
+    let text = std::fs::read_to_string(&path);
+    let installed = match &text {
         Ok(t) if t.contains(MARK) => "loop",
         Ok(_) => "foreign",
         Err(_) if path.exists() => "foreign",
         Err(_) => "none",
     };
+    let recorded = text.ok().filter(|_| installed == "loop").and_then(|t| {
+        let line = t.lines().find_map(|l| l.strip_prefix(RECORDED))?;
+        Some(line.trim_matches('\'').replace("'\\''", "'"))
+    });
+    let runs = match installed {
+        "loop" => loop_on_path()
+            .map(|p| p.display().to_string())
+            .or_else(|| recorded.clone().filter(|r| is_executable(Path::new(r)))),
+        _ => None,
+    };
+    let mut warnings = Vec::new();
+    if installed == "loop" && runs.is_none() {
+        warnings.push(format!(
+            "the hook cannot run: no `loop` on PATH and {} is gone; every commit fails until you install loop or reinstall the hook",
+            recorded.as_deref().unwrap_or("the recorded binary")
+        ));
+    }
     Ok(HookStatus {
         path: path.display().to_string(),
         installed: installed.into(),
         chained: dir.join(CHAINED).exists(),
+        recorded,
+        runs,
+        warnings,
     })
 }
 
@@ -79,7 +148,14 @@ pub fn install(cwd: &Path, chain: bool) -> Result<HookStatus> {
     let bin = std::env::current_exe().map_err(|e| Error::io("loop", e))?;
     std::fs::write(&path, script(&bin)).map_err(|e| Error::io(&path, e))?;
     make_executable(&path)?;
-    status(cwd)
+    let mut st = status(cwd)?;
+    if in_build_folder(&bin) && loop_on_path().is_none() {
+        st.warnings.push(format!(
+            "the hook falls back to {}, inside a build folder that `cargo clean` empties; `cargo install --path .` puts loop on PATH, which the hook prefers",
+            bin.display()
+        ));
+    }
+    Ok(st)
 }
 
 /// Remove only what loop installed, putting a chained hook back in place.

@@ -17,7 +17,6 @@ use crate::model::Model;
 use crate::plan::TaskState;
 
 static REPORT_PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"`(reports/[^`{}\s]*)(\{[^`]*\})?`").unwrap());
-static PLAN_PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"plans/[A-Za-z0-9_./\-]+\.md").unwrap());
 static DONE_TITLE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\((complete|completed|done)\b|✅|\[D\]").unwrap());
 
@@ -48,182 +47,277 @@ fn missing(from: u32, to: u32) -> String {
     }
 }
 
-pub fn lint(model: &Model, today: &str) -> Report {
-    let mut f: Vec<Finding> = Vec::new();
-    let l = &model.ledger;
-    let lf = l.doc.file.clone();
-    let mut add = |file: &str, line: usize, severity, code, message: String, fixable| {
-        f.push(Finding { file: file.to_string(), line, severity, code, message, fixable })
-    };
-    // Structural problems the parsers reported as errors (tables, fences, headings without ID).
-    for d in model.diagnostics() {
-        if d.severity == Severity::Error {
-            add(&d.file, d.line, Severity::Error, "structure", d.message.clone(), false);
-        }
+/// What every rule reads.
+struct Ctx<'m> {
+    model: &'m Model,
+    today: &'m str,
+}
+
+impl Ctx<'_> {
+    fn ledger_file(&self) -> String {
+        self.model.ledger.doc.file.clone()
     }
-    let sections: Vec<&crate::ledger::Item> = l.items.iter().filter(|i| !i.archived).collect();
+}
+
+fn finding(file: &str, line: usize, severity: Severity, code: &'static str, message: String) -> Finding {
+    Finding { file: file.to_string(), line, severity, code, message, fixable: false }
+}
+
+type Rule = fn(&Ctx, &mut Vec<Finding>);
+
+/// Every finding code and the one function that looks for it.
+const RULES: &[(&str, Rule)] = &[
+    ("structure", structure),
+    ("duplicate-id", duplicate_id),
+    ("index-without-section", index_without_section),
+    ("index-status", index_status),
+    ("section-without-index", section_without_index),
+    ("attempt-repeated", attempt_repeated),
+    ("attempt-order", attempt_order),
+    ("attempt-skipped", attempt_skipped),
+    ("attempt-future", attempt_future),
+    ("artifact-missing", artifact_missing),
+    ("plan-missing", plan_missing),
+    ("unknown-state", unknown_state),
+    ("phase-done-open", phase_done_open),
+    ("dead-link", dead_link),
+];
+
+pub fn lint(model: &Model, today: &str) -> Report {
+    let ctx = Ctx { model, today };
+    let mut f: Vec<Finding> = Vec::new();
+    for (code, rule) in RULES {
+        let before = f.len();
+        rule(&ctx, &mut f);
+        debug_assert!(f[before..].iter().all(|x| x.code == *code), "rule {code} reported another code");
+    }
+    f.sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
+    let errors = f.iter().filter(|x| x.severity == Severity::Error).count();
+    Report { warnings: f.len() - errors, errors, findings: f, fixed: 0 }
+}
+
+/// Structural problems the parsers reported as errors (tables, fences, headings without ID).
+fn structure(c: &Ctx, f: &mut Vec<Finding>) {
+    for d in c.model.diagnostics().into_iter().filter(|d| d.severity == Severity::Error) {
+        f.push(finding(&d.file, d.line, Severity::Error, "structure", d.message.clone()));
+    }
+}
+
+/// Item sections (not archive bullets).
+fn sections<'m>(c: &Ctx<'m>) -> impl Iterator<Item = &'m crate::ledger::Item> {
+    c.model.ledger.items.iter().filter(|i| !i.archived)
+}
+
+fn duplicate_id(c: &Ctx, f: &mut Vec<Finding>) {
     let mut first: HashMap<String, usize> = HashMap::new();
-    for i in &sections {
-        let key = i.id.to_ascii_uppercase();
-        match first.get(&key) {
-            Some(&line) => add(
-                &lf,
+    for i in sections(c) {
+        match first.get(&i.id.to_ascii_uppercase()) {
+            Some(&line) => f.push(finding(
+                &c.ledger_file(),
                 i.line,
                 Severity::Error,
                 "duplicate-id",
                 format!("[{}] is already defined at line {line}", i.id),
-                false,
-            ),
+            )),
             None => {
-                first.insert(key, i.line);
+                first.insert(i.id.to_ascii_uppercase(), i.line);
             }
         }
     }
-    let has_index = !l.index.is_empty();
+}
+
+fn index_without_section(c: &Ctx, f: &mut Vec<Finding>) {
+    let l = &c.model.ledger;
+    for row in l.index.iter().filter(|r| l.find(&r.id).is_empty()) {
+        f.push(finding(
+            &c.ledger_file(),
+            row.line,
+            Severity::Error,
+            "index-without-section",
+            format!("Index row [{}] has no `## [{}]` section", row.id, row.id),
+        ));
+    }
+}
+
+fn index_status(c: &Ctx, f: &mut Vec<Finding>) {
+    let l = &c.model.ledger;
     for row in &l.index {
-        match l.find(&row.id).first() {
-            None => add(
-                &lf,
-                row.line,
-                Severity::Error,
-                "index-without-section",
-                format!("Index row [{}] has no `## [{}]` section", row.id, row.id),
-                false,
-            ),
-            Some(item) => {
-                let (a, b) = (row.status.as_deref().map(status_word), item.status().map(status_word));
-                if let (Some(a), Some(b)) = (a, b) {
-                    if a != b {
-                        add(
-                            &lf,
-                            row.line,
-                            Severity::Warning,
-                            "index-status",
-                            format!("Index says [{}] is `{a}`, its section (line {}) says `{b}`", row.id, item.line),
-                            true,
-                        );
-                    }
-                }
-            }
-        }
-    }
-    if has_index {
-        let listed: BTreeSet<String> = l.index.iter().map(|r| r.id.to_ascii_uppercase()).collect();
-        let mut seen = BTreeSet::new();
-        for i in &sections {
-            if !listed.contains(&i.id.to_ascii_uppercase()) && seen.insert(i.id.to_ascii_uppercase()) {
-                add(
-                    &lf,
-                    i.line,
+        let Some(item) = l.find(&row.id).into_iter().next() else { continue };
+        if let (Some(a), Some(b)) = (row.status.as_deref().map(status_word), item.status().map(status_word)) {
+            if a != b {
+                let mut x = finding(
+                    &c.ledger_file(),
+                    row.line,
                     Severity::Warning,
-                    "section-without-index",
-                    format!("[{}] has no row in the Index", i.id),
-                    true,
+                    "index-status",
+                    format!("Index says [{}] is `{a}`, its section (line {}) says `{b}`", row.id, item.line),
                 );
+                x.fixable = true;
+                f.push(x);
             }
         }
     }
-    for item in &l.items {
+}
+
+fn section_without_index(c: &Ctx, f: &mut Vec<Finding>) {
+    let l = &c.model.ledger;
+    if l.index.is_empty() {
+        return;
+    }
+    let listed: BTreeSet<String> = l.index.iter().map(|r| r.id.to_ascii_uppercase()).collect();
+    let mut seen = BTreeSet::new();
+    for i in sections(c) {
+        if !listed.contains(&i.id.to_ascii_uppercase()) && seen.insert(i.id.to_ascii_uppercase()) {
+            let mut x = finding(
+                &c.ledger_file(),
+                i.line,
+                Severity::Warning,
+                "section-without-index",
+                format!("[{}] has no row in the Index", i.id),
+            );
+            x.fixable = true;
+            f.push(x);
+        }
+    }
+}
+
+/// Each item's attempts with the highest number seen before each (None for the first), skipping
+/// repeats: what the ordering rules compare.
+fn attempt_runs<'m>(
+    c: &Ctx<'m>,
+) -> impl Iterator<Item = (&'m crate::ledger::Item, &'m crate::ledger::Attempt, Option<u32>, bool)> {
+    c.model.ledger.items.iter().flat_map(|item| {
         let mut prev: Option<u32> = None;
         let mut numbers = BTreeSet::new();
-        for a in &item.attempts {
-            if !numbers.insert(a.number) {
-                add(
-                    &lf,
+        item.attempts.iter().map(move |a| {
+            let repeated = !numbers.insert(a.number);
+            let before = prev;
+            if !repeated {
+                prev = Some(prev.map_or(a.number, |p| p.max(a.number)));
+            }
+            (item, a, before, repeated)
+        })
+    })
+}
+
+fn attempt_repeated(c: &Ctx, f: &mut Vec<Finding>) {
+    for (item, a, _, repeated) in attempt_runs(c) {
+        if repeated {
+            f.push(finding(
+                &c.ledger_file(),
+                a.line,
+                Severity::Warning,
+                "attempt-repeated",
+                format!("[{}] Attempt #{} appears again", item.id, a.number),
+            ));
+        }
+    }
+}
+
+fn attempt_order(c: &Ctx, f: &mut Vec<Finding>) {
+    for (item, a, prev, repeated) in attempt_runs(c) {
+        if let (Some(p), false) = (prev, repeated) {
+            if a.number < p {
+                f.push(finding(
+                    &c.ledger_file(),
                     a.line,
                     Severity::Warning,
-                    "attempt-repeated",
-                    format!("[{}] Attempt #{} appears again", item.id, a.number),
-                    false,
-                );
-            } else if let Some(p) = prev {
-                if a.number < p {
-                    add(
-                        &lf,
-                        a.line,
-                        Severity::Warning,
-                        "attempt-order",
-                        format!("[{}] Attempt #{} comes after #{p}", item.id, a.number),
-                        false,
-                    );
-                } else if a.number > p + 1 {
-                    add(
-                        &lf,
-                        a.line,
-                        Severity::Warning,
-                        "attempt-skipped",
-                        format!(
-                            "[{}] Attempt #{} follows #{p} ({} missing)",
-                            item.id,
-                            a.number,
-                            missing(p + 1, a.number - 1)
-                        ),
-                        false,
-                    );
-                }
-            }
-            prev = Some(prev.map_or(a.number, |p| p.max(a.number)));
-            if let Some(d) = &a.date {
-                if d.as_str() > today {
-                    add(
-                        &lf,
-                        a.line,
-                        Severity::Warning,
-                        "attempt-future",
-                        format!("[{}] Attempt #{} is dated {d}, after today ({today})", item.id, a.number),
-                        false,
-                    );
-                }
-            }
-            let text = l.doc.slice(&a.text);
-            for cap in REPORT_PATH.captures_iter(text) {
-                let p = cap[1].trim_end_matches(['.', ',', ';']);
-                // `reports/.../<STAMP>/x.md`, `$STAMP`, `<loop_slug>`: a pattern, not a file.
-                if !crate::gate::is_template(p) && !model.ws.root.join(p).exists() {
-                    add(
-                        &lf,
-                        a.line,
-                        Severity::Warning,
-                        "artifact-missing",
-                        format!("artifact {p} does not exist here"),
-                        false,
-                    );
-                }
-            }
-        }
-        if let Some(refs) = item.field("Plan References") {
-            for m in PLAN_PATH.find_iter(&refs.value) {
-                if !model.ws.root.join(m.as_str()).is_file() {
-                    add(
-                        &lf,
-                        refs.line,
-                        Severity::Error,
-                        "plan-missing",
-                        format!("Plan References names {}, which does not exist", m.as_str()),
-                        false,
-                    );
-                }
+                    "attempt-order",
+                    format!("[{}] Attempt #{} comes after #{p}", item.id, a.number),
+                ));
             }
         }
     }
-    for plan in &model.plans {
-        for phase in &plan.phases {
-            for t in &phase.tasks {
-                if t.state == TaskState::Unknown && !t.skipped {
-                    add(
-                        &plan.path,
-                        t.line,
-                        Severity::Warning,
-                        "unknown-state",
-                        format!(
-                            "task {}: state `{}` is not [ ], [P], [D] or [B]",
-                            t.id,
-                            plan.doc.slice(&t.state_range)
-                        ),
-                        false,
-                    );
-                }
+}
+
+fn attempt_skipped(c: &Ctx, f: &mut Vec<Finding>) {
+    for (item, a, prev, repeated) in attempt_runs(c) {
+        if let (Some(p), false) = (prev, repeated) {
+            if a.number > p + 1 {
+                f.push(finding(
+                    &c.ledger_file(),
+                    a.line,
+                    Severity::Warning,
+                    "attempt-skipped",
+                    format!(
+                        "[{}] Attempt #{} follows #{p} ({} missing)",
+                        item.id,
+                        a.number,
+                        missing(p + 1, a.number - 1)
+                    ),
+                ));
             }
+        }
+    }
+}
+
+fn attempt_future(c: &Ctx, f: &mut Vec<Finding>) {
+    for item in &c.model.ledger.items {
+        for a in &item.attempts {
+            if let Some(d) = a.date.as_deref().filter(|d| *d > c.today) {
+                f.push(finding(
+                    &c.ledger_file(),
+                    a.line,
+                    Severity::Warning,
+                    "attempt-future",
+                    format!("[{}] Attempt #{} is dated {d}, after today ({})", item.id, a.number, c.today),
+                ));
+            }
+        }
+    }
+}
+
+fn artifact_missing(c: &Ctx, f: &mut Vec<Finding>) {
+    let l = &c.model.ledger;
+    for a in l.items.iter().flat_map(|i| &i.attempts) {
+        for cap in REPORT_PATH.captures_iter(l.doc.slice(&a.text)) {
+            let p = cap[1].trim_end_matches(['.', ',', ';']);
+            // `reports/.../<STAMP>/x.md`, `$STAMP`, `<loop_slug>`: a pattern, not a file.
+            if !crate::gate::is_template(p) && !c.model.ws.root.join(p).exists() {
+                f.push(finding(
+                    &c.ledger_file(),
+                    a.line,
+                    Severity::Warning,
+                    "artifact-missing",
+                    format!("artifact {p} does not exist here"),
+                ));
+            }
+        }
+    }
+}
+
+/// An open item whose plan field names no active plan (a closed item's plan may be archived).
+fn plan_missing(c: &Ctx, f: &mut Vec<Finding>) {
+    for item in sections(c).filter(|i| i.is_open()) {
+        if let Some(e) = crate::gate::resolve_plan(c.model, item).broken {
+            let (file, line) = match &e {
+                crate::Error::Input { file, line, .. } => (file.clone(), *line),
+                _ => (c.ledger_file(), item.line),
+            };
+            let message = e.to_string();
+            let message = message.split_once(": ").map_or(message.as_str(), |(_, m)| m).to_string();
+            f.push(finding(&file, line, Severity::Error, "plan-missing", message));
+        }
+    }
+}
+
+fn unknown_state(c: &Ctx, f: &mut Vec<Finding>) {
+    for plan in &c.model.plans {
+        for t in plan.phases.iter().flat_map(|p| &p.tasks).filter(|t| t.state == TaskState::Unknown && !t.skipped) {
+            f.push(finding(
+                &plan.path,
+                t.line,
+                Severity::Warning,
+                "unknown-state",
+                format!("task {}: state `{}` is not [ ], [P], [D] or [B]", t.id, plan.doc.slice(&t.state_range)),
+            ));
+        }
+    }
+}
+
+fn phase_done_open(c: &Ctx, f: &mut Vec<Finding>) {
+    for plan in &c.model.plans {
+        for phase in &plan.phases {
             let open: Vec<&str> = phase
                 .tasks
                 .iter()
@@ -231,32 +325,30 @@ pub fn lint(model: &Model, today: &str) -> Report {
                 .map(|t| t.id.as_str())
                 .collect();
             if DONE_TITLE.is_match(&phase.title) && !open.is_empty() {
-                add(
+                f.push(finding(
                     &plan.path,
                     phase.line,
                     Severity::Error,
                     "phase-done-open",
                     format!("Phase {} is marked done but tasks {} are not [D]", phase.id, open.join(", ")),
-                    false,
-                );
+                ));
             }
         }
     }
-    for (path, line) in &model.protected.linked {
-        if !model.ws.root.join(path).exists() {
-            add(
-                &model.ws.config.index,
+}
+
+fn dead_link(c: &Ctx, f: &mut Vec<Finding>) {
+    for (path, line) in &c.model.protected.linked {
+        if !c.model.ws.root.join(path).exists() {
+            f.push(finding(
+                &c.model.ws.config.index,
                 *line,
                 Severity::Error,
                 "dead-link",
                 format!("links {path}, which does not exist"),
-                false,
-            );
+            ));
         }
     }
-    f.sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
-    let errors = f.iter().filter(|x| x.severity == Severity::Error).count();
-    Report { warnings: f.len() - errors, errors, findings: f, fixed: 0 }
 }
 
 /// GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens.

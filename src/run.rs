@@ -52,6 +52,9 @@ pub struct RunRecord {
     pub duration_s: f64,
     pub exit_code: i32,
     pub interrupted: bool,
+    /// The signal that stopped the step (`SIGINT` when loop was interrupted), if one did.
+    #[serde(default)]
+    pub signal: Option<String>,
     pub blocked_log: Option<String>,
     pub git: Option<crate::git::GitInfo>,
     pub env: EnvInfo,
@@ -151,12 +154,19 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
     let out_thread = tee(child.stdout.take(), dir.join("stdout.log"), quiet_stdout, None)?;
     let err_thread = tee(child.stderr.take(), dir.join("stderr.log"), true, Some(tail.clone()))?;
+    let mut interrupted_at: Option<Instant> = None;
     let status = loop {
         if let Some(s) = child.try_wait().map_err(|e| Error::io("sh", e))? {
             break s;
         }
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            kill_group(&mut child);
+        if INTERRUPTED.load(Ordering::SeqCst) && interrupted_at.is_none() {
+            // Pass the Ctrl-C on to the step's whole group, as a shell would; force it after 3 s.
+            signal_group(&child, "INT");
+            interrupted_at = Some(Instant::now());
+        }
+        if interrupted_at.is_some_and(|t| t.elapsed() > Duration::from_secs(3)) {
+            signal_group(&child, "KILL");
+            let _ = child.kill();
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -166,6 +176,7 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
     let end = start + chrono::Duration::microseconds((duration * 1e6) as i64);
     let exit_code = exit_code(&status);
     let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+    let signal = if interrupted { Some("SIGINT".to_string()) } else { signal_name(&status) };
 
     let blocked_log = if exit_code != 0 {
         let path = root.join(&d.blocked_log);
@@ -204,6 +215,7 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
         duration_s: (duration * 1000.0).round() / 1000.0,
         exit_code,
         interrupted,
+        signal,
         blocked_log,
         git: crate::git::info(root),
         env: EnvInfo {
@@ -232,14 +244,42 @@ fn child_path() -> std::ffi::OsString {
     std::env::join_paths(dirs).unwrap_or_default()
 }
 
-fn kill_group(child: &mut std::process::Child) {
+fn signal_group(child: &std::process::Child, signal: &str) {
     #[cfg(unix)]
     {
         let group = format!("-{}", child.id());
         let quiet = || Stdio::null();
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).stdout(quiet()).stderr(quiet()).status();
+        let _ =
+            Command::new("kill").args([&format!("-{signal}"), "--", &group]).stdout(quiet()).stderr(quiet()).status();
     }
-    let _ = child.kill();
+    #[cfg(not(unix))]
+    let _ = (child, signal);
+}
+
+/// `SIGKILL` for a child a signal stopped.
+fn signal_name(status: &std::process::ExitStatus) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        let names = [
+            (1, "SIGHUP"),
+            (2, "SIGINT"),
+            (3, "SIGQUIT"),
+            (6, "SIGABRT"),
+            (9, "SIGKILL"),
+            (11, "SIGSEGV"),
+            (13, "SIGPIPE"),
+            (15, "SIGTERM"),
+        ];
+        status
+            .signal()
+            .map(|n| names.iter().find(|(k, _)| *k == n).map_or(format!("signal {n}"), |(_, s)| s.to_string()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        None
+    }
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -27,6 +27,7 @@ pub struct CompareArgs {
     /// Write |A−B| as an 8-bit PNG.
     #[arg(long, value_name = "OUT")]
     pub diff_png: Option<PathBuf>,
+    /// Print the statistics (and gate verdicts) as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -57,6 +58,7 @@ pub struct HotspotsArgs {
     /// Rows to print (the CSV has all).
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Print the ranked spans as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -65,7 +67,7 @@ pub struct HotspotsArgs {
 pub enum GateCommand {
     /// Check a run folder's metrics.json against the gates its plan task states (✅/❌ each).
     #[command(
-        after_help = "Examples:\n  loop gate check reports/loop-sim/phase_b/<STAMP>/\n  loop gate check out/ --gate \"corr>=0.999,sum_ratio=1±5e-3\"\n  loop gate check out/ --item LOOP-SIM-001 --phase B1\n\nGates come from --gate, else from the plan task named in the folder's run.json (or --item/--phase):\nits guidance, its phase's Exit Criteria, then the rest of the plan. Exit 1 when a gate fails."
+        after_help = "Examples:\n  loop gate check reports/loop-sim/phase_b/<STAMP>/\n  loop gate check out/ --gate \"corr>=0.999,sum_ratio=1±5e-3\"\n  loop gate check out/ --item LOOP-SIM-001 --phase B1\n\nGates come from --gate, else from the plan task named in the folder's\nrun.json (or --item/--phase): its guidance, its phase's Exit Criteria,\nthen the rest of the plan. Exit 1 when a gate fails."
     )]
     Check(GateCheckArgs),
 }
@@ -83,6 +85,7 @@ pub struct GateCheckArgs {
     /// Task or phase whose gates apply (default: run.json's task).
     #[arg(long)]
     pub phase: Option<String>,
+    /// Print the verdicts as JSON (metrics file, gate source, verdicts, pass).
     #[arg(long)]
     pub json: bool,
 }

@@ -7,7 +7,7 @@ mod sim;
 pub use evidence::{CompareArgs, GateCommand, HotspotsArgs};
 pub use sim::SimCommand;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,14 +27,24 @@ use ledger_loop::{atomic, attempt, clock, guard, hook};
     name = "loop",
     version,
     about = "Plan-and-ledger automation: find the next gated step, run it, record the attempt, guard commits.",
-    after_help = "Examples:\n  loop status                 what the ledger and plans say\n  loop next                   the next gated step and why\n  loop next --run             run it, recording artifacts under reports/\n\nThe workspace is the first folder upward holding docs/fix_plan.md or loop.yaml.\nLOOP_NOW=2026-01-05T15:30:00Z fixes the clock for dates and STAMPs."
+    after_help = "Examples:\n  # what the ledger and plans say\n  loop status\n  # the next gated step and why\n  loop next\n  # run it, recording artifacts under reports/\n  loop next --run\n\nThe workspace is the first folder upward holding docs/fix_plan.md or\nloop.yaml. LOOP_NOW=2026-01-05T15:30:00Z fixes the clock for dates and\nSTAMPs."
 )]
 pub struct Cli {
     /// Workspace root (default: walk up from the current directory).
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Colour output: auto (on a terminal, unless NO_COLOR is set), always, or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,40 +56,38 @@ pub enum Command {
     Status(StatusArgs),
     /// Decide the next gated step (item, plan, phase, task, command); --run runs it.
     #[command(
-        after_help = "Examples:\n  loop next                   show the decision and its gate checks\n  loop next --explain         also every phase considered\n  loop next --json            the decision as data\n  loop next --run             run the command, artifacts into reports/.../<STAMP>/\n  loop next --run --dry-run   show what would run and be written\n\nExit status: 0 a step was found (or ran and succeeded), 1 blocked or the step failed, 2 bad input."
+        after_help = "Examples:\n  # the decision and its gate checks\n  loop next\n  # also every phase considered\n  loop next --explain\n  # the decision as data (schema: docs/json.md)\n  loop next --json\n  # run the command; artifacts into reports/.../<STAMP>/\n  loop next --run\n  # what would run and be written\n  loop next --run --dry-run\n\nExit status: 0 a step was found (or ran and succeeded, or is manual),\n1 blocked or the step failed, 2 bad input, 130 interrupted."
     )]
     Next(NextArgs),
     /// Run the next gated step: short for `loop next --run`.
     #[command(
-        after_help = "Examples:\n  loop run\n  loop run --dry-run\n  loop run --item VECTOR-TRICUBIC-002 --json"
+        after_help = "Examples:\n  # run the step; artifacts into reports/.../<STAMP>/\n  loop run\n  # what would run and be written\n  loop run --dry-run\n  loop run --item VECTOR-TRICUBIC-002 --json\n\nExit status: 0 the step succeeded, 1 it failed or is blocked or manual,\n2 bad input, 130 interrupted (Ctrl-C stops the step's process group)."
     )]
-    Run(NextArgs),
+    Run(RunArgs),
     /// Append a numbered attempt entry to a ledger item (and move its pointers), changing no other byte.
     #[command(
-        after_help = "Examples:\n  loop attempt VECTOR-TRICUBIC-002 --result failed --phase C1 --metric corr_warm=0.721175 \\\n      --artifact reports/2026-01-vectorization-gap/phase_b/20251010T043632Z/summary.md --note 'Parity regression confirmed'\n  loop attempt --last-run                      record the run `loop next --run` just made\n  loop attempt --last-run --task B1=D --touch  ... and mark its task done, bump Last Updated\n  loop attempt X-1 --result success --status done --dry-run   show the diff only\n\nThe entry goes at the end of the item's Attempts History list (created after the item's last\nfield when missing), numbered max+1, in the indentation and bullet style of the entries above it.\nThe ledger is locked for the whole read-modify-write and replaced atomically."
+        after_help = "Examples:\n  # record a failed run by hand\n  loop attempt VECTOR-TRICUBIC-002 --result failed --phase C1 \\\n      --metric corr_warm=0.721175 --note 'Parity regression confirmed'\n  # record the run `loop next --run` just made (marks its task [D]\n  # when every gate passes)\n  loop attempt --last-run\n  # the same, and bump Last Updated\n  loop attempt --last-run --touch\n  # move a pointer only: no entry\n  loop attempt X-1 --task C1=D\n  # show the diff only\n  loop attempt X-1 --result success --status done --dry-run\n\nThe entry goes at the end of the item's Attempts History list (created\nafter the item's last field when missing), numbered max+1, in the\nindentation and bullet style of the entries above it. The ledger is\nlocked for the whole read-modify-write and replaced atomically."
     )]
     Attempt(Box<AttemptArgs>),
     /// Check staged changes: refuse reports/ artifacts, removed protected assets, huge files.
     #[command(
-        after_help = "Examples:\n  loop guard                  quiet and exit 0 when the staged changes are fine\n  loop guard --json           the findings as data\n\nRun by the pre-commit hook that `loop hook install` writes. Exit 1 when a commit must be\nrefused, 2 when the repository cannot be read."
+        after_help = "Examples:\n  # quiet, exit 0 when the staged changes are fine\n  loop guard\n  # the findings as data\n  loop guard --json\n\nRun by the pre-commit hook that `loop hook install` writes. Exit 1 when\na commit must be refused, 2 when the repository or loop.yaml cannot be\nread."
     )]
     Guard(GuardArgs),
     /// Install, remove or show the pre-commit hook that runs `loop guard`.
-    #[command(
-        after_help = "Examples:\n  loop hook install           write .git/hooks/pre-commit (or into core.hooksPath)\n  loop hook install --chain   keep an existing hook and run it first\n  loop hook uninstall         remove loop's hook, restoring a chained one\n  loop hook status"
-    )]
+    #[command(after_help = "Examples:\n  loop hook install\n  loop hook status\n  loop hook uninstall")]
     Hook {
         #[command(subcommand)]
         action: HookAction,
     },
     /// Compare two float images: correlation, sum ratio, RMSE, worst pixel; optional gates.
     #[command(
-        after_help = "Examples:\n  loop compare c.bin rust.bin\n  loop compare c.bin rust.bin --gate \"corr>=0.999,sum_ratio=1±5e-3\"\n  loop compare a.npy b.npy --roi 1792,1792,2304,2304 --json\n  loop compare a.bin b.bin --shape 2527x2463 --diff-png diff.png\n\nFormats: raw float32 (nanoBragg -floatfile; square unless --shape SLOWxFAST), .npy float32/float64, 16-bit PNG.\nExit 1 when a --gate fails, 2 on unreadable or mismatched images."
+        after_help = "Examples:\n  loop compare c.bin rust.bin\n  loop compare c.bin rust.bin --gate \"corr>=0.999,sum_ratio=1±5e-3\"\n  loop compare a.npy b.npy --roi 1792,1792,2304,2304 --json\n  loop compare a.bin b.bin --shape 2527x2463 --diff-png diff.png\n\nFormats: raw float32 (nanoBragg -floatfile; square unless --shape\nSLOWxFAST), .npy float32/float64, 16-bit PNG. Exit 1 when a --gate\nfails, 2 on unreadable or mismatched images."
     )]
     Compare(CompareArgs),
     /// Rank profiler hotspots (self and total time per span) from a Chrome trace; writes hot_loops.csv and hotspots.md.
     #[command(
-        after_help = "Examples:\n  loop hotspots reports/sim/<STAMP>/profile/trace.json --outdir reports/sim/<STAMP>/hotspots/\n  loop hotspots pytorch_trace.json --outdir out --top 10 --json\n\nReads `traceEvents` (or a bare event array) with `X` complete events and `B`/`E` pairs, streaming."
+        after_help = "Examples:\n  loop hotspots reports/sim/<STAMP>/profile/trace.json \\\n      --outdir reports/sim/<STAMP>/hotspots/\n  loop hotspots pytorch_trace.json --outdir out --top 10 --json\n\nReads `traceEvents` (or a bare event array) with `X` complete events\nand `B`/`E` pairs, streaming."
     )]
     Hotspots(HotspotsArgs),
     /// Metric gates: evaluate the gates a plan states against a run's metrics.json.
@@ -87,12 +95,12 @@ pub enum Command {
     Gate(GateCommand),
     /// Draft the next Do Now memo (input.md) from the ledger and plans.
     #[command(
-        after_help = "Examples:\n  loop brief                       print the memo for the focus item\n  loop brief VECTOR-TRICUBIC-002   for another item\n  loop brief --write               replace input.md (atomically)\n  loop brief --template my.md      with your own template (see templates/README.md)\n\nRefuses to write a protected input.md unless --force-protected (which shows the diff first)."
+        after_help = "Examples:\n  # print the memo for the focus item\n  loop brief\n  # for another item\n  loop brief VECTOR-TRICUBIC-002\n  # replace input.md (atomically)\n  loop brief --write\n  # with your own template (see templates/README.md)\n  loop brief --template my.md\n\nRefuses to write a protected input.md unless --force-protected (which\nshows the diff first)."
     )]
     Brief(BriefArgs),
     /// Check the ledger and plans for rot: duplicates, Index drift, attempt numbering, dead links.
     #[command(
-        after_help = "Examples:\n  loop lint\n  loop lint --json\n  loop lint --fix        sync Index statuses and add missing Index rows (atomic, byte splices)\n\nExit 1 when there are errors (warnings alone exit 0)."
+        after_help = "Examples:\n  loop lint\n  loop lint --json\n  # sync Index statuses, add missing Index rows (byte splices)\n  loop lint --fix\n\nExit 1 when there are errors (warnings alone exit 0)."
     )]
     Lint(LintArgs),
     /// The built-in nanoBragg-compatible diffraction simulator and its profiler.
@@ -113,6 +121,7 @@ pub struct BriefArgs {
     /// Allow writing input.md when it is a protected asset (shows the diff first).
     #[arg(long)]
     pub force_protected: bool,
+    /// Print the memo and the decision behind it as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -122,6 +131,7 @@ pub struct LintArgs {
     /// Fix the mechanical findings (Index status sync, missing Index rows).
     #[arg(long)]
     pub fix: bool,
+    /// Print the findings as JSON (file, line, severity, code, message, fixable).
     #[arg(long)]
     pub json: bool,
 }
@@ -136,15 +146,21 @@ pub struct GuardArgs {
 #[derive(Debug, Subcommand)]
 pub enum HookAction {
     /// Write the pre-commit hook.
+    #[command(
+        after_help = "Examples:\n  # write .git/hooks/pre-commit (or into core.hooksPath)\n  loop hook install\n  # keep an existing hook and run it first\n  loop hook install --chain\n\nThe hook runs `loop` from PATH, else the binary that installed it."
+    )]
     Install {
         /// Keep an existing hook that loop did not write, and run it before loop guard.
         #[arg(long)]
         chain: bool,
     },
     /// Remove the hook loop installed (a chained hook is put back).
+    #[command(after_help = "Examples:\n  # remove loop's hook; a chained hook is put back\n  loop hook uninstall")]
     Uninstall,
-    /// Say what is installed.
+    /// Say what is installed and which binary the hook would run.
+    #[command(after_help = "Examples:\n  loop hook status\n  loop hook status --json")]
     Status {
+        /// Print the hook's state as JSON (path, installed, chained, recorded, runs, warnings).
         #[arg(long)]
         json: bool,
     },
@@ -269,9 +285,29 @@ pub struct NextArgs {
     pub dry_run: bool,
 }
 
-/// Write to stdout; a closed pipe (`loop status | head`) ends the program quietly.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Focus on this ledger item instead of the memo's or ledger's focus.
+    #[arg(long, value_name = "ID")]
+    pub item: Option<String>,
+    /// Consider this phase instead of the first unfinished one.
+    #[arg(long, value_name = "ID")]
+    pub phase: Option<String>,
+    /// Also list every phase considered.
+    #[arg(long)]
+    pub explain: bool,
+    /// Print the run record (run.json) as JSON on stdout; the step's output goes to stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// Show what would run and be written, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Write to stdout; a closed pipe (`loop status | head`) ends the program quietly. Colour codes
+/// are kept or stripped by anstream (terminal, `--color`, `NO_COLOR`, `CLICOLOR_FORCE`).
 pub(crate) fn out(s: &str) {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = anstream::stdout().lock();
     if let Err(e) = stdout.write_all(s.as_bytes()).and_then(|_| stdout.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
@@ -289,15 +325,48 @@ pub fn report_error(e: &Error) {
     eprintln!("loop: {e}");
 }
 
-fn color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+/// `s` in `style`. Pad before painting: alignment counts visible characters, not escape codes.
+fn paint(style: anstyle::Style, s: &str) -> String {
+    format!("{style}{s}{style:#}")
 }
 
-fn paint(code: &str, s: &str) -> String {
-    if color() {
-        format!("\x1b[{code}m{s}\x1b[0m")
+const GREEN: anstyle::Style = anstyle::AnsiColor::Green.on_default();
+const RED: anstyle::Style = anstyle::AnsiColor::Red.on_default();
+const YELLOW: anstyle::Style = anstyle::AnsiColor::Yellow.on_default();
+const BOLD: anstyle::Style = anstyle::Style::new().bold();
+
+/// How a person runs this very `loop` again from their shell: `loop` when PATH has it, else
+/// `cargo run --release --` inside the project that built this binary, else the binary's path;
+/// with `--root DIR` when that was given.
+pub(crate) fn invocation(root: &Option<PathBuf>) -> String {
+    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("loop").is_file()));
+    let exe = std::env::current_exe().ok();
+    let base = if on_path {
+        "loop".to_string()
     } else {
+        let project = exe.as_ref().and_then(|e| {
+            let dir = e.parent()?.parent()?.parent()?;
+            let is_build = e.parent()?.file_name()? == "release" && e.parent()?.parent()?.file_name()? == "target";
+            (is_build && dir.join("Cargo.toml").is_file()).then(|| dir.to_path_buf())
+        });
+        let cwd = std::env::current_dir().ok();
+        match (project, exe) {
+            (Some(p), _) if cwd.is_some_and(|c| c.starts_with(&p)) => "cargo run --release --".to_string(),
+            (_, Some(e)) => shell_word(&e.display().to_string()),
+            _ => "loop".to_string(),
+        }
+    };
+    match root {
+        Some(r) => format!("{base} --root {}", shell_word(&r.display().to_string())),
+        None => base,
+    }
+}
+
+fn shell_word(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c)) {
         s.to_string()
+    } else {
+        shell_quote(s)
     }
 }
 
@@ -307,6 +376,12 @@ pub(crate) fn load(cli_root: &Option<PathBuf>) -> Result<Model> {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    let choice = match cli.color {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    };
+    choice.write_global();
     match &cli.command {
         Command::Status(a) => cmd_status(&cli, a),
         Command::Next(a) => cmd_next(&cli, a),
@@ -320,7 +395,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Gate(GateCommand::Check(a)) => evidence::cmd_gate_check(&cli, a),
         Command::Sim(SimCommand::Run(a)) => sim::cmd_sim_run(a),
         Command::Sim(SimCommand::Profile(a)) => sim::cmd_sim_profile(a),
-        Command::Run(a) => cmd_next(&cli, &NextArgs { run: true, ..a.clone() }),
+        Command::Run(a) => cmd_next(
+            &cli,
+            &NextArgs {
+                item: a.item.clone(),
+                phase: a.phase.clone(),
+                explain: a.explain,
+                json: a.json,
+                run: true,
+                dry_run: a.dry_run,
+            },
+        ),
     }
 }
 
@@ -351,20 +436,36 @@ fn cmd_next(cli: &Cli, a: &NextArgs) -> Result<ExitCode> {
     let model = load(&cli.root)?;
     let d = decide(&model, a)?;
     print_warnings(&d);
+    let inv = invocation(&cli.root);
     if a.run || a.dry_run {
-        return run_step(&model, &d, a);
+        return run_step(&model, &d, a, &inv);
     }
     if a.json {
         out_json(&d);
     } else {
-        out(&render_decision(&model, &d, a.explain));
+        let mut s = render_decision(&model, &d, a.explain);
+        if d.blocked.is_none() && d.manual {
+            s.push_str(&format!(
+                "\nmanual step: do it by hand, then record it with: {inv} attempt --result success --note '...'\n"
+            ));
+        } else if d.blocked.is_none() {
+            s.push_str(&format!("\nRun it with: {inv} next --run\n"));
+        }
+        out(&s);
     }
     Ok(if d.blocked.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn run_step(model: &Model, d: &Decision, a: &NextArgs) -> Result<ExitCode> {
+fn run_step(model: &Model, d: &Decision, a: &NextArgs, inv: &str) -> Result<ExitCode> {
     if !a.json {
-        out(&render_decision(model, d, a.explain).replace("\nRun it with: loop next --run\n", ""));
+        out(&render_decision(model, d, a.explain));
+    }
+    // A blocked step was explained just above (or is in the JSON): say it once, exit 1.
+    if d.blocked.is_some() {
+        if a.json {
+            out_json(d);
+        }
+        return Ok(ExitCode::from(1));
     }
     let plan = run::preview(model, d)?;
     if a.dry_run {
@@ -384,20 +485,25 @@ fn run_step(model: &Model, d: &Decision, a: &NextArgs) -> Result<ExitCode> {
         out(&format!("\n$ {}\n", plan.command));
     }
     let record = run::execute(model, d, a.json)?;
+    if record.interrupted {
+        if a.json {
+            out_json(&record);
+        }
+        eprintln!("interrupted; record: {}/run.json", record.artifacts);
+        // 128 + SIGINT, as a shell reports a Ctrl-C.
+        return Ok(ExitCode::from(130));
+    }
     if a.json {
         out_json(&record);
     } else {
         let mut s = format!(
-            "\nexit {} after {:.2} s{}; record: {}/run.json\n",
-            record.exit_code,
-            record.duration_s,
-            if record.interrupted { " (interrupted)" } else { "" },
-            record.artifacts
+            "\nexit {} after {:.2} s; record: {}/run.json\n",
+            record.exit_code, record.duration_s, record.artifacts
         );
         if let Some(log) = &record.blocked_log {
             s.push_str(&format!("If-Blocked log: {log}\n"));
         }
-        s.push_str("Record it with: loop attempt --last-run\n");
+        s.push_str(&format!("Record it with: {inv} attempt --last-run\n"));
         eprint!("{s}");
     }
     Ok(if record.exit_code == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -494,22 +600,49 @@ fn cmd_guard(cli: &Cli, a: &GuardArgs) -> Result<ExitCode> {
 
 fn cmd_hook(action: &HookAction) -> Result<ExitCode> {
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
-    let (st, verb) = match action {
-        HookAction::Install { chain } => (hook::install(&cwd, *chain)?, "installed"),
-        HookAction::Uninstall => (hook::uninstall(&cwd)?, "uninstalled"),
-        HookAction::Status { json: true } => {
-            out_json(&hook::status(&cwd)?);
+    let st = match action {
+        HookAction::Install { chain } => {
+            let st = hook::install(&cwd, *chain)?;
+            out(&format!(
+                "installed: {} runs loop guard{}\n",
+                st.path,
+                if st.chained { " (chained after the previous hook)" } else { "" }
+            ));
+            st
+        }
+        HookAction::Uninstall => {
+            let before = hook::status(&cwd)?;
+            let after = hook::uninstall(&cwd)?;
+            out(&match (before.installed.as_str(), after.installed.as_str()) {
+                ("loop", "foreign") => format!("removed loop's hook from {}; the chained hook is back\n", after.path),
+                ("loop", _) => format!("removed loop's hook from {}\n", after.path),
+                _ => format!("nothing to remove: no loop hook at {}\n", after.path),
+            });
             return Ok(ExitCode::SUCCESS);
         }
-        HookAction::Status { json: false } => (hook::status(&cwd)?, "status"),
+        HookAction::Status { json } => {
+            let st = hook::status(&cwd)?;
+            if *json {
+                out_json(&st);
+                return Ok(ExitCode::SUCCESS);
+            }
+            out(&match st.installed.as_str() {
+                "loop" => format!(
+                    "{}: loop's hook{}\n  runs      {}\n  fallback  {}\n",
+                    st.path,
+                    if st.chained { " (after the chained previous hook)" } else { "" },
+                    st.runs.as_deref().unwrap_or("nothing: neither `loop` on PATH nor the recorded binary exists"),
+                    st.recorded.as_deref().unwrap_or("(none recorded)")
+                ),
+                "foreign" => format!("{}: a hook loop did not write (`loop hook install --chain` keeps it)\n", st.path),
+                _ => format!("{}: no pre-commit hook (`loop hook install` adds one)\n", st.path),
+            });
+            st
+        }
     };
-    let what = match st.installed.as_str() {
-        "loop" if st.chained => "loop guard (chained after the previous hook)",
-        "loop" => "loop guard",
-        "foreign" => "a hook loop did not write",
-        _ => "no hook",
-    };
-    out(&format!("{verb}: {} runs {what}\n", st.path));
+    for w in &st.warnings {
+        eprintln!("loop: warning: {w}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -632,25 +765,19 @@ fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {
     }
     for c in &d.checks {
         let mark = match c.outcome {
-            Outcome::Pass => paint("32", "pass"),
-            Outcome::Fail => paint("31", "FAIL"),
-            Outcome::Unchecked => paint("33", "unchecked"),
+            Outcome::Pass => paint(GREEN, "pass     "),
+            Outcome::Fail => paint(RED, "FAIL     "),
+            Outcome::Unchecked => paint(YELLOW, "unchecked"),
         };
-        let _ = writeln!(
-            s,
-            "  gate    {mark:<9} {}: {}  ({}:{})",
-            c.name,
-            status::ellipsize(&c.detail, 90),
-            c.file,
-            c.line
-        );
+        let _ =
+            writeln!(s, "  gate    {mark} {}: {}  ({}:{})", c.name, status::ellipsize(&c.detail, 90), c.file, c.line);
     }
     if let Some(t) = &d.task {
         let _ = writeln!(s, "task      {} {} {}  ({plan}:{})", t.id, t.state.marker(), t.description, t.line);
     }
     let from = d.command_from.as_ref().map(|w| format!("{}:{}", w.file, w.line)).unwrap_or_default();
     if let Some(c) = &d.command {
-        let _ = writeln!(s, "command   {}  (from {from})", paint("1", c));
+        let _ = writeln!(s, "command   {}  (from {from})", paint(BOLD, c));
     } else if let Some(m) = &d.manual_step {
         let _ = writeln!(s, "command   none: manual step: {m}  (from {from})");
     }
@@ -660,16 +787,8 @@ fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {
     if let Some(n) = &d.next_task {
         let _ = writeln!(s, "next up   {} {}", n.id, n.description);
     }
-    match &d.blocked {
-        Some(why) => {
-            let _ = writeln!(s, "\n{} {why}", paint("31", "BLOCKED"));
-        }
-        None if d.manual => {
-            let _ = writeln!(s, "\nmanual step: do it by hand, then record it with: loop attempt --result ...");
-        }
-        None => {
-            let _ = writeln!(s, "\nRun it with: loop next --run");
-        }
+    if let Some(why) = &d.blocked {
+        let _ = writeln!(s, "\n{} {why}", paint(RED, "BLOCKED"));
     }
     s
 }
@@ -688,5 +807,47 @@ mod tests {
     #[test]
     fn clap_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    fn leaves(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        let subs: Vec<&clap::Command> = cmd.get_subcommands().filter(|c| c.get_name() != "help").collect();
+        if subs.is_empty() {
+            out.push((path.clone(), cmd.clone()));
+        }
+        for sub in subs {
+            leaves(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    /// Every leaf subcommand shows examples that paste whole; every option says what it takes.
+    #[test]
+    fn every_help_has_examples_and_every_option_a_description() {
+        let mut all = Vec::new();
+        leaves(&Cli::command(), "loop".into(), &mut all);
+        assert!(all.len() >= 15, "{}", all.len());
+        let mut problems = Vec::new();
+        for (path, cmd) in all {
+            let after = cmd.get_after_help().or(cmd.get_after_long_help()).map(|s| s.to_string()).unwrap_or_default();
+            if !after.contains("Examples:") {
+                problems.push(format!("{path}: no Examples"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                    problems.push(format!("{path}: --{id} has no description"));
+                }
+            }
+            // Rendered at 80 columns, no example line is wrapped (which would cut a quoted argument).
+            let rendered = cmd.clone().term_width(80).render_help().to_string();
+            for line in after.lines().filter(|l| !l.trim().is_empty()) {
+                if !rendered.lines().any(|r| r.trim_end() == line.trim_end()) {
+                    problems.push(format!("{path}: example wraps at 80 columns: {line}"));
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

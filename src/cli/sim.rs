@@ -15,12 +15,12 @@ use ledger_loop::sim::Dtype;
 pub enum SimCommand {
     /// Render one image (vectorized, all cores).
     #[command(
-        after_help = "Examples:\n  loop sim run --cell 100 100 100 90 90 90 --lambda 6.2 --N 5 --default-F 100 --distance 100 --detpixels 1024 --floatfile img.bin --png img.png\n  loop sim run --nb-args \"-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 -detpixels 4096\" --floatfile img.bin\n\nUnits as nanoBragg: Å, mm, degrees, mrad, percent. MOSFLM convention."
+        after_help = "Examples:\n  loop sim run --cell 100 100 100 90 90 90 --lambda 6.2 --N 5 \\\n      --default-F 100 --distance 100 --detpixels 1024 \\\n      --floatfile img.bin --png img.png\n  loop sim run --floatfile img.bin --nb-args \"-default_F 100 \\\n      -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 \\\n      -detpixels 4096\"\n\nUnits as nanoBragg: Å, mm, degrees, mrad, percent. MOSFLM convention."
     )]
     Run(Box<SimRunArgs>),
     /// Time cold and warm runs of the benchmark case against the scalar reference; write trace, metrics, summary.
     #[command(
-        after_help = "Examples:\n  loop sim profile --sizes 1024 --outdir reports/sim/<STAMP>/profile/\n  loop sim profile --sizes 1024,4096 --dtype float32 --iterations 3 --threads 2 --outdir out/\n\nWrites trace.json (Chrome trace events), metrics.json, summary.md, image_SIZE.bin and .png.\nExit 1 when corr < 0.999 or |sum_ratio−1| > 5e-3 against the scalar reference."
+        after_help = "Examples:\n  loop sim profile --sizes 1024 --outdir reports/sim/<STAMP>/profile/\n  loop sim profile --sizes 1024,4096 --dtype float32 --iterations 3 \\\n      --threads 2 --outdir out/\n\nWrites trace.json (Chrome trace events), metrics.json, summary.md,\nimage_SIZE.bin and .png. Exit 1 when corr < 0.999 or |sum_ratio−1| >\n5e-3 against the scalar reference."
     )]
     Profile(SimProfileArgs),
 }
@@ -48,10 +48,13 @@ pub struct SimRunArgs {
     /// Unit cells along each axis (sets Na, Nb, Nc).
     #[arg(long = "N")]
     pub n: Option<u32>,
+    /// Unit cells along a (overrides --N).
     #[arg(long = "Na")]
     pub na: Option<u32>,
+    /// Unit cells along b (overrides --N).
     #[arg(long = "Nb")]
     pub nb: Option<u32>,
+    /// Unit cells along c (overrides --N).
     #[arg(long = "Nc")]
     pub nc: Option<u32>,
     /// Structure factor of every reflection not in the HKL file.
@@ -69,13 +72,16 @@ pub struct SimRunArgs {
     /// Oscillation range, degrees.
     #[arg(long)]
     pub osc: Option<f64>,
+    /// Phi steps across the oscillation (count).
     #[arg(long)]
     pub phisteps: Option<u32>,
     /// Mosaic spread, degrees.
     #[arg(long)]
     pub mosaic: Option<f64>,
+    /// Mosaic domains (count).
     #[arg(long = "mosaic-dom", alias = "mosaic-domains")]
     pub mosaic_dom: Option<u32>,
+    /// Seed of the mosaic-domain generator (integer; nanoBragg's ran1).
     #[arg(long)]
     pub mosaic_seed: Option<i64>,
     /// Crystal misset rotations about x, y, z, degrees.
@@ -84,11 +90,13 @@ pub struct SimRunArgs {
     /// Spectral dispersion, percent.
     #[arg(long)]
     pub dispersion: Option<f64>,
+    /// Wavelength steps across the dispersion (count).
     #[arg(long)]
     pub dispsteps: Option<u32>,
     /// Beam divergence, mrad.
     #[arg(long)]
     pub divergence: Option<f64>,
+    /// Divergence steps per axis (count).
     #[arg(long)]
     pub divsteps: Option<u32>,
     /// Crystal shape for the lattice factor.
@@ -106,7 +114,7 @@ pub struct SimRunArgs {
     /// Write an 8-bit PNG preview.
     #[arg(long, value_name = "OUT")]
     pub png: Option<PathBuf>,
-    /// Worker threads (default: all cores).
+    /// Worker threads; 0 uses every core.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Render with the scalar reference instead (slow; for checking).
@@ -126,6 +134,7 @@ pub struct SimProfileArgs {
     /// Detector sizes (pixels per side), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1024")]
     pub sizes: Vec<usize>,
+    /// Precision of the vectorized path.
     #[arg(long, default_value = "float32", value_parser = dtype_parser())]
     pub dtype: Dtype,
     /// Warm (timed) runs per size.
@@ -137,14 +146,16 @@ pub struct SimProfileArgs {
     /// Accepted for parity with the upstream command; only `cpu` exists here.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Worker threads (default: all cores).
+    /// Worker threads; 0 uses every core.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Upstream flags that this profiler always does (accepted, ignored).
     #[arg(long, hide = true)]
     pub profile: bool,
+    /// Accepted for parity with the upstream command; artifacts are always kept.
     #[arg(long, hide = true)]
     pub keep_artifacts: bool,
+    /// Print the metrics as JSON.
     #[arg(long)]
     pub json: bool,
 }

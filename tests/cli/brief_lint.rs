@@ -93,7 +93,6 @@ fn lint_reports_exact_findings() {
     let want: Vec<(&str, u64, &str)> = vec![
         ("docs/fix_plan.md", 8, "index-status"),
         ("docs/fix_plan.md", 9, "index-without-section"),
-        ("docs/fix_plan.md", 14, "plan-missing"),
         ("docs/fix_plan.md", 17, "artifact-missing"),
         ("docs/fix_plan.md", 17, "attempt-skipped"),
         ("docs/fix_plan.md", 18, "attempt-order"),
@@ -112,7 +111,15 @@ fn lint_reports_exact_findings() {
     let mut want_sorted = want.clone();
     want_sorted.sort();
     assert_eq!(got_sorted, want_sorted);
-    assert_eq!(j["errors"], 5);
+    assert_eq!(j["errors"], 4);
+    // A-1 is done: its plan may be archived. Reopen it and the missing plan is an error.
+    let ledger = CRAFTED.replacen("- Status: done", "- Status: in_progress", 1);
+    write(d.path(), "docs/fix_plan.md", &ledger);
+    let j = json(&run(d.path(), &["lint", "--json"]));
+    let f = j["findings"].as_array().unwrap();
+    let pm = f.iter().find(|x| x["code"] == "plan-missing").unwrap();
+    assert_eq!(pm["line"], 14);
+    assert!(pm["message"].as_str().unwrap().contains("plans/active/missing.md, which does not exist"), "{pm}");
 }
 
 #[test]
@@ -146,7 +153,9 @@ fn lint_on_the_real_ledgers() {
     assert_eq!(dup[0]["line"], 980);
     assert!(dup[0]["message"].as_str().unwrap().contains("STAGEA-PARAM-001"));
     assert_eq!(f.iter().filter(|x| x["code"] == "index-status").count(), 2);
-    assert_eq!(j["errors"], 3);
+    // The duplicate, and five open items whose plans this fixture does not ship.
+    assert_eq!(f.iter().filter(|x| x["code"] == "plan-missing").count(), 5);
+    assert_eq!(j["errors"], 6);
     let j =
         json(&run(&nanobragg("workspace"), &["lint", "--json", "--root", nanobragg("workspace").to_str().unwrap()]));
     let f = j["findings"].as_array().unwrap();

@@ -5,6 +5,7 @@ mod common;
 
 mod attempt;
 mod brief_lint;
+mod everyday;
 mod evidence;
 mod guard;
 mod history;

@@ -202,7 +202,7 @@ fn ctrl_c_kills_the_child_and_still_records() {
         .current_dir(d.path())
         .env("LOOP_NOW", NOW)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let out = d.path().join(format!("reports/demo/phase_b/{STAMP}/stdout.log"));
@@ -215,12 +215,15 @@ fn ctrl_c_kills_the_child_and_still_records() {
     }
     let pid = child.id().to_string();
     assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1));
+    let out_err = child.wait_with_output().unwrap();
+    assert_eq!(out_err.status.code(), Some(130), "128 + SIGINT, like a shell");
+    assert!(String::from_utf8_lossy(&out_err.stderr).contains("interrupted"));
     let rec = std::fs::read_to_string(Path::new(&out).with_file_name("run.json")).unwrap();
     let rec: serde_json::Value = serde_json::from_str(&rec).unwrap();
     assert_eq!(rec["interrupted"], true);
-    assert_eq!(rec["exit_code"], 137);
+    assert_eq!(rec["signal"], "SIGINT");
+    // The step got the Ctrl-C (sh ends on SIGINT), not an out-of-memory-looking SIGKILL.
+    assert_eq!(rec["exit_code"], 130);
 }
 
 #[test]
