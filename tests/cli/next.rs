@@ -197,7 +197,7 @@ fn nothing_under_docs_or_plans_changes_during_a_run() {
 #[test]
 fn ctrl_c_kills_the_child_and_still_records() {
     let d = demo("[D]", "echo started; sleep 30");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("loop"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("loop"))
         .args(["run"])
         .current_dir(d.path())
         .env("LOOP_NOW", NOW)
