@@ -2,7 +2,7 @@
 # Reproduces the performance numbers in README.md. Needs hyperfine (Debian: apt-get install
 # hyperfine); optional: pre-commit (pip install pre-commit) for the guard comparison, and
 # NB_C_BIN=/path/to/nanoBragg (built outside this repository with gcc -O3 -fopenmp) for the
-# simulator comparison. Usage: scripts/bench.sh [ledger|guard|compare|hotspots|sim]...
+# simulator comparison. Usage: scripts/bench.sh [ledger|merge|guard|compare|hotspots|sim]...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -23,6 +23,21 @@ ledger() {
   echo "== status and next on the largest history state (780 KB ledger, 13 plans)"
   hf -m 50 "$LOOP status --json --root $FIX/history/dd18a2a5" "$LOOP next --json --root $FIX/history/dd18a2a5"
   cargo bench --quiet --bench ledger 2>&1 | grep -E "parse/|thrpt" || true
+}
+
+merge() {
+  echo "== loop merge file: the 780 KB history ledger, one attempt appended on each side"
+  python3 - "$FIX/history/dd18a2a5/docs/fix_plan.md" "$WORK" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+i = s.index("## [SOURCE-WEIGHT-001]"); j = s.index("\n## ", i + 5)
+last = list(re.finditer(r"\n(\s*[-*] )\[\d{4}-\d\d-\d\d\] Attempt #(\d+)[^\n]*", s[i:j]))[-1]
+at, n, bullet = i + last.end(), int(last.group(2)), last.group(1)
+for side, date in (("ours", "2026-01-02"), ("theirs", "2026-01-03")):
+    open(f"{sys.argv[2]}/{side}.md", "w").write(s[:at] + f"\n{bullet}[{date}] Attempt #{n + 1} — Result: {side}." + s[at:])
+open(f"{sys.argv[2]}/base.md", "w").write(s)
+PY
+  hf -m 30 --prepare "cp $WORK/ours.md $WORK/merged.md" "$LOOP merge file $WORK/base.md $WORK/merged.md $WORK/theirs.md"
 }
 
 guard() {
@@ -107,6 +122,6 @@ sim() {
   fi
 }
 
-for what in "${@:-ledger guard compare hotspots sim}"; do
+for what in ${@:-ledger merge guard compare hotspots sim}; do
   for w in $what; do "$w"; done
 done

@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod lint;
 pub mod markdown;
 pub mod memo;
+pub mod merge;
 pub mod model;
 pub mod plan;
 pub mod protect;

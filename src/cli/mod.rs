@@ -103,6 +103,9 @@ pub enum Command {
         after_help = "Examples:\n  loop lint\n  loop lint --json\n  # sync Index statuses, add missing Index rows (byte splices)\n  loop lint --fix\n\nExit 1 when there are errors (warnings alone exit 0)."
     )]
     Lint(LintArgs),
+    /// A git merge driver for the ledger and plans: merge by structure, not by line.
+    #[command(subcommand)]
+    Merge(MergeAction),
     /// The built-in nanoBragg-compatible diffraction simulator and its profiler.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -164,6 +167,36 @@ pub enum HookAction {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MergeAction {
+    /// Merge three versions of a ledger or plan (git's %O %A %B); the result replaces OURS.
+    #[command(
+        after_help = "Examples:\n  # what git runs (after `loop merge install`)\n  loop merge file base.md ours.md theirs.md --path docs/fix_plan.md\n  # try it on a past merge, leaving the original alone\n  cp ours.md merged.md && loop merge file base.md merged.md theirs.md\n\nExit status: 0 merged cleanly, 1 a real conflict remains (markers only\naround it), 2 bad input. Renumbered attempts are reported on stderr."
+    )]
+    File {
+        /// The common ancestor (git's %O).
+        base: PathBuf,
+        /// Our version (git's %A); the merge result is written here.
+        ours: PathBuf,
+        /// Their version (git's %B).
+        theirs: PathBuf,
+        /// The file's path in the repository (git's %P), for messages.
+        #[arg(long, value_name = "PATH")]
+        path: Option<String>,
+        /// Print the outcome (conflicts, notes) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Route the ledger and plans to this driver (.gitattributes + the repository's git config).
+    #[command(
+        after_help = "Examples:\n  loop merge install\n  git pull --no-rebase   # ledger and plan merges now go through loop\n\nAdds `docs/fix_plan.md merge=loop` and the plans glob to .gitattributes\n(keeping what is there) and sets merge.loop.driver, which runs `loop`\nfrom PATH, else the binary that installed it."
+    )]
+    Install,
+    /// Remove the .gitattributes lines and the git config that `install` added.
+    #[command(after_help = "Examples:\n  loop merge uninstall")]
+    Uninstall,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -393,6 +426,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lint(a) => cmd_lint(&cli, a),
         Command::Hotspots(a) => evidence::cmd_hotspots(a),
         Command::Gate(GateCommand::Check(a)) => evidence::cmd_gate_check(&cli, a),
+        Command::Merge(m) => cmd_merge(&cli, m),
         Command::Sim(SimCommand::Run(a)) => sim::cmd_sim_run(a),
         Command::Sim(SimCommand::Profile(a)) => sim::cmd_sim_profile(a),
         Command::Run(a) => cmd_next(
@@ -637,6 +671,11 @@ fn cmd_hook(action: &HookAction) -> Result<ExitCode> {
                 "foreign" => format!("{}: a hook loop did not write (`loop hook install --chain` keeps it)\n", st.path),
                 _ => format!("{}: no pre-commit hook (`loop hook install` adds one)\n", st.path),
             });
+            match ledger_loop::merge::driver::status(&cwd, None) {
+                Ok(m) if m.installed => out(&format!("merge driver: installed for {}\n", m.attributes.join(", "))),
+                Ok(_) => out("merge driver: not installed (`loop merge install` adds it)\n"),
+                Err(_) => {}
+            }
             st
         }
     };
@@ -644,6 +683,55 @@ fn cmd_hook(action: &HookAction) -> Result<ExitCode> {
         eprintln!("loop: warning: {w}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_merge(cli: &Cli, m: &MergeAction) -> Result<ExitCode> {
+    use ledger_loop::merge;
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    match m {
+        MergeAction::File { base, ours, theirs, path, json } => {
+            let read = |p: &PathBuf| {
+                if !p.is_file() {
+                    return Err(Error::input(p.display().to_string(), 0, "no such file"));
+                }
+                ledger_loop::fsutil::read_utf8(p, &p.display().to_string())
+            };
+            let (b, o, t) = (read(base)?, read(ours)?, read(theirs)?);
+            let label = path.clone().unwrap_or_else(|| ours.display().to_string());
+            let outcome = merge::merge(&b, &o, &t, &label);
+            if outcome.text != o {
+                ledger_loop::atomic::replace(ours, &label, o.as_bytes(), outcome.text.as_bytes())?;
+            }
+            for n in &outcome.notes {
+                eprintln!("loop merge: {n}");
+            }
+            if *json {
+                out_json(&serde_json::json!({"file": label, "conflicts": outcome.conflicts, "notes": outcome.notes}));
+            } else if outcome.conflicts > 0 {
+                eprintln!("loop merge: {label}: {} conflict(s) left with markers", outcome.conflicts);
+            }
+            Ok(if outcome.conflicts > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        MergeAction::Install => {
+            let st = merge::driver::install(&cwd, cli.root.as_deref())?;
+            out(&format!(
+                "merge driver installed: {}\n  driver: {}\n",
+                st.attributes.join(", "),
+                st.driver.unwrap_or_default()
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        MergeAction::Uninstall => {
+            let before = merge::driver::status(&cwd, cli.root.as_deref())?;
+            merge::driver::uninstall(&cwd, cli.root.as_deref())?;
+            out(if before.driver.is_some() || !before.attributes.is_empty() {
+                "merge driver removed (.gitattributes lines and merge.loop config)\n"
+            } else {
+                "nothing to remove: the merge driver was not installed\n"
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn cmd_brief(cli: &Cli, a: &BriefArgs) -> Result<ExitCode> {

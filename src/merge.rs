@@ -1,0 +1,574 @@
+//! `loop merge`: a git merge driver that merges the ledger and plans the way they mean.
+//!
+//! The three versions are cut into level-2 sections (`## [ID] …` items, `## Index`, other
+//! headings, the header before them). Sections are matched by key: added on either side → kept,
+//! deleted on one side and unchanged on the other → deleted. A section both sides changed is
+//! merged line by line (diff3) with the workflow's rules where git would stop:
+//! - both sides inserted lines at the same place (an attempt, an item, an Index row) → both kept;
+//! - both sides changed the same lines one for one → line by line: one side changed → taken,
+//!   `Last Updated` → the later date, a plan task row → the further state (`[D]` over `[P]` over
+//!   `[ ]`; `[B]` against `[D]` conflicts), anything else → a conflict on that line only;
+//! - otherwise → conflict markers around that region only.
+//!
+//! Attempts THEIRS added whose number OURS already uses are renumbered to the next free number.
+//! Sections nobody changed are OURS' bytes, untouched.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+use similar::{capture_diff_slices, Algorithm, DiffOp};
+
+use crate::plan::TaskState;
+
+static ATTEMPT_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"Attempt #([0-9]+)").unwrap());
+static ATTEMPT_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[ \t]*(?:[-*+][ \t]+|###[ \t]+\[[^\]]*\][ \t]*)(?:\*\*)?(?:\[[0-9]{4}-[0-9]{2}-[0-9]{2}[^\]]*\][ \t]*)?(?:\*\*)?Attempt #[0-9]+").unwrap()
+});
+static DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").unwrap());
+static ROW_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[ \t]*(?:\|[ \t]*|[-*][ \t]+)\[([^\]]+)\]").unwrap());
+
+/// What a merge did.
+#[derive(Debug, Default, Serialize)]
+pub struct Outcome {
+    pub text: String,
+    /// Regions left with conflict markers.
+    pub conflicts: usize,
+    /// Things resolved by rule that a person may want to know (renumbered attempts …).
+    pub notes: Vec<String>,
+}
+
+/// One output line and where it came from.
+#[derive(Debug, Clone)]
+struct Line {
+    text: String,
+    theirs: bool,
+}
+
+fn lines(s: &str) -> Vec<&str> {
+    s.split_inclusive('\n').collect()
+}
+
+/// A level-2 section: its key and its lines.
+struct Section<'a> {
+    key: String,
+    lines: Vec<&'a str>,
+}
+
+/// Cut a markdown file into the part before the first `## ` heading and one section per
+/// `## ` heading (fenced code is skipped). Keys: `pre`, `[ID]`, `#Heading`, with `~N` for repeats.
+fn sections(text: &str) -> Vec<Section<'_>> {
+    let mut out = vec![Section { key: "pre".into(), lines: Vec::new() }];
+    let mut fence: Option<&str> = None;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for line in lines(text) {
+        let t = line.trim_start();
+        if let Some(f) = fence {
+            if t.starts_with(f) {
+                fence = None;
+            }
+        } else if t.starts_with("```") || t.starts_with("~~~") {
+            fence = Some(&t[..3]);
+        } else if let Some(h) = line.strip_prefix("## ") {
+            let h = h.trim();
+            let base = match crate::ledger::bracketed(h) {
+                Some((id, _)) => format!("[{}]", id.trim().to_ascii_uppercase()),
+                None => format!("#{h}"),
+            };
+            let n = seen.entry(base.clone()).or_insert(0);
+            *n += 1;
+            let key = if *n == 1 { base } else { format!("{base}~{n}") };
+            out.push(Section { key, lines: Vec::new() });
+        }
+        out.last_mut().unwrap().lines.push(line);
+    }
+    out
+}
+
+/// Merge three versions of a ledger or plan. `label` names the file in notes.
+pub fn merge(base: &str, ours: &str, theirs: &str, label: &str) -> Outcome {
+    let (b, o, t) = (sections(base), sections(ours), sections(theirs));
+    let find = |v: &[Section], k: &str| v.iter().position(|s| s.key == k);
+    // Section order: OURS', with THEIRS-only sections after their predecessor in THEIRS.
+    let mut order: Vec<String> = o.iter().map(|s| s.key.clone()).collect();
+    for (i, s) in t.iter().enumerate() {
+        if order.contains(&s.key) {
+            continue;
+        }
+        let after = t[..i].iter().rev().find_map(|p| order.iter().position(|k| *k == p.key));
+        order.insert(after.map_or(0, |a| a + 1), s.key.clone());
+    }
+    // Keys of sections deleted on one side: they are dropped from the order below if unchanged.
+    let mut out = Outcome::default();
+    for key in order {
+        let bs = find(&b, &key).map(|i| &b[i].lines);
+        let os = find(&o, &key).map(|i| &o[i].lines);
+        let ts = find(&t, &key).map(|i| &t[i].lines);
+        let merged: Vec<Line> = match (bs, os, ts) {
+            (_, Some(o), None) if bs == Some(o) => continue, // THEIRS deleted it, OURS did not touch it
+            (_, None, Some(t)) if bs == Some(t) => continue,
+            (_, None, None) => continue,
+            (None, Some(o), None) => plain(o, false),
+            (None, None, Some(t)) => plain(t, true),
+            (Some(_), Some(o), None) => {
+                out.notes.push(format!("{label}: {key} was deleted by theirs and changed by ours"));
+                out.conflicts += 1;
+                conflict(o, &[])
+            }
+            (Some(_), None, Some(t)) => {
+                out.notes.push(format!("{label}: {key} was deleted by ours and changed by theirs"));
+                out.conflicts += 1;
+                conflict(&[], t)
+            }
+            (None, Some(o), Some(t)) if o != t => {
+                // Both added a section with this key, differently.
+                out.notes.push(format!("{label}: {key} was added by both sides, differently"));
+                out.conflicts += 1;
+                conflict(o, t)
+            }
+            (b, Some(o), Some(t)) => {
+                let empty = Vec::new();
+                let b = b.unwrap_or(&empty);
+                // Identical sections are one — unless both recorded an attempt: two runs.
+                let adds_attempt = || o.iter().any(|l| ATTEMPT_LINE.is_match(l) && !b.contains(l));
+                if b == t || (o == t && !adds_attempt()) {
+                    plain(o, false)
+                } else if b == o {
+                    plain(t, true)
+                } else {
+                    let mut m = diff3(b, o, t, &mut out.conflicts);
+                    if key.starts_with('[') {
+                        renumber(&mut m, &key, label, &mut out.notes);
+                    }
+                    if key == "#Index" {
+                        dedupe_rows(&mut m, &mut out.conflicts);
+                    }
+                    m
+                }
+            }
+        };
+        for l in merged {
+            out.text.push_str(&l.text);
+        }
+    }
+    out
+}
+
+fn plain(v: &[&str], theirs: bool) -> Vec<Line> {
+    v.iter().map(|l| Line { text: l.to_string(), theirs }).collect()
+}
+
+fn ensure_nl(s: &str) -> String {
+    if s.ends_with('\n') {
+        s.to_string()
+    } else {
+        format!("{s}\n")
+    }
+}
+
+fn conflict(o: &[&str], t: &[&str]) -> Vec<Line> {
+    let mut v = vec![Line { text: "<<<<<<< ours\n".into(), theirs: false }];
+    v.extend(o.iter().map(|l| Line { text: ensure_nl(l), theirs: false }));
+    v.push(Line { text: "=======\n".into(), theirs: false });
+    v.extend(t.iter().map(|l| Line { text: ensure_nl(l), theirs: true }));
+    v.push(Line { text: ">>>>>>> theirs\n".into(), theirs: false });
+    v
+}
+
+/// A change one side made: base lines `base` replaced by that side's lines `new`.
+#[derive(Debug, Clone)]
+struct Hunk {
+    base: Range<usize>,
+    new: Range<usize>,
+    theirs: bool,
+}
+
+fn hunks(base: &[&str], side: &[&str], theirs: bool) -> Vec<Hunk> {
+    let mut out: Vec<Hunk> = Vec::new();
+    for op in capture_diff_slices(Algorithm::Myers, base, side) {
+        let (b, n) = match op {
+            DiffOp::Equal { .. } => continue,
+            DiffOp::Delete { old_index, old_len, new_index } => (old_index..old_index + old_len, new_index..new_index),
+            DiffOp::Insert { old_index, new_index, new_len } => (old_index..old_index, new_index..new_index + new_len),
+            DiffOp::Replace { old_index, old_len, new_index, new_len } => {
+                (old_index..old_index + old_len, new_index..new_index + new_len)
+            }
+        };
+        match out.last_mut() {
+            Some(h) if h.base.end == b.start && h.new.end == n.start => {
+                h.base.end = b.end;
+                h.new.end = n.end;
+            }
+            _ => out.push(Hunk { base: b, new: n, theirs }),
+        }
+    }
+    out
+}
+
+/// Do two changes touch the same base lines (or insert at the same point)?
+fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
+    if a.is_empty() && b.is_empty() {
+        return a.start == b.start;
+    }
+    if a.is_empty() {
+        return b.start < a.start && a.start < b.end;
+    }
+    if b.is_empty() {
+        return a.start < b.start && b.start < a.end;
+    }
+    a.start < b.end && b.start < a.end
+}
+
+/// A side's version of base lines `range`, given its hunks inside that range.
+fn side_region<'a>(base: &[&'a str], side: &[&'a str], hs: &[&Hunk], range: &Range<usize>) -> Vec<&'a str> {
+    let mut v = Vec::new();
+    let mut at = range.start;
+    for h in hs {
+        v.extend_from_slice(&base[at..h.base.start]);
+        v.extend_from_slice(&side[h.new.clone()]);
+        at = h.base.end;
+    }
+    v.extend_from_slice(&base[at..range.end]);
+    v
+}
+
+fn diff3(base: &[&str], ours: &[&str], theirs: &[&str], conflicts: &mut usize) -> Vec<Line> {
+    let mut all: Vec<Hunk> = hunks(base, ours, false);
+    all.extend(hunks(base, theirs, true));
+    all.sort_by_key(|h| (h.base.start, h.base.end, h.theirs));
+    let mut out = Vec::new();
+    let mut at = 0;
+    let mut i = 0;
+    while i < all.len() {
+        // A group: hunks that overlap one another, transitively.
+        let mut range = all[i].base.clone();
+        let mut j = i + 1;
+        while j < all.len() && (overlaps(&range, &all[j].base) || (range.end > all[j].base.start)) {
+            range.end = range.end.max(all[j].base.end);
+            j += 1;
+        }
+        let group = &all[i..j];
+        out.extend(base[at..range.start].iter().map(|l| Line { text: l.to_string(), theirs: false }));
+        let os: Vec<&Hunk> = group.iter().filter(|h| !h.theirs).collect();
+        let ts: Vec<&Hunk> = group.iter().filter(|h| h.theirs).collect();
+        let o = side_region(base, ours, &os, &range);
+        let t = side_region(base, theirs, &ts, &range);
+        let b = &base[range.clone()];
+        if ts.is_empty() || (o == t && !(b.is_empty() && o.iter().any(|l| ATTEMPT_LINE.is_match(l)))) {
+            out.extend(plain(&o, false));
+        } else if os.is_empty() {
+            out.extend(plain(&t, true));
+        } else {
+            out.extend(resolve(b, &o, &t, conflicts));
+        }
+        at = range.end;
+        i = j;
+    }
+    out.extend(base[at..].iter().map(|l| Line { text: l.to_string(), theirs: false }));
+    out
+}
+
+/// Both sides changed the same base region differently.
+fn resolve(b: &[&str], o: &[&str], t: &[&str], conflicts: &mut usize) -> Vec<Line> {
+    if b.is_empty() {
+        // Both inserted here (an attempt, an item, an Index row): keep both, OURS first.
+        // A line both added is one line — except an attempt: two agents' runs are two attempts.
+        let mut v = plain(o, false);
+        v.extend(
+            t.iter()
+                .filter(|l| !o.contains(l) || ATTEMPT_LINE.is_match(l))
+                .map(|l| Line { text: l.to_string(), theirs: true }),
+        );
+        return v;
+    }
+    if o.len() == b.len() && t.len() == b.len() {
+        let mut v = Vec::new();
+        for k in 0..b.len() {
+            match line_merge(b[k], o[k], t[k]) {
+                Some(l) => v.push(l),
+                None => {
+                    *conflicts += 1;
+                    v.extend(conflict(&[o[k]], &[t[k]]));
+                }
+            }
+        }
+        return v;
+    }
+    // Keep what both sides share at the ends outside the markers.
+    let head = o.iter().zip(t).take_while(|(x, y)| x == y).count();
+    let tail = o[head..].iter().rev().zip(t[head..].iter().rev()).take_while(|(x, y)| x == y).count();
+    let mut v = plain(&o[..head], false);
+    *conflicts += 1;
+    v.extend(conflict(&o[head..o.len() - tail], &t[head..t.len() - tail]));
+    v.extend(plain(&o[o.len() - tail..], false));
+    v
+}
+
+/// One line both sides may have changed.
+fn line_merge(b: &str, o: &str, t: &str) -> Option<Line> {
+    if o == t || t == b {
+        return Some(Line { text: o.to_string(), theirs: false });
+    }
+    if o == b {
+        return Some(Line { text: t.to_string(), theirs: true });
+    }
+    if o.contains("Last Updated") && t.contains("Last Updated") {
+        let date = |s: &str| DATE.find(s).map(|m| m.as_str().to_string()).unwrap_or_default();
+        return Some(if date(t) > date(o) {
+            Line { text: t.to_string(), theirs: true }
+        } else {
+            Line { text: o.to_string(), theirs: false }
+        });
+    }
+    if o.trim_start().starts_with('|') && t.trim_start().starts_with('|') && b.trim_start().starts_with('|') {
+        return row_merge(b, o, t).map(|text| Line { text, theirs: false });
+    }
+    None
+}
+
+fn rank(s: TaskState) -> u8 {
+    match s {
+        TaskState::Todo => 1,
+        TaskState::Partial => 2,
+        TaskState::Done => 3,
+        TaskState::Blocked => 4,
+        TaskState::Unknown => 0,
+    }
+}
+
+/// A table row both sides changed: cell by cell; a state cell changed on both sides takes the
+/// further state. Built on OURS' bytes.
+fn row_merge(b: &str, o: &str, t: &str) -> Option<String> {
+    let (bc, oc, tc): (Vec<&str>, Vec<&str>, Vec<&str>) =
+        (b.split('|').collect(), o.split('|').collect(), t.split('|').collect());
+    if bc.len() != oc.len() || oc.len() != tc.len() || oc.get(1).map(|c| c.trim()) != tc.get(1).map(|c| c.trim()) {
+        return None;
+    }
+    let mut cells = Vec::with_capacity(oc.len());
+    for k in 0..oc.len() {
+        let (bk, ok, tk) = (bc[k], oc[k], tc[k]);
+        let cell = if ok == tk || tk == bk {
+            ok.to_string()
+        } else if ok == bk {
+            tk.to_string()
+        } else {
+            let (so, st) = (TaskState::parse(ok), TaskState::parse(tk));
+            if so == TaskState::Unknown || st == TaskState::Unknown {
+                return None;
+            }
+            // `[B]` against `[D]`: one says it is finished, the other that it cannot be.
+            if matches!((so, st), (TaskState::Blocked, TaskState::Done) | (TaskState::Done, TaskState::Blocked)) {
+                return None;
+            }
+            if rank(st) > rank(so) {
+                tk.to_string()
+            } else {
+                ok.to_string()
+            }
+        };
+        cells.push(cell);
+    }
+    Some(cells.join("|"))
+}
+
+/// THEIRS' new attempts whose number OURS' side of this item already uses get the next free one.
+fn renumber(lines: &mut [Line], key: &str, label: &str, notes: &mut Vec<String>) {
+    let number = |l: &Line| {
+        ATTEMPT_LINE
+            .is_match(&l.text)
+            .then(|| ATTEMPT_NUMBER.captures(&l.text))
+            .flatten()
+            .and_then(|c| c[1].parse::<u32>().ok())
+    };
+    let mut used: BTreeSet<u32> = lines.iter().filter(|l| !l.theirs).filter_map(number).collect();
+    for l in lines.iter_mut().filter(|l| l.theirs) {
+        let Some(n) = number(l) else { continue };
+        if used.insert(n) {
+            continue;
+        }
+        let next = used.iter().next_back().copied().unwrap_or(0) + 1;
+        used.insert(next);
+        l.text = l.text.replacen(&format!("Attempt #{n}"), &format!("Attempt #{next}"), 1);
+        notes.push(format!("{label}: {key} theirs' Attempt #{n} renumbered to #{next} (ours has #{n})"));
+    }
+}
+
+/// Index rows are one per item: THEIRS' added row for an ID OURS already lists is dropped when
+/// identical, a conflict when not.
+fn dedupe_rows(lines: &mut Vec<Line>, conflicts: &mut usize) {
+    let id = |l: &Line| ROW_ID.captures(&l.text).map(|c| c[1].trim().to_ascii_uppercase());
+    let ours: HashMap<String, String> =
+        lines.iter().filter(|l| !l.theirs).filter_map(|l| id(l).map(|i| (i, l.text.clone()))).collect();
+    let mut out = Vec::with_capacity(lines.len());
+    let mut in_conflict = false;
+    for l in lines.drain(..) {
+        if l.text.starts_with("<<<<<<< ") || l.text.starts_with(">>>>>>> ") {
+            in_conflict = l.text.starts_with("<<<<<<< ");
+            out.push(l);
+            continue;
+        }
+        if in_conflict {
+            out.push(l);
+            continue;
+        }
+        match (l.theirs, id(&l).and_then(|i| ours.get(&i))) {
+            (true, Some(o)) if o.trim() == l.text.trim() => {}
+            (true, Some(o)) => {
+                *conflicts += 1;
+                // OURS' row stays where it is; the disagreeing row is marked next to it.
+                out.extend(
+                    conflict(&[o.as_str()], &[l.text.as_str()]).into_iter().filter(|x| x.text != *o || x.theirs),
+                );
+            }
+            _ => out.push(l),
+        }
+    }
+    *lines = out;
+}
+
+/// The `.gitattributes` lines and git config that make git call `loop merge file`.
+pub mod driver {
+    use std::path::Path;
+
+    use serde::Serialize;
+
+    use crate::error::{Error, Result};
+    use crate::guard::open_repo;
+    use crate::workspace::{to_slash, Workspace};
+
+    pub const NAME: &str = "loop";
+
+    #[derive(Debug, Serialize)]
+    pub struct DriverStatus {
+        /// `.gitattributes` lines that route files to the driver.
+        pub attributes: Vec<String>,
+        /// `merge.loop.driver`, when set.
+        pub driver: Option<String>,
+        pub installed: bool,
+    }
+
+    fn wanted(cwd: &Path, root: Option<&Path>) -> Result<(git2::Repository, std::path::PathBuf, Vec<String>)> {
+        let repo = open_repo(cwd)?;
+        let workdir = repo.workdir().ok_or_else(|| Error::Git("bare repository".into()))?.to_path_buf();
+        let workdir = std::fs::canonicalize(&workdir).map_err(|e| Error::io(&workdir, e))?;
+        let ws = Workspace::discover(cwd, root)?;
+        let prefix = to_slash(ws.root.strip_prefix(&workdir).unwrap_or(Path::new("")));
+        let join = |p: &str| if prefix.is_empty() { p.to_string() } else { format!("{prefix}/{p}") };
+        let lines = vec![
+            format!("{} merge={NAME}", join(&ws.config.ledger)),
+            format!("{} merge={NAME}", join(&ws.config.plans)),
+        ];
+        Ok((repo, workdir.join(".gitattributes"), lines))
+    }
+
+    /// The driver command: `loop` from PATH, else the binary that installed it.
+    fn command(bin: &Path) -> String {
+        let bin = bin.display().to_string().replace('\'', "'\\''");
+        format!("b=$(command -v loop || echo '{bin}'); \"$b\" merge file %O %A %B --path %P")
+    }
+
+    pub fn status(cwd: &Path, root: Option<&Path>) -> Result<DriverStatus> {
+        let (repo, attrs, lines) = wanted(cwd, root)?;
+        let text = std::fs::read_to_string(&attrs).unwrap_or_default();
+        let attributes: Vec<String> =
+            lines.iter().filter(|l| text.lines().any(|t| t.trim() == l.as_str())).cloned().collect();
+        let driver = repo.config()?.get_string(&format!("merge.{NAME}.driver")).ok();
+        Ok(DriverStatus { installed: attributes.len() == lines.len() && driver.is_some(), attributes, driver })
+    }
+
+    /// Add the attribute lines (keeping what is there) and set the driver in the repository's
+    /// own config. Idempotent.
+    pub fn install(cwd: &Path, root: Option<&Path>) -> Result<DriverStatus> {
+        let (repo, attrs, lines) = wanted(cwd, root)?;
+        let text = std::fs::read_to_string(&attrs).unwrap_or_default();
+        let mut new = text.clone();
+        for l in &lines {
+            if !text.lines().any(|t| t.trim() == l.as_str()) {
+                if !new.is_empty() && !new.ends_with('\n') {
+                    new.push('\n');
+                }
+                new.push_str(l);
+                new.push('\n');
+            }
+        }
+        if new != text {
+            crate::atomic::replace(&attrs, ".gitattributes", text.as_bytes(), new.as_bytes())?;
+        }
+        let bin = std::env::current_exe().map_err(|e| Error::io("loop", e))?;
+        let mut config = repo.config()?.open_level(git2::ConfigLevel::Local)?;
+        config.set_str(&format!("merge.{NAME}.name"), "ledger-loop: merge the ledger and plans by structure")?;
+        config.set_str(&format!("merge.{NAME}.driver"), &command(&bin))?;
+        status(cwd, root)
+    }
+
+    /// Remove the attribute lines and the driver config; everything else stays.
+    pub fn uninstall(cwd: &Path, root: Option<&Path>) -> Result<DriverStatus> {
+        let (repo, attrs, lines) = wanted(cwd, root)?;
+        if let Ok(text) = std::fs::read_to_string(&attrs) {
+            let new: String = text.split_inclusive('\n').filter(|t| !lines.iter().any(|l| t.trim() == l)).collect();
+            if new != text {
+                crate::atomic::replace(&attrs, ".gitattributes", text.as_bytes(), new.as_bytes())?;
+            }
+        }
+        let mut config = repo.config()?.open_level(git2::ConfigLevel::Local)?;
+        for key in ["name", "driver"] {
+            let _ = config.remove(&format!("merge.{NAME}.{key}"));
+        }
+        status(cwd, root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "# L\n\n**Last Updated:** 2026-01-01\n\n## Index\n| ID | Title | Status |\n| --- | --- | --- |\n| [A-1](#a) | A | open |\n\n## [A-1] A\n- Priority: High\n- Status: open\n- Attempts History:\n  * [2026-01-01] Attempt #1 — Result: planning.\n";
+
+    #[test]
+    fn both_append_an_attempt_and_add_an_item() {
+        let ours = BASE.replace("**Last Updated:** 2026-01-01", "**Last Updated:** 2026-01-03")
+            + "  * [2026-01-03] Attempt #2 — Result: ours.\n\n## [B-2] B\n- Status: open\n";
+        let theirs = BASE.replace("**Last Updated:** 2026-01-01", "**Last Updated:** 2026-01-02")
+            + "  * [2026-01-02] Attempt #2 — Result: theirs.\n\n## [C-3] C\n- Status: open\n";
+        let m = merge(BASE, &ours, &theirs, "f.md");
+        assert_eq!(m.conflicts, 0, "{}", m.text);
+        assert!(m.text.contains("**Last Updated:** 2026-01-03"));
+        assert!(m.text.contains("Attempt #2 — Result: ours."));
+        assert!(m.text.contains("Attempt #3 — Result: theirs."), "{}", m.text);
+        assert!(m.text.contains("## [B-2] B") && m.text.contains("## [C-3] C"));
+        assert_eq!(m.notes.len(), 1);
+    }
+
+    #[test]
+    fn neighbouring_fields_merge_and_one_field_changed_twice_conflicts_alone() {
+        let ours = BASE.replace("- Priority: High", "- Priority: Low");
+        let theirs = BASE.replace("- Status: open\n- Attempts", "- Status: done\n- Attempts");
+        let m = merge(BASE, &ours, &theirs, "f.md");
+        assert_eq!(m.conflicts, 0, "{}", m.text);
+        assert!(m.text.contains("- Priority: Low\n- Status: done\n"));
+        let ours = BASE.replace("- Status: open\n- Attempts", "- Status: blocked\n- Attempts");
+        let m = merge(BASE, &ours, &theirs, "f.md");
+        assert_eq!(m.conflicts, 1);
+        assert!(m.text.contains("- Priority: High\n<<<<<<< ours\n- Status: blocked\n=======\n- Status: done\n>>>>>>> theirs\n- Attempts"), "{}", m.text);
+    }
+
+    #[test]
+    fn task_states_take_the_further_one() {
+        let base = "### Phase A — x\n\n| ID | Task | State | How |\n| --- | --- | --- | --- |\n| A1 | a | [ ] | g |\n";
+        let o = base.replace("| [ ] |", "| [P] |");
+        let t = base.replace("| [ ] |", "| [D] |");
+        assert!(merge(base, &o, &t, "p.md").text.contains("| A1 | a | [D] | g |"));
+        let o = base.replace("| [ ] |", "| [B] |");
+        assert_eq!(merge(base, &o, &t, "p.md").conflicts, 1);
+    }
+
+    #[test]
+    fn deleted_unchanged_is_deleted() {
+        let ours = BASE.replace("## [A-1] A\n- Priority: High\n- Status: open\n- Attempts History:\n  * [2026-01-01] Attempt #1 — Result: planning.\n", "");
+        let m = merge(BASE, &ours, BASE, "f.md");
+        assert!(!m.text.contains("## [A-1]"));
+        assert_eq!(m.text, ours);
+    }
+}
