@@ -296,8 +296,9 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// Which step: shared by `loop next` and `loop run`.
 #[derive(Debug, Args, Clone)]
-pub struct NextArgs {
+pub struct StepArgs {
     /// Focus on this ledger item instead of the memo's or ledger's focus.
     #[arg(long, value_name = "ID")]
     pub item: Option<String>,
@@ -307,6 +308,12 @@ pub struct NextArgs {
     /// Also list every phase considered.
     #[arg(long)]
     pub explain: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct NextArgs {
+    #[command(flatten)]
+    pub step: StepArgs,
     /// Print the decision as JSON (with --run: the run record).
     #[arg(long)]
     pub json: bool,
@@ -320,15 +327,8 @@ pub struct NextArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
-    /// Focus on this ledger item instead of the memo's or ledger's focus.
-    #[arg(long, value_name = "ID")]
-    pub item: Option<String>,
-    /// Consider this phase instead of the first unfinished one.
-    #[arg(long, value_name = "ID")]
-    pub phase: Option<String>,
-    /// Also list every phase considered.
-    #[arg(long)]
-    pub explain: bool,
+    #[command(flatten)]
+    pub step: StepArgs,
     /// Print the run record (run.json) as JSON on stdout; the step's output goes to stderr.
     #[arg(long)]
     pub json: bool,
@@ -431,14 +431,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sim(SimCommand::Profile(a)) => sim::cmd_sim_profile(a),
         Command::Run(a) => cmd_next(
             &cli,
-            &NextArgs {
-                item: a.item.clone(),
-                phase: a.phase.clone(),
-                explain: a.explain,
-                json: a.json,
-                run: true,
-                dry_run: a.dry_run,
-            },
+            &NextArgs { step: a.step.clone(), json: a.json, run: true, dry_run: a.dry_run },
         ),
     }
 }
@@ -458,8 +451,8 @@ fn decide(model: &Model, a: &NextArgs) -> Result<Decision> {
     gate::decide(
         model,
         &gate::Request {
-            item: a.item.as_deref(),
-            phase: a.phase.as_deref(),
+            item: a.step.item.as_deref(),
+            phase: a.step.phase.as_deref(),
             stamp: clock::stamp(&now),
             plan_only: false,
         },
@@ -477,7 +470,7 @@ fn cmd_next(cli: &Cli, a: &NextArgs) -> Result<ExitCode> {
     if a.json {
         out_json(&d);
     } else {
-        let mut s = render_decision(&model, &d, a.explain);
+        let mut s = render_decision(&model, &d, a.step.explain);
         if d.blocked.is_none() && d.manual {
             s.push_str(&format!(
                 "\nmanual step: do it by hand, then record it with: {inv} attempt --result success --note '...'\n"
@@ -492,7 +485,7 @@ fn cmd_next(cli: &Cli, a: &NextArgs) -> Result<ExitCode> {
 
 fn run_step(model: &Model, d: &Decision, a: &NextArgs, inv: &str) -> Result<ExitCode> {
     if !a.json {
-        out(&render_decision(model, d, a.explain));
+        out(&render_decision(model, d, a.step.explain));
     }
     // A blocked step was explained just above (or is in the JSON): say it once, exit 1.
     if d.blocked.is_some() {
