@@ -1,6 +1,7 @@
 //! The `loop` binary: parse arguments, dispatch, map errors to messages and exit codes.
 
 mod cli;
+mod mcp;
 
 use std::process::ExitCode;
 

@@ -9,7 +9,7 @@ use super::{load, out, out_json, Cli};
 use ledger_loop::error::{Error, Result};
 use ledger_loop::{gate, run};
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct CompareArgs {
     /// First image (the candidate; sum_ratio = sum(A)/sum(B)).
     pub a: PathBuf,
@@ -37,7 +37,7 @@ fn parse_shape(s: &str) -> std::result::Result<(usize, usize), String> {
     Ok((a.trim().parse().map_err(|_| "bad number")?, b.trim().parse().map_err(|_| "bad number")?))
 }
 
-fn parse_roi(s: &str) -> std::result::Result<[usize; 4], String> {
+pub(crate) fn parse_roi(s: &str) -> std::result::Result<[usize; 4], String> {
     let v: Vec<usize> = s
         .split(',')
         .map(|x| x.trim().parse().map_err(|_| format!("`{x}` is not a pixel index")))
@@ -72,7 +72,7 @@ pub enum GateCommand {
     Check(GateCheckArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct GateCheckArgs {
     /// Run folder holding metrics.json (or profile/metrics.json).
     pub dir: PathBuf,
@@ -114,14 +114,16 @@ pub(super) fn cmd_hotspots(a: &HotspotsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn cmd_gate_check(cli: &Cli, a: &GateCheckArgs) -> Result<ExitCode> {
+/// The verdicts of a run folder's metrics against its gates, as `--json` prints them, and
+/// whether a gate failed.
+pub(crate) fn gate_check_report(root: &Option<PathBuf>, a: &GateCheckArgs) -> Result<(serde_json::Value, bool)> {
     use ledger_loop::evidence::gates;
     let (metrics_path, metrics) = gates::run_metrics(&a.dir)?
         .ok_or_else(|| Error::input(a.dir.display().to_string(), 0, "no metrics.json here or in profile/"))?;
     let (gate_list, source) = match &a.gate {
         Some(spec) => (gates::parse_list(spec)?, "--gate".to_string()),
         None => {
-            let model = load(&cli.root)?;
+            let model = load(root)?;
             let rec = run::RunRecord::load(&a.dir).ok();
             let item_id = a.item.clone().or(rec.as_ref().map(|r| r.item.clone()));
             let item = match item_id {
@@ -141,30 +143,39 @@ pub(super) fn cmd_gate_check(cli: &Cli, a: &GateCheckArgs) -> Result<ExitCode> {
     let verdicts = gates::evaluate(&gate_list, &metrics);
     let unmatched: Vec<&gates::Gate> = gate_list.iter().filter(|g| !verdicts.iter().any(|v| v.gate == **g)).collect();
     let failed = verdicts.iter().any(|v| !v.pass);
+    let report = serde_json::json!({"metrics": metrics_path, "gates_from": source, "verdicts": verdicts, "no_metric": unmatched, "pass": !failed});
+    Ok((report, failed))
+}
+
+pub(super) fn cmd_gate_check(cli: &Cli, a: &GateCheckArgs) -> Result<ExitCode> {
+    let (r, failed) = gate_check_report(&cli.root, a)?;
     if a.json {
-        out_json(
-            &serde_json::json!({"metrics": metrics_path, "gates_from": source, "verdicts": verdicts, "no_metric": unmatched, "pass": !failed}),
-        );
+        out_json(&r);
     } else {
-        let mut s = format!("metrics {}\ngates   {source}\n", metrics_path.display());
-        for v in &verdicts {
+        let mut s = format!(
+            "metrics {}\ngates   {}\n",
+            r["metrics"].as_str().unwrap_or(""),
+            r["gates_from"].as_str().unwrap_or("")
+        );
+        for v in r["verdicts"].as_array().into_iter().flatten() {
             s.push_str(&format!(
                 "  {} {} = {}  (gate: {})\n",
-                if v.pass { "✅" } else { "❌" },
-                v.key,
-                v.value,
-                v.gate.text
+                if v["pass"] == true { "✅" } else { "❌" },
+                v["key"].as_str().unwrap_or(""),
+                v["value"],
+                v["gate"]["text"].as_str().unwrap_or("")
             ));
         }
-        for g in unmatched {
-            s.push_str(&format!("  ·  {}: no such metric\n", g.text));
+        for g in r["no_metric"].as_array().into_iter().flatten() {
+            s.push_str(&format!("  ·  {}: no such metric\n", g["text"].as_str().unwrap_or("")));
         }
         out(&s);
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-pub(super) fn cmd_compare(a: &CompareArgs) -> Result<ExitCode> {
+/// Image statistics (and gate verdicts) as `--json` prints them, and whether a gate failed.
+pub(crate) fn compare_report(a: &CompareArgs) -> Result<(serde_json::Value, bool)> {
     use ledger_loop::evidence::{compare, gates};
     let gate_list = a.gate.as_deref().map(gates::parse_list).transpose()?;
     let (ia, ib) = rayon::join(|| compare::read_image(&a.a, a.shape), || compare::read_image(&a.b, a.shape));
@@ -201,23 +212,32 @@ pub(super) fn cmd_compare(a: &CompareArgs) -> Result<ExitCode> {
     let verdicts = gate_list.as_ref().map(|g| gates::evaluate(g, &metrics)).unwrap_or_default();
     let failed = verdicts.iter().any(|v| !v.pass)
         || gate_list.as_ref().is_some_and(|g| g.iter().any(|gate| !verdicts.iter().any(|v| v.gate == *gate)));
+    let report = serde_json::json!({
+        "a": a.a, "b": a.b, "shape": [ia.height, w], "roi": [x0, y0, x1, y1], "stats": stats,
+        "worst_pixel": {"slow": worst.0, "fast": worst.1}, "gates": verdicts, "pass": !failed,
+    });
+    Ok((report, failed))
+}
+
+pub(super) fn cmd_compare(a: &CompareArgs) -> Result<ExitCode> {
+    let (r, failed) = compare_report(a)?;
     if a.json {
-        out_json(&serde_json::json!({
-            "a": a.a, "b": a.b, "shape": [ia.height, w], "roi": [x0, y0, x1, y1], "stats": stats,
-            "worst_pixel": {"slow": worst.0, "fast": worst.1}, "gates": verdicts, "pass": !failed,
-        }));
+        out_json(&r);
     } else {
+        let st = &r["stats"];
+        let f = |k: &str| st[k].as_f64().unwrap_or(f64::NAN);
         let mut s = format!(
             "pixels       {}\ncorr         {:.9}\nsum_ratio    {:.9}  (sum A {:.6e}, sum B {:.6e})\nrmse         {:.6e}\nmax_abs_err  {:.6e} at slow {} fast {}\nmax_rel_err  {:.6e}\n",
-            stats.pixels, stats.corr, stats.sum_ratio, stats.sum_a, stats.sum_b, stats.rmse, stats.max_abs_err, worst.0, worst.1, stats.max_rel_err
+            st["pixels"], f("corr"), f("sum_ratio"), f("sum_a"), f("sum_b"), f("rmse"), f("max_abs_err"),
+            r["worst_pixel"]["slow"], r["worst_pixel"]["fast"], f("max_rel_err")
         );
-        for v in &verdicts {
+        for v in r["gates"].as_array().into_iter().flatten() {
             s.push_str(&format!(
                 "gate {} {}: {} = {}\n",
-                if v.pass { "✅" } else { "❌" },
-                v.gate.text,
-                v.key,
-                v.value
+                if v["pass"] == true { "✅" } else { "❌" },
+                v["gate"]["text"].as_str().unwrap_or(""),
+                v["key"].as_str().unwrap_or(""),
+                v["value"]
             ));
         }
         out(&s);

@@ -1,7 +1,7 @@
 //! The command line: clap definitions, dispatch, and all printing. The workflow commands live
 //! here; `evidence` and `sim` hold the image, trace and simulator commands.
 
-mod evidence;
+pub(crate) mod evidence;
 mod sim;
 
 pub use evidence::{CompareArgs, GateCommand, HotspotsArgs};
@@ -106,6 +106,11 @@ pub enum Command {
     /// A git merge driver for the ledger and plans: merge by structure, not by line.
     #[command(subcommand)]
     Merge(MergeAction),
+    /// Serve the workflow as Model Context Protocol tools on stdin/stdout (for coding agents).
+    #[command(
+        after_help = "Examples:\n  # what an agent's MCP configuration runs\n  loop mcp --root /path/to/workspace\n  # also let the agent run steps\n  loop mcp --allow-run\n\nTools: status, next, attempt, lint, brief, gate_check, compare, run.\nResources: ledger://items/{id}, plan://{path}. Logs go to stderr."
+    )]
+    Mcp(McpArgs),
     /// The built-in nanoBragg-compatible diffraction simulator and its profiler.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -169,6 +174,13 @@ pub enum HookAction {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Enable the `run` tool, which runs the next step's command (off by default).
+    #[arg(long)]
+    pub allow_run: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum MergeAction {
     /// Merge three versions of a ledger or plan (git's %O %A %B); the result replaces OURS.
@@ -208,7 +220,7 @@ pub enum ResultWord {
     Planning,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct AttemptArgs {
     /// Ledger item ID (default: the focus item, chosen as `loop next` does).
     pub item: Option<String>,
@@ -277,7 +289,7 @@ fn parse_metric(s: &str) -> std::result::Result<(String, String), String> {
     }
 }
 
-fn parse_task(s: &str) -> std::result::Result<(String, TaskState), String> {
+pub(crate) fn parse_task(s: &str) -> std::result::Result<(String, TaskState), String> {
     let (id, st) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected ID=STATE, e.g. C1=D"))?;
     let state = match st.trim() {
         "D" | "d" => TaskState::Done,
@@ -297,7 +309,7 @@ pub struct StatusArgs {
 }
 
 /// Which step: shared by `loop next` and `loop run`.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct StepArgs {
     /// Focus on this ledger item instead of the memo's or ledger's focus.
     #[arg(long, value_name = "ID")]
@@ -310,7 +322,7 @@ pub struct StepArgs {
     pub explain: bool,
 }
 
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct NextArgs {
     #[command(flatten)]
     pub step: StepArgs,
@@ -427,12 +439,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Hotspots(a) => evidence::cmd_hotspots(a),
         Command::Gate(GateCommand::Check(a)) => evidence::cmd_gate_check(&cli, a),
         Command::Merge(m) => cmd_merge(&cli, m),
+        Command::Mcp(a) => {
+            let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+            let ws = Workspace::discover(&cwd, cli.root.as_deref())?;
+            crate::mcp::serve(ws.root, a.allow_run)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sim(SimCommand::Run(a)) => sim::cmd_sim_run(a),
         Command::Sim(SimCommand::Profile(a)) => sim::cmd_sim_profile(a),
-        Command::Run(a) => cmd_next(
-            &cli,
-            &NextArgs { step: a.step.clone(), json: a.json, run: true, dry_run: a.dry_run },
-        ),
+        Command::Run(a) => {
+            cmd_next(&cli, &NextArgs { step: a.step.clone(), json: a.json, run: true, dry_run: a.dry_run })
+        }
     }
 }
 
@@ -446,7 +463,7 @@ fn cmd_status(cli: &Cli, a: &StatusArgs) -> Result<ExitCode> {
     Ok(if model.has_errors() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
-fn decide(model: &Model, a: &NextArgs) -> Result<Decision> {
+pub(crate) fn decide(model: &Model, a: &NextArgs) -> Result<Decision> {
     let now = clock::now()?;
     gate::decide(
         model,
@@ -540,9 +557,28 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-fn cmd_attempt(cli: &Cli, a: &AttemptArgs) -> Result<ExitCode> {
+/// What `loop attempt` did (or, dry run, would do).
+pub(crate) struct AttemptDone {
+    pub outcome: attempt::Outcome,
+    pub ledger: String,
+    /// The unified diff, for a dry run (nothing was written).
+    pub diff: Option<String>,
+}
+
+impl AttemptDone {
+    /// The `--json` form.
+    pub fn to_json(&self) -> serde_json::Value {
+        match &self.diff {
+            Some(d) => serde_json::json!({"dry_run": true, "attempt": &self.outcome, "diff": d}),
+            None => serde_json::to_value(&self.outcome).unwrap_or_default(),
+        }
+    }
+}
+
+/// Record an attempt: lock the ledger, read, build every change, write all or none.
+pub(crate) fn record_attempt(root: &Option<PathBuf>, a: &AttemptArgs) -> Result<AttemptDone> {
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
-    let ws = Workspace::discover(&cwd, cli.root.as_deref())?;
+    let ws = Workspace::discover(&cwd, root.as_deref())?;
     let ledger = ws.ledger_path();
     // Read, modify and write under one lock, so concurrent attempts get distinct numbers.
     let _lock = if ledger.is_file() { Some(atomic::Lock::exclusive(&ledger)?) } else { None };
@@ -577,39 +613,44 @@ fn cmd_attempt(cli: &Cli, a: &AttemptArgs) -> Result<ExitCode> {
         again: a.again,
     };
     let outcome = attempt::prepare(&model, &req)?;
-    for w in &outcome.warnings {
+    let diff = if a.dry_run { Some(attempt::diff(&outcome)) } else { None };
+    if diff.is_none() {
+        attempt::apply(&model, &outcome)?;
+    }
+    Ok(AttemptDone { outcome, ledger: model.ledger.doc.file.clone(), diff })
+}
+
+fn cmd_attempt(cli: &Cli, a: &AttemptArgs) -> Result<ExitCode> {
+    let done = record_attempt(&cli.root, a)?;
+    for w in &done.outcome.warnings {
         eprintln!("loop: warning: {w}");
     }
-    if a.dry_run {
-        if a.json {
-            out_json(&serde_json::json!({"dry_run": true, "attempt": &outcome, "diff": attempt::diff(&outcome)}));
-        } else {
-            out(&attempt::diff(&outcome));
-        }
+    if a.json {
+        out_json(&done.to_json());
         return Ok(ExitCode::SUCCESS);
     }
-    attempt::apply(&model, &outcome)?;
-    if a.json {
-        out_json(&outcome);
-    } else {
-        let files: Vec<&str> = outcome.changes.iter().map(|c| c.file.as_str()).collect();
-        let mut s = if outcome.number == 0 {
-            format!("[{}] pointers moved in {}\n", outcome.item, files.join(", "))
-        } else {
-            format!(
-                "[{}] Attempt #{} appended at {}:{}{}\n",
-                outcome.item,
-                outcome.number,
-                model.ledger.doc.file,
-                outcome.line,
-                if files.len() > 1 { format!(" (also changed {})", files[1..].join(", ")) } else { String::new() }
-            )
-        };
-        if !outcome.tasks.is_empty() {
-            s.push_str(&format!("task {} set in the plan\n", outcome.tasks.join(", ")));
-        }
-        out(&s);
+    if let Some(d) = &done.diff {
+        out(d);
+        return Ok(ExitCode::SUCCESS);
     }
+    let outcome = &done.outcome;
+    let files: Vec<&str> = outcome.changes.iter().map(|c| c.file.as_str()).collect();
+    let mut s = if outcome.number == 0 {
+        format!("[{}] pointers moved in {}\n", outcome.item, files.join(", "))
+    } else {
+        format!(
+            "[{}] Attempt #{} appended at {}:{}{}\n",
+            outcome.item,
+            outcome.number,
+            done.ledger,
+            outcome.line,
+            if files.len() > 1 { format!(" (also changed {})", files[1..].join(", ")) } else { String::new() }
+        )
+    };
+    if !outcome.tasks.is_empty() {
+        s.push_str(&format!("task {} set in the plan\n", outcome.tasks.join(", ")));
+    }
+    out(&s);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -727,13 +768,10 @@ fn cmd_merge(cli: &Cli, m: &MergeAction) -> Result<ExitCode> {
     }
 }
 
-fn cmd_brief(cli: &Cli, a: &BriefArgs) -> Result<ExitCode> {
-    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
-    let ws = Workspace::discover(&cwd, cli.root.as_deref())?;
-    let input = ws.path(&ws.config.input);
-    let _lock = if a.write && input.is_file() { Some(atomic::Lock::exclusive(&input)?) } else { None };
-    let model = Model::load(ws)?;
-    let (template, name) = match &a.template {
+/// The memo template and its name: `--template`, else the workspace's templates/input.md, else
+/// the built-in one.
+pub(crate) fn brief_template(model: &Model, given: Option<&std::path::Path>) -> Result<(String, String)> {
+    Ok(match given {
         Some(p) => (ledger_loop::fsutil::read_utf8(p, &p.display().to_string())?, p.display().to_string()),
         None => {
             let p = model.ws.path("templates/input.md");
@@ -743,7 +781,16 @@ fn cmd_brief(cli: &Cli, a: &BriefArgs) -> Result<ExitCode> {
                 (ledger_loop::brief::DEFAULT_TEMPLATE.to_string(), "(built-in template)".to_string())
             }
         }
-    };
+    })
+}
+
+fn cmd_brief(cli: &Cli, a: &BriefArgs) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let ws = Workspace::discover(&cwd, cli.root.as_deref())?;
+    let input = ws.path(&ws.config.input);
+    let _lock = if a.write && input.is_file() { Some(atomic::Lock::exclusive(&input)?) } else { None };
+    let model = Model::load(ws)?;
+    let (template, name) = brief_template(&model, a.template.as_deref())?;
     let stamp = clock::stamp(&clock::now()?);
     let b = ledger_loop::brief::render(&model, a.item.as_deref(), &stamp, &template, &name)?;
     let rel = model.ws.config.input.clone();

@@ -9,6 +9,7 @@ mod everyday;
 mod evidence;
 mod guard;
 mod history;
+mod mcp;
 mod merge;
 mod next;
 mod sim;

@@ -1,0 +1,365 @@
+//! `loop mcp`: the workflow as tools a coding agent calls over the Model Context Protocol (stdio,
+//! newline-delimited JSON-RPC 2.0), on the official Rust SDK. Each tool gives the same JSON as
+//! the CLI's `--json`, as text and as `structuredContent`; whatever the CLI exits 2 for is an error
+//! result (`isError: true`, the same message). stdout carries protocol messages only.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    AnnotateAble, CallToolResult, Content, Implementation, ListResourceTemplatesResult, PaginatedRequestParams,
+    RawResourceTemplate, ReadResourceRequestParams, ReadResourceResult, ResourceContents, ServerCapabilities,
+    ServerInfo,
+};
+use rmcp::service::RequestContext;
+use rmcp::{tool, tool_handler, tool_router, ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::cli::evidence::GateCheckArgs;
+use crate::cli::{self, AttemptArgs, CompareArgs, NextArgs, ResultWord, StepArgs};
+use ledger_loop::error::{Error, Result};
+use ledger_loop::model::Model;
+use ledger_loop::workspace::Workspace;
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct NextInput {
+    /// Ledger item to decide for (default: the memo's or the ledger's focus).
+    pub item: Option<String>,
+    /// Phase to consider instead of the first unfinished one (ignores the memo).
+    pub phase: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct AttemptInput {
+    /// Ledger item ID, e.g. VECTOR-TRICUBIC-002.
+    pub item: String,
+    /// success, failed, partial, blocked or planning.
+    pub result: String,
+    /// Phase or task the attempt worked on, e.g. C1.
+    pub phase: Option<String>,
+    /// Metrics, e.g. {"corr_warm": "0.721175"}; checked against the plan's gates.
+    pub metrics: Option<BTreeMap<String, String>>,
+    /// Observations (one line).
+    pub note: Option<String>,
+    /// What comes next (one line).
+    pub next: Option<String>,
+    /// Artifact paths inside the workspace.
+    pub artifacts: Option<Vec<String>>,
+    /// Plan task pointers, e.g. ["C1=D"] (D, P, B or empty).
+    pub task: Option<Vec<String>>,
+    /// New Status for the item (field and Index row).
+    pub status: Option<String>,
+    /// Return the unified diff and write nothing.
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct BriefInput {
+    /// Ledger item to brief (default: the focus item).
+    pub item: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct GateCheckInput {
+    /// Run folder holding metrics.json, relative to the workspace.
+    pub dir: String,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct CompareInput {
+    /// Candidate image (raw float32, .npy or 16-bit PNG), relative to the workspace.
+    pub a: String,
+    /// Reference image, relative to the workspace.
+    pub b: String,
+    /// Region of interest "x0,y0,x1,y1" (fast, slow; x1 and y1 exclusive).
+    pub roi: Option<String>,
+    /// Gates, comma-separated: "corr>=0.999,sum_ratio=1±5e-3".
+    pub gates: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RunInput {
+    /// Show what would run and be written, and write nothing.
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Clone)]
+pub struct Server {
+    root: PathBuf,
+    allow_run: bool,
+    tool_router: ToolRouter<Self>,
+}
+
+/// A tool's answer: the JSON as text and as structured content, or the CLI's error message.
+fn answer(r: Result<serde_json::Value>) -> std::result::Result<CallToolResult, McpError> {
+    Ok(match r {
+        Ok(v) => CallToolResult::structured(v),
+        Err(e) => CallToolResult::error(vec![Content::text(e.to_string())]),
+    })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| Error::Failed(format!("internal: {e}")))
+}
+
+/// Run blocking workspace work off the protocol loop.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Failed(format!("internal: {e}")))?
+}
+
+#[tool_router]
+impl Server {
+    pub fn new(root: PathBuf, allow_run: bool) -> Server {
+        Server { root, allow_run, tool_router: Self::tool_router() }
+    }
+
+    fn root(&self) -> Option<PathBuf> {
+        Some(self.root.clone())
+    }
+
+    /// A path argument, resolved inside the workspace; one that escapes it is refused.
+    fn inside(&self, rel: &str) -> Result<PathBuf> {
+        let p = self.root.join(rel);
+        let ws = Workspace::discover(&self.root, Some(&self.root))?;
+        ws.relative(&p).map_err(|_| Error::input(rel, 0, "resolves outside the workspace; refusing"))?;
+        Ok(ledger_loop::workspace::normalize(&p))
+    }
+
+    #[tool(
+        description = "The workspace's status: ledger items with attempts, Index rows, plans with phases and task states, protected assets, diagnostics (same JSON as `loop status --json`)."
+    )]
+    async fn status(&self) -> std::result::Result<CallToolResult, McpError> {
+        let root = self.root();
+        answer(blocking(move || to_json(&ledger_loop::status::status(&cli::load(&root)?))).await)
+    }
+
+    #[tool(
+        description = "The next gated step: focus item, plan, phase, task, gate checks with reasons, and the command with <STAMP> filled in, or manual: true (same JSON as `loop next --json`)."
+    )]
+    async fn next(&self, Parameters(p): Parameters<NextInput>) -> std::result::Result<CallToolResult, McpError> {
+        let root = self.root();
+        answer(
+            blocking(move || {
+                let model = cli::load(&root)?;
+                let a =
+                    NextArgs { step: StepArgs { item: p.item, phase: p.phase, explain: false }, ..Default::default() };
+                to_json(&cli::decide(&model, &a)?)
+            })
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Append a numbered attempt entry to a ledger item (locked, atomic byte splice; protected assets refused; text with line breaks, `|` or code fences refused). dry_run returns the unified diff and writes nothing."
+    )]
+    async fn attempt(&self, Parameters(p): Parameters<AttemptInput>) -> std::result::Result<CallToolResult, McpError> {
+        let root = self.root();
+        answer(
+            blocking(move || {
+                let result = match p.result.as_str() {
+                    "success" => ResultWord::Success,
+                    "failed" => ResultWord::Failed,
+                    "partial" => ResultWord::Partial,
+                    "blocked" => ResultWord::Blocked,
+                    "planning" => ResultWord::Planning,
+                    other => {
+                        return Err(Error::Usage(format!(
+                            "result `{other}`: expected success, failed, partial, blocked or planning"
+                        )))
+                    }
+                };
+                let tasks = p
+                    .task
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|t| cli::parse_task(t).map_err(Error::Usage))
+                    .collect::<Result<Vec<_>>>()?;
+                let a = AttemptArgs {
+                    item: Some(p.item),
+                    result: Some(result),
+                    phase: p.phase,
+                    metrics: p.metrics.unwrap_or_default().into_iter().collect(),
+                    artifacts: p.artifacts.unwrap_or_default(),
+                    note: p.note,
+                    next: p.next,
+                    tasks,
+                    status: p.status,
+                    dry_run: p.dry_run.unwrap_or(false),
+                    ..Default::default()
+                };
+                Ok(cli::record_attempt(&root, &a)?.to_json())
+            })
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Lint the ledger and plans: findings with file, line, severity and code (same JSON as `loop lint --json`)."
+    )]
+    async fn lint(&self) -> std::result::Result<CallToolResult, McpError> {
+        let root = self.root();
+        answer(
+            blocking(move || {
+                let model = cli::load(&root)?;
+                let today = ledger_loop::clock::date(&ledger_loop::clock::now()?);
+                to_json(&ledger_loop::lint::lint(&model, &today))
+            })
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Render the next Do Now memo (input.md) for an item, with the decision behind it. Never writes; writing stays `loop brief --write`."
+    )]
+    async fn brief(&self, Parameters(p): Parameters<BriefInput>) -> std::result::Result<CallToolResult, McpError> {
+        let root = self.root();
+        answer(
+            blocking(move || {
+                let model = cli::load(&root)?;
+                let (template, name) = cli::brief_template(&model, None)?;
+                let stamp = ledger_loop::clock::stamp(&ledger_loop::clock::now()?);
+                let b = ledger_loop::brief::render(&model, p.item.as_deref(), &stamp, &template, &name)?;
+                Ok(serde_json::json!({"memo": b.text, "decision": b.decision}))
+            })
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Evaluate a run folder's metrics.json against the gates its plan task states (same JSON as `loop gate check --json`)."
+    )]
+    async fn gate_check(
+        &self,
+        Parameters(p): Parameters<GateCheckInput>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let root = self.root();
+        let dir = self.inside(&p.dir);
+        answer(
+            blocking(move || {
+                let a = GateCheckArgs { dir: dir?, ..Default::default() };
+                Ok(cli::evidence::gate_check_report(&root, &a)?.0)
+            })
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Compare two images: correlation, sum ratio, RMSE, max errors, worst pixel, optional gates (same JSON as `loop compare --json`)."
+    )]
+    async fn compare(&self, Parameters(p): Parameters<CompareInput>) -> std::result::Result<CallToolResult, McpError> {
+        let (a, b) = (self.inside(&p.a), self.inside(&p.b));
+        answer(
+            blocking(move || {
+                let roi = p.roi.as_deref().map(cli::evidence::parse_roi).transpose().map_err(Error::Usage)?;
+                let args = CompareArgs { a: a?, b: b?, roi, gate: p.gates, ..Default::default() };
+                Ok(cli::evidence::compare_report(&args)?.0)
+            })
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Run the next step exactly as `loop run` does and return its run.json (the step's output goes to the server's stderr). Only when the server was started with --allow-run."
+    )]
+    async fn run(&self, Parameters(p): Parameters<RunInput>) -> std::result::Result<CallToolResult, McpError> {
+        if !self.allow_run {
+            return answer(Err(Error::Usage(
+                "running steps is off: start the server with `loop mcp --allow-run` to enable the run tool".into(),
+            )));
+        }
+        let root = self.root();
+        answer(
+            blocking(move || {
+                let model = cli::load(&root)?;
+                let d = cli::decide(&model, &NextArgs::default())?;
+                if let Some(why) = &d.blocked {
+                    return Err(Error::Failed(format!("blocked: {why}")));
+                }
+                let preview = ledger_loop::run::preview(&model, &d)?;
+                if p.dry_run.unwrap_or(false) {
+                    return Ok(serde_json::json!({"decision": d, "dry_run": preview}));
+                }
+                to_json(&ledger_loop::run::execute(&model, &d, true)?)
+            })
+            .await,
+        )
+    }
+}
+
+/// `ledger://items/{id}` and `plan://{path}`: the section's markdown.
+fn read(root: &Path, uri: &str) -> Result<String> {
+    let model = Model::load(Workspace::discover(root, Some(root))?)?;
+    if let Some(id) = uri.strip_prefix("ledger://items/") {
+        let item =
+            model.ledger.find(id).into_iter().next().ok_or_else(|| ledger_loop::gate::unknown_item(&model, id))?;
+        return Ok(model.ledger.doc.text[item.range.clone()].to_string());
+    }
+    if let Some(path) = uri.strip_prefix("plan://") {
+        let plan = model.plan(path).ok_or_else(|| Error::input(path, 0, "not an active plan of this workspace"))?;
+        return Ok(plan.doc.text.clone());
+    }
+    Err(Error::Usage(format!("unknown resource `{uri}` (ledger://items/{{id}}, plan://{{path}})")))
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Server {
+    fn get_info(&self) -> ServerInfo {
+        let mut info = Implementation::from_build_env();
+        info.name = "ledger-loop".into();
+        info.version = env!("CARGO_PKG_VERSION").into();
+        ServerInfo::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
+            .with_server_info(info)
+            .with_instructions(
+                "The plan-and-ledger workflow: `next` decides the step, `run` runs it (with --allow-run), `attempt` records it.",
+            )
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<ListResourceTemplatesResult, McpError> {
+        let t = |uri: &str, name: &str, what: &str| {
+            let mut r = RawResourceTemplate::new(uri, name);
+            r.description = Some(what.into());
+            r.mime_type = Some("text/markdown".into());
+            r.no_annotation()
+        };
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            t("ledger://items/{id}", "ledger item", "An item's section of docs/fix_plan.md"),
+            t("plan://{path}", "plan", "A plan file under plans/active"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<ReadResourceResult, McpError> {
+        let root = self.root.clone();
+        let uri = request.uri.clone();
+        match blocking(move || read(&root, &uri)).await {
+            Ok(text) => Ok(ReadResourceResult::new(vec![ResourceContents::text(text, request.uri)])),
+            Err(e) => Err(McpError::resource_not_found(e.to_string(), None)),
+        }
+    }
+}
+
+/// Serve on stdin/stdout until the client closes stdin.
+pub fn serve(root: PathBuf, allow_run: bool) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Failed(format!("cannot start the MCP runtime: {e}")))?;
+    rt.block_on(async move {
+        let service = Server::new(root, allow_run)
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| Error::Failed(format!("MCP handshake failed: {e}")))?;
+        service.waiting().await.map_err(|e| Error::Failed(format!("MCP server stopped: {e}")))?;
+        Ok(())
+    })
+}
