@@ -169,6 +169,9 @@ fn sim_params(a: &SimRunArgs) -> Result<ledger_loop::sim::params::Params> {
     if let Some(c) = &a.cell {
         p.cell.copy_from_slice(c);
     }
+    if let Some(f) = &a.floatfile {
+        p.outputs.floatfile = Some(f.clone());
+    }
     macro_rules! set {
         ($($field:ident = $value:expr),* $(,)?) => { $( if let Some(v) = $value { p.$field = v; } )* };
     }
@@ -267,9 +270,7 @@ pub(super) fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
     })??;
     let seconds = t.elapsed().as_secs_f64();
     bar.finish();
-    if let Some(f) = &a.floatfile {
-        image.write_floatfile(f)?;
-    }
+    let written = ledger_loop::sim::output::write_all(&p, &setup, &image)?;
     if let Some(f) = &a.png {
         image.write_png(f)?;
     }
@@ -277,7 +278,7 @@ pub(super) fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
         "fpixels": setup.fpixels, "spixels": setup.spixels, "oversample": setup.oversample,
         "sources": setup.sources.len(), "orientations": setup.orientations.len(), "steps": setup.steps,
         "seconds": seconds, "sum": image.sum(), "max": image.max(),
-        "floatfile": a.floatfile, "png": a.png,
+        "floatfile": p.outputs.floatfile, "png": a.png, "written": written,
     });
     if a.json {
         out_json(&report);

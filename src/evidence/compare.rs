@@ -176,12 +176,24 @@ fn map(path: &Path) -> Result<memmap2::Mmap> {
     Ok(m)
 }
 
+/// An SMV image (nanoBragg's -intfile/-noisefile) starts `{\nHEADER_BYTES=`.
+fn is_smv(path: &Path) -> bool {
+    let mut head = [0u8; 15];
+    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok()
+        && head.starts_with(b"{\nHEADER_BYTES=")
+}
+
 pub fn read_image(path: &Path, shape: Option<(usize, usize)>) -> Result<FloatImage> {
     let shown = path.display().to_string();
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
         "npy" => read_npy(map(path)?, &shown),
         "png" => read_png(&std::fs::read(path).map_err(|e| Error::io(path, e))?, &shown),
+        _ if is_smv(path) => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            let (w, h, v) = crate::sim::output::read_smv(path, &bytes)?;
+            Ok(FloatImage::owned(w, h, v.into_iter().map(|x| x as f32)))
+        }
         _ => {
             let m = map(path)?;
             if m.len() % 4 != 0 {

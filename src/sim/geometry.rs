@@ -175,6 +175,8 @@ pub struct Setup {
     pub fudge: f64,
     pub fcell: Fcell,
     pub steps: usize,
+    /// The oscillation range swept by the phi steps, degrees (for image headers).
+    pub osc_deg: f64,
     /// r_e² · fluence / steps: multiplies each pixel's sum.
     pub scale: f64,
 }
@@ -303,6 +305,12 @@ impl Setup {
 
         let sources = sources(p, beam, polar_axis, lambda0);
         let steps = sources.len() * orientations.len() * oversample * oversample;
+        let samples = steps as f64 * p.fpixels as f64 * p.spixels as f64;
+        if samples > super::params::MAX_SAMPLES {
+            return Err(crate::error::Error::Usage(format!(
+                "{samples:.2e} samples (pixels × oversample² × sources × orientations) is more than this tool will run; lower -oversample or the step counts"
+            )));
+        }
         let fcell = match &p.hkl {
             None => Fcell::Constant(p.default_f),
             Some(path) => {
@@ -317,6 +325,7 @@ impl Setup {
             oversample,
             pixel,
             subpixel: pixel / oversample as f64,
+            osc_deg: (phistep * phisteps as f64).to_degrees(),
             fdet,
             sdet,
             odet,

@@ -31,14 +31,18 @@ impl Hkl {
             }
             let f: Vec<&str> = t.split_whitespace().collect();
             let parsed = (f.len() == 4).then(|| {
-                let idx: Option<Vec<i32>> = f[..3]
-                    .iter()
-                    .map(|x| x.parse::<f64>().ok().filter(|v| v.fract() == 0.0).map(|v| v as i32))
-                    .collect();
-                Some((idx?, f[3].parse::<f64>().ok().filter(|v| v.is_finite())?))
+                let idx: Option<Vec<f64>> =
+                    f[..3].iter().map(|x| x.parse::<f64>().ok().filter(|v| v.fract() == 0.0)).collect();
+                let idx = idx?;
+                if idx.iter().any(|v| v.abs() > MAX_INDEX as f64) {
+                    return Some(Err(format!("Miller index out of range (|h|, |k|, |l| ≤ {MAX_INDEX}): `{t}`")));
+                }
+                let idx: Option<Vec<i32>> = Some(idx.iter().map(|&v| v as i32).collect());
+                Some(Ok((idx?, f[3].parse::<f64>().ok().filter(|v| v.is_finite())?)))
             });
             match parsed.flatten() {
-                Some((idx, v)) => rows.push(([idx[0], idx[1], idx[2]], v)),
+                Some(Ok((idx, v))) => rows.push(([idx[0], idx[1], idx[2]], v)),
+                Some(Err(m)) => return Err(Error::input(file, i + 1, m)),
                 None => {
                     return Err(Error::input(
                         file,
@@ -120,6 +124,10 @@ fn lagrange4(t: f64) -> [f64; 4] {
     ]
 }
 
+/// Largest |h|, |k|, |l| a table may hold: far beyond any real crystal, and small enough that
+/// index arithmetic cannot overflow.
+const MAX_INDEX: i32 = 1 << 20;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +160,7 @@ mod tests {
     fn bad_lines_name_the_line() {
         let e = Hkl::parse("1 2 3 4\n1 2 x 4\n", "f.hkl", 0.0).err().unwrap().to_string();
         assert_eq!(e, "f.hkl:2: expected `h k l F` (three integers and a number), got `1 2 x 4`");
+        let e = Hkl::parse("1 2 3 4\n0 0 99999999999 1\n", "f.hkl", 0.0).err().unwrap().to_string();
+        assert!(e.starts_with("f.hkl:2: Miller index out of range"), "{e}");
     }
 }

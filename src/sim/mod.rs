@@ -6,6 +6,7 @@ pub mod fast;
 pub mod geometry;
 pub mod hkl;
 pub mod image;
+pub mod output;
 pub mod params;
 pub mod profile;
 pub mod scalar;

@@ -36,6 +36,11 @@ impl std::str::FromStr for Shape {
 pub const DEFAULT_FLUENCE: f64 = 125932015286227086360700780544.0;
 /// Largest image this tool will allocate, in pixels (a 32768² detector).
 pub const MAX_PIXELS: u64 = 1 << 30;
+/// Most subpixels per pixel side, and most steps along any one sampling axis.
+pub const MAX_OVERSAMPLE: u32 = 1000;
+pub const MAX_STEPS: u32 = 1_000_000;
+/// Most samples (pixels × subpixels × steps) one render may take: hours of work, not a hang.
+pub const MAX_SAMPLES: f64 = 1e13;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Params {
@@ -73,6 +78,8 @@ pub struct Params {
     pub xbeam_mm: Option<f64>,
     pub ybeam_mm: Option<f64>,
     pub point_pixel: bool,
+    /// Files to write (`-floatfile -intfile -noisefile -pgmfile`) and their scaling.
+    pub outputs: super::output::Outputs,
 }
 
 impl Default for Params {
@@ -108,6 +115,7 @@ impl Default for Params {
             xbeam_mm: None,
             ybeam_mm: None,
             point_pixel: false,
+            outputs: super::output::Outputs::new(),
         }
     }
 }
@@ -165,11 +173,35 @@ impl Params {
         if self.oversample == Some(0) {
             return bad("--oversample must be at least 1".into());
         }
+        if self.oversample.is_some_and(|o| o > MAX_OVERSAMPLE) {
+            return bad(format!(
+                "--oversample {} is more than {MAX_OVERSAMPLE} subpixels per side",
+                self.oversample.unwrap_or(0)
+            ));
+        }
+        for (name, v) in [
+            ("phisteps", self.phisteps),
+            ("mosaic_dom", self.mosaic_domains),
+            ("dispsteps", self.dispsteps),
+            ("divsteps", self.divsteps),
+        ] {
+            if v.is_some_and(|v| v > MAX_STEPS) {
+                return bad(format!("--{name} {} is more than {MAX_STEPS} steps", v.unwrap_or(0)));
+            }
+        }
         if self.hkl.is_none() && self.default_f == 0.0 {
             return bad("nothing to scatter: give --hkl FILE or a non-zero --default-F".into());
         }
         if !(0.0..=1.0).contains(&self.polar) {
             return bad(format!("--polar (Kahn factor) must be in [0, 1], got {}", self.polar));
+        }
+        // Orientations and sources are held in memory: a million of each at most.
+        let orientations = self.phisteps.unwrap_or(1).max(1) as u64 * self.mosaic_domains.unwrap_or(1).max(1) as u64;
+        let sources = self.dispsteps.unwrap_or(1).max(1) as u64 * (self.divsteps.unwrap_or(1).max(1) as u64).pow(2);
+        if orientations > 1_000_000 || sources > 1_000_000 {
+            return bad(format!(
+                "{orientations} orientations (phi × mosaic) and {sources} sources (dispersion × divergence²): at most a million of each"
+            ));
         }
         let steps = self.phisteps.unwrap_or(1) as u64
             * self.mosaic_domains.unwrap_or(1).max(1) as u64
@@ -181,8 +213,8 @@ impl Params {
         Ok(())
     }
 
-    /// Read a nanoBragg command line (`-default_F 100 -cell 100 100 100 90 90 90 -N 5 ...`).
-    /// Options that only concern outputs loop writes itself (`-floatfile` ...) are accepted.
+    /// Read a nanoBragg command line (`-default_F 100 -cell 100 100 100 90 90 90 -N 5 ...`),
+    /// output options included; an option this simulator does not implement is refused by name.
     pub fn from_nb_args(args: &str) -> Result<Params> {
         let words: Vec<&str> = args.split_whitespace().collect();
         let mut p = Params::default();
@@ -357,8 +389,42 @@ impl Params {
                     p.point_pixel = true;
                     0
                 }
-                "-mosflm" | "-nonoise" => 0,
-                "-floatfile" | "-floatimage" | "-intfile" | "-noisefile" | "-pgmfile" => 1,
+                "-mosflm" => 0,
+                // loop writes only the files named; these switch nanoBragg's default files off.
+                "-nonoise" | "-nopgm" => 0,
+                "-floatfile" | "-floatimage" | "-intfile" | "-intimage" | "-noisefile" | "-noiseimage" | "-pgmfile"
+                | "-pgmimage" => {
+                    let path = PathBuf::from(words.get(i + 1).ok_or_else(|| err(format!("{flag} needs a file name")))?);
+                    let o = &mut p.outputs;
+                    let slot = match flag {
+                        "-floatfile" | "-floatimage" => &mut o.floatfile,
+                        "-intfile" | "-intimage" => &mut o.intfile,
+                        "-noisefile" | "-noiseimage" => &mut o.noisefile,
+                        _ => &mut o.pgmfile,
+                    };
+                    *slot = Some(path);
+                    1
+                }
+                "-scale" => {
+                    p.outputs.scale = take(1)?[0];
+                    1
+                }
+                "-pgmscale" => {
+                    p.outputs.pgmscale = take(1)?[0];
+                    1
+                }
+                "-adc" => {
+                    p.outputs.adc = take(1)?[0];
+                    1
+                }
+                "-seed" => {
+                    let v = take(1)?[0];
+                    if v.fract() != 0.0 || v.abs() > i32::MAX as f64 {
+                        return Err(err(format!("-seed {v}: expected a whole number")));
+                    }
+                    p.outputs.seed = Some(v as i64);
+                    1
+                }
                 other => return Err(err(format!("unsupported nanoBragg option `{other}`"))),
             };
             i += 1 + n;

@@ -55,15 +55,21 @@ pub fn lattice(s: &Setup, hkl: [f64; 3]) -> f64 {
     }
 }
 
+/// The nearest integer Miller indices, rounding halves down as the reference does.
+fn nearest(hkl: [f64; 3]) -> [i32; 3] {
+    hkl.map(|x| (x - 0.5).ceil().clamp(i32::MIN as f64, i32::MAX as f64) as i32)
+}
+
 /// The structure factor F_cell at fractional Miller indices.
 pub fn structure_factor(fcell: &Fcell, hkl: [f64; 3]) -> f64 {
     match fcell {
         Fcell::Constant(f) => *f,
-        Fcell::Grid { hkl: grid, interpolate: true, default_f } => grid.interpolate(hkl).unwrap_or(*default_f),
-        Fcell::Grid { hkl: grid, interpolate: false, default_f } => {
-            let idx = hkl.map(|x| (x - 0.5).ceil() as i32);
-            grid.get(idx).unwrap_or(*default_f)
+        // Where the 4×4×4 neighbourhood leaves the table, the reference takes the nearest table
+        // value (default_F only outside the table), as without interpolation.
+        Fcell::Grid { hkl: grid, interpolate: true, default_f } => {
+            grid.interpolate(hkl).or_else(|| grid.get(nearest(hkl))).unwrap_or(*default_f)
         }
+        Fcell::Grid { hkl: grid, interpolate: false, default_f } => grid.get(nearest(hkl)).unwrap_or(*default_f),
     }
 }
 
