@@ -142,7 +142,7 @@ fn g(x: f64) -> String {
         return format!("{x}");
     }
     let exp = x.abs().log10().floor() as i32;
-    if !(-5..6).contains(&exp) {
+    if !(-4..6).contains(&exp) {
         let s = format!("{x:.5e}");
         let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
         let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
