@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::{out, out_json};
 use ledger_loop::error::{Error, Result};
-use ledger_loop::sim::params::Shape;
+use ledger_loop::sim::params::{Pivot, Shape};
 use ledger_loop::sim::Dtype;
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +105,21 @@ pub struct SimRunArgs {
     /// Kahn polarization factor (0 unpolarized .. 1).
     #[arg(long)]
     pub polar: Option<f64>,
+    /// Detector swing about the two-theta axis (MOSFLM: −z), degrees.
+    #[arg(long)]
+    pub twotheta: Option<f64>,
+    /// Detector rotation about the lab x axis, degrees (applied before y and z).
+    #[arg(long = "detector-rotx")]
+    pub detector_rotx: Option<f64>,
+    /// Detector rotation about the lab y axis, degrees.
+    #[arg(long = "detector-roty")]
+    pub detector_roty: Option<f64>,
+    /// Detector rotation about the lab z axis, degrees.
+    #[arg(long = "detector-rotz")]
+    pub detector_rotz: Option<f64>,
+    /// What stays fixed when the detector rotates: beam (the direct-beam spot) or sample.
+    #[arg(long, value_parser = PossibleValuesParser::new(["beam", "sample"]).map(|s| s.parse::<Pivot>().unwrap()))]
+    pub pivot: Option<Pivot>,
     /// Precision of the vectorized path.
     #[arg(long, default_value = "float32", value_parser = dtype_parser())]
     pub dtype: Dtype,
@@ -186,8 +201,17 @@ fn sim_params(a: &SimRunArgs) -> Result<ledger_loop::sim::params::Params> {
         dispersion_pct = a.dispersion,
         divergence_mrad = a.divergence,
         shape = a.shape,
-        polar = a.polar
+        polar = a.polar,
+        twotheta_deg = a.twotheta
     );
+    for (k, v) in [a.detector_rotx, a.detector_roty, a.detector_rotz].into_iter().enumerate() {
+        if let Some(v) = v {
+            p.detector_rot_deg[k] = v;
+        }
+    }
+    if a.pivot.is_some() {
+        p.pivot = a.pivot;
+    }
     if let Some(d) = a.detpixels {
         p.fpixels = d;
         p.spixels = d;

@@ -175,6 +175,10 @@ pub struct Setup {
     pub fudge: f64,
     pub fcell: Fcell,
     pub steps: usize,
+    /// Sample to detector plane along the beam, m.
+    pub distance: f64,
+    /// The beam centre asked for (MOSFLM Xbeam, Ybeam), m, for image headers.
+    pub beam_center: [f64; 2],
     /// The oscillation range swept by the phi steps, degrees (for image headers).
     pub osc_deg: f64,
     /// r_e² · fluence / steps: multiplies each pixel's sum.
@@ -242,20 +246,40 @@ impl Setup {
         // Divided, not multiplied, to round as the reference does (it matters to ceil() below).
         let lambda0 = p.lambda_a / 1e10;
         let (detsize_f, detsize_s) = (pixel * p.fpixels as f64, pixel * p.spixels as f64);
-        // MOSFLM convention, beam pivot, no detector rotations.
+        // MOSFLM convention: beam along +x, fast axis +z, slow axis −y; then the detector's
+        // rotations about x, y, z and its two-theta swing about −z, pivoting on the beam spot
+        // or on the point nearest the sample, in nanoBragg's order.
         let beam = [1.0, 0.0, 0.0];
-        let (fdet, sdet, odet) = ([0.0, 0.0, 1.0], [0.0, -1.0, 0.0], [1.0, 0.0, 0.0]);
+        let (fdet0, sdet0, odet0) = ([0.0, 0.0, 1.0], [0.0, -1.0, 0.0], [1.0, 0.0, 0.0]);
         let polar_axis = [0.0, 0.0, 1.0];
         let spindle = [0.0, 0.0, 1.0];
+        let twotheta_axis = [0.0, 0.0, -1.0];
+        let [rx, ry, rz] = p.detector_rot_deg.map(f64::to_radians);
+        let twotheta = p.twotheta_deg.to_radians();
+        let orient = |v: V3| rotate_axis(rotate_xyz(v, rx, ry, rz), twotheta_axis, twotheta);
         let xbeam = p.xbeam_mm.map_or((detsize_s + pixel) / 2.0, |x| x / 1000.0);
         let ybeam = p.ybeam_mm.map_or((detsize_f + pixel) / 2.0, |y| y / 1000.0);
         let (fbeam, sbeam) = (ybeam + 0.5 * pixel, xbeam + 0.5 * pixel);
-        let pix0 = [
-            -fbeam * fdet[0] - sbeam * sdet[0] + distance * beam[0],
-            -fbeam * fdet[1] - sbeam * sdet[1] + distance * beam[1],
-            -fbeam * fdet[2] - sbeam * sdet[2] + distance * beam[2],
-        ];
+        // How far the beam travels to the detector plane per unit of its normal distance.
+        let ratio = match dot(beam, rotate_xyz(odet0, rx, ry, rz)) {
+            r if r == 0.0 => f64::MIN_POSITIVE,
+            r => r,
+        };
+        let close0 = (ratio * distance).abs();
+        let (fdet, sdet, odet) = (orient(fdet0), orient(sdet0), orient(odet0));
+        let pix0 = match p.pivot.unwrap_or(super::params::Pivot::Beam) {
+            super::params::Pivot::Sample => {
+                let fclose = p.orgx.map_or(detsize_f / 2.0, |o| (o - 0.5) * pixel);
+                let sclose = p.orgy.map_or(detsize_s / 2.0, |o| (o - 0.5) * pixel);
+                orient(std::array::from_fn(|i| -fclose * fdet0[i] - sclose * sdet0[i] + close0 * odet0[i]))
+            }
+            super::params::Pivot::Beam => {
+                let d = close0 / ratio;
+                std::array::from_fn(|i| -fbeam * fdet[i] - sbeam * sdet[i] + d * beam[i])
+            }
+        };
         let close_distance = dot(pix0, odet);
+        let distance = close_distance / ratio;
 
         let (direct, reciprocal) = cell_axes(p);
         let n = [p.n[0] as f64, p.n[1] as f64, p.n[2] as f64];
@@ -325,6 +349,8 @@ impl Setup {
             oversample,
             pixel,
             subpixel: pixel / oversample as f64,
+            distance,
+            beam_center: [xbeam, ybeam],
             osc_deg: (phistep * phisteps as f64).to_degrees(),
             fdet,
             sdet,
@@ -458,6 +484,34 @@ mod tests {
         assert!(x.iter().all(|v| *v > 0.0 && *v < 1.0));
         let mean = x.iter().map(|v| *v as f64).sum::<f64>() / 1000.0;
         assert!((mean - 0.5).abs() < 0.05);
+    }
+
+    #[test]
+    fn detector_pivots_keep_what_they_promise() {
+        use crate::sim::params::{Params, Pivot};
+        let mut p = Params::benchmark(64);
+        let flat = Setup::new(&p).unwrap();
+        // Beam pivot: after detector rotations the direct beam still meets the detector where
+        // it did (Fbeam, Sbeam).
+        p.detector_rot_deg = [3.0, 5.0, 7.0];
+        let beam = Setup::new(&p).unwrap();
+        p.detector_rot_deg = [0.0; 3];
+        p.twotheta_deg = 10.0;
+        let hit = |s: &Setup| {
+            let nv: V3 = std::array::from_fn(|i| s.distance * [1.0, 0.0, 0.0][i] - s.pix0[i]);
+            (dot(s.fdet, nv), dot(s.sdet, nv))
+        };
+        let (a, b) = (hit(&flat), hit(&beam));
+        assert!((a.0 - b.0).abs() < 1e-12 && (a.1 - b.1).abs() < 1e-12, "{a:?} {b:?}");
+        // Sample pivot: the detector swings about the sample, so pix0 keeps its length and the
+        // detector its normal distance.
+        p.pivot = Some(Pivot::Sample);
+        let sample = Setup::new(&p).unwrap();
+        p.twotheta_deg = 0.0;
+        let unswung = Setup::new(&p).unwrap();
+        assert!((norm(sample.pix0) - norm(unswung.pix0)).abs() < 1e-12);
+        assert!((sample.close_distance - unswung.close_distance).abs() < 1e-12);
+        assert!((dot(sample.odet, [1.0, 0.0, 0.0]) - 10f64.to_radians().cos()).abs() < 1e-12);
     }
 
     #[test]

@@ -163,9 +163,9 @@ fn smv_header(p: &Params, s: &Setup) -> String {
     let px = s.pixel;
     let beam = [1.0, 0.0, 0.0];
     let (fclose, sclose, close) = (-dot(s.pix0, s.fdet), -dot(s.pix0, s.sdet), dot(s.pix0, s.odet));
-    let nv: [f64; 3] = std::array::from_fn(|i| close * beam[i] - s.pix0[i]);
+    let nv: [f64; 3] = std::array::from_fn(|i| s.distance * beam[i] - s.pix0[i]);
     let (fbeam, sbeam) = (dot(s.fdet, nv), dot(s.sdet, nv));
-    let (xbeam, ybeam) = (sbeam - 0.5 * px, fbeam - 0.5 * px);
+    let [xbeam, ybeam] = s.beam_center;
     let detsize_s = px * s.spixels as f64;
     let dials = [1000.0 * s.pix0[2], 1000.0 * s.pix0[1], -1000.0 * s.pix0[0]];
     let osc = s.osc_deg;
@@ -177,7 +177,7 @@ fn smv_header(p: &Params, s: &Setup) -> String {
         s.fpixels,
         s.spixels,
         g(px * 1000.0),
-        g(close * 1000.0)
+        g(s.distance * 1000.0)
     ));
     h.push_str(&format!("WAVELENGTH={};\n", g(p.lambda_a)));
     h.push_str(&format!("BEAM_CENTER_X={};\nBEAM_CENTER_Y={};\n", g(xbeam * 1000.0), g(ybeam * 1000.0)));
@@ -192,7 +192,7 @@ fn smv_header(p: &Params, s: &Setup) -> String {
     h.push_str(&format!("XDS_ORGX={};\nXDS_ORGY={};\n", g(fclose / px + 0.5), g(sclose / px + 0.5)));
     h.push_str(&format!("CLOSE_DISTANCE={};\n", g(close * 1000.0)));
     h.push_str(&format!("PHI={0};\nOSC_START={0};\nOSC_RANGE={1};\n", g(p.phi_deg), g(osc)));
-    h.push_str("TWOTHETA=0;\nDETECTOR_SN=000;\nBEAMLINE=fake;\n}\u{c}");
+    h.push_str(&format!("TWOTHETA={};\nDETECTOR_SN=000;\nBEAMLINE=fake;\n}}\x0c", g(p.twotheta_deg)));
     h
 }
 

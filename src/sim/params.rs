@@ -32,6 +32,25 @@ impl std::str::FromStr for Shape {
     }
 }
 
+/// The detector point that stays fixed when the detector rotates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pivot {
+    Beam,
+    Sample,
+}
+
+impl std::str::FromStr for Pivot {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "beam" => Ok(Pivot::Beam),
+            "sample" => Ok(Pivot::Sample),
+            _ => Err(format!("`{s}`: expected beam or sample")),
+        }
+    }
+}
+
 /// nanoBragg's default fluence (photons/m²).
 pub const DEFAULT_FLUENCE: f64 = 125932015286227086360700780544.0;
 /// Largest image this tool will allocate, in pixels (a 32768² detector).
@@ -78,6 +97,17 @@ pub struct Params {
     pub xbeam_mm: Option<f64>,
     pub ybeam_mm: Option<f64>,
     pub point_pixel: bool,
+    /// Detector rotations about the lab x, y, z axes, degrees (applied in that order).
+    pub detector_rot_deg: [f64; 3],
+    /// Detector swing about the two-theta axis (MOSFLM: −z), degrees.
+    pub twotheta_deg: f64,
+    /// What stays put when the detector rotates: the direct-beam spot or the point nearest the
+    /// sample. None: the beam, which nanoBragg's MOSFLM convention always uses (it resets any
+    /// pivot its options chose); `-pivot sample` is honoured here, on purpose.
+    pub pivot: Option<Pivot>,
+    /// XDS-style origin of the sample pivot, pixels (`-ORGX -ORGY`).
+    pub orgx: Option<f64>,
+    pub orgy: Option<f64>,
     /// Files to write (`-floatfile -intfile -noisefile -pgmfile`) and their scaling.
     pub outputs: super::output::Outputs,
 }
@@ -115,6 +145,11 @@ impl Default for Params {
             xbeam_mm: None,
             ybeam_mm: None,
             point_pixel: false,
+            detector_rot_deg: [0.0; 3],
+            twotheta_deg: 0.0,
+            pivot: None,
+            orgx: None,
+            orgy: None,
             outputs: super::output::Outputs::new(),
         }
     }
@@ -196,6 +231,12 @@ impl Params {
             return bad(format!("--polar (Kahn factor) must be in [0, 1], got {}", self.polar));
         }
         // Orientations and sources are held in memory: a million of each at most.
+        if (self.orgx.is_some() || self.orgy.is_some()) && self.pivot != Some(Pivot::Sample) {
+            return bad(
+                "-ORGX/-ORGY place the sample pivot: give -pivot sample too (in the MOSFLM convention the beam pivots)"
+                    .into(),
+            );
+        }
         let orientations = self.phisteps.unwrap_or(1).max(1) as u64 * self.mosaic_domains.unwrap_or(1).max(1) as u64;
         let sources = self.dispsteps.unwrap_or(1).max(1) as u64 * (self.divsteps.unwrap_or(1).max(1) as u64).pow(2);
         if orientations > 1_000_000 || sources > 1_000_000 {
@@ -246,6 +287,33 @@ impl Params {
                 }
                 "-distance" => {
                     p.distance_mm = take(1)?[0];
+                    1
+                }
+                "-twotheta" => {
+                    p.twotheta_deg = take(1)?[0];
+                    1
+                }
+                "-detector_rotx" | "-detector_roty" | "-detector_rotz" => {
+                    let k = match flag {
+                        "-detector_rotx" => 0,
+                        "-detector_roty" => 1,
+                        _ => 2,
+                    };
+                    p.detector_rot_deg[k] = take(1)?[0];
+                    1
+                }
+                "-pivot" => {
+                    let w = words.get(i + 1).ok_or_else(|| err("-pivot needs beam or sample".into()))?;
+                    p.pivot = Some(w.parse().map_err(|e: String| err(format!("-pivot {e}")))?);
+                    1
+                }
+                "-ORGX" | "-ORGY" => {
+                    let v = Some(take(1)?[0]);
+                    if flag == "-ORGX" {
+                        p.orgx = v;
+                    } else {
+                        p.orgy = v;
+                    }
                     1
                 }
                 "-pixel" => {
