@@ -261,10 +261,8 @@ impl Setup {
         let ybeam = p.ybeam_mm.map_or((detsize_f + pixel) / 2.0, |y| y / 1000.0);
         let (fbeam, sbeam) = (ybeam + 0.5 * pixel, xbeam + 0.5 * pixel);
         // How far the beam travels to the detector plane per unit of its normal distance.
-        let ratio = match dot(beam, rotate_xyz(odet0, rx, ry, rz)) {
-            r if r == 0.0 => f64::MIN_POSITIVE,
-            r => r,
-        };
+        let ratio = dot(beam, rotate_xyz(odet0, rx, ry, rz));
+        let ratio = if ratio == 0.0 { f64::MIN_POSITIVE } else { ratio };
         let close0 = (ratio * distance).abs();
         let (fdet, sdet, odet) = (orient(fdet0), orient(sdet0), orient(odet0));
         let pix0 = match p.pivot.unwrap_or(super::params::Pivot::Beam) {
