@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::{out, out_json};
 use ledger_loop::error::{Error, Result};
-use ledger_loop::sim::params::{Pivot, Shape};
+use ledger_loop::sim::params::{Convention, Pivot, Shape};
 use ledger_loop::sim::Dtype;
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +117,9 @@ pub struct SimRunArgs {
     /// Detector rotation about the lab z axis, degrees.
     #[arg(long = "detector-rotz")]
     pub detector_rotz: Option<f64>,
+    /// Detector convention: mosflm (default), xds, adxv, dials or denzo.
+    #[arg(long, value_parser = PossibleValuesParser::new(Convention::NAMES).map(|s| s.parse::<Convention>().unwrap()))]
+    pub convention: Option<Convention>,
     /// What stays fixed when the detector rotates: beam (the direct-beam spot) or sample.
     #[arg(long, value_parser = PossibleValuesParser::new(["beam", "sample"]).map(|s| s.parse::<Pivot>().unwrap()))]
     pub pivot: Option<Pivot>,
@@ -211,6 +214,9 @@ fn sim_params(a: &SimRunArgs) -> Result<ledger_loop::sim::params::Params> {
     }
     if a.pivot.is_some() {
         p.pivot = a.pivot;
+    }
+    if let Some(c) = a.convention {
+        p.convention = c;
     }
     if let Some(d) = a.detpixels {
         p.fpixels = d;

@@ -177,7 +177,9 @@ pub struct Setup {
     pub steps: usize,
     /// Sample to detector plane along the beam, m.
     pub distance: f64,
-    /// The beam centre asked for (MOSFLM Xbeam, Ybeam), m, for image headers.
+    /// The incident beam direction (the convention's).
+    pub beam: V3,
+    /// The beam centre asked for (the convention's Xbeam, Ybeam), m, for image headers.
     pub beam_center: [f64; 2],
     /// The oscillation range swept by the phi steps, degrees (for image headers).
     pub osc_deg: f64,
@@ -238,6 +240,33 @@ fn sweep(range: f64, steps: Option<u32>) -> (f64, usize, f64) {
     (range, n, range / (n - 1) as f64)
 }
 
+/// A convention's lab frame: beam, detector axes, polarization, spindle and two-theta axes.
+struct Frame {
+    beam: V3,
+    fdet: V3,
+    sdet: V3,
+    odet: V3,
+    twotheta: V3,
+    polar: V3,
+    spindle: V3,
+}
+
+impl Frame {
+    fn of(c: super::params::Convention) -> Frame {
+        use super::params::Convention as C;
+        let (x, y, z) = ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]);
+        let neg = |v: V3| v.map(|a: f64| -a);
+        match c {
+            C::Mosflm | C::Denzo => {
+                Frame { beam: x, fdet: z, sdet: neg(y), odet: x, twotheta: neg(z), polar: z, spindle: z }
+            }
+            C::Adxv => Frame { beam: z, fdet: x, sdet: neg(y), odet: z, twotheta: neg(x), polar: x, spindle: x },
+            C::Xds => Frame { beam: z, fdet: x, sdet: y, odet: z, twotheta: x, polar: x, spindle: x },
+            C::Dials => Frame { beam: z, fdet: x, sdet: y, odet: z, twotheta: y, polar: y, spindle: y },
+        }
+    }
+}
+
 impl Setup {
     pub fn new(p: &Params) -> Result<Setup> {
         p.validate()?;
@@ -246,32 +275,44 @@ impl Setup {
         // Divided, not multiplied, to round as the reference does (it matters to ceil() below).
         let lambda0 = p.lambda_a / 1e10;
         let (detsize_f, detsize_s) = (pixel * p.fpixels as f64, pixel * p.spixels as f64);
-        // MOSFLM convention: beam along +x, fast axis +z, slow axis −y; then the detector's
-        // rotations about x, y, z and its two-theta swing about −z, pivoting on the beam spot
-        // or on the point nearest the sample, in nanoBragg's order.
-        let beam = [1.0, 0.0, 0.0];
-        let (fdet0, sdet0, odet0) = ([0.0, 0.0, 1.0], [0.0, -1.0, 0.0], [1.0, 0.0, 0.0]);
-        let polar_axis = [0.0, 0.0, 1.0];
-        let spindle = [0.0, 0.0, 1.0];
-        let twotheta_axis = [0.0, 0.0, -1.0];
+        // The convention's lab frame, then the detector's rotations about x, y, z and its
+        // two-theta swing, pivoting on the beam spot or on the point nearest the sample, in
+        // nanoBragg's order.
+        use super::params::{Convention as C, Pivot};
+        let f = Frame::of(p.convention);
+        let (beam, polar_axis, spindle, twotheta_axis) = (f.beam, f.polar, f.spindle, f.twotheta);
+        let (fdet0, sdet0, odet0) = (f.fdet, f.sdet, f.odet);
+        let pivot = p.pivot.unwrap_or(p.convention.pivot());
+        // The point nearest the sample (XDS's ORGX/ORGY), and the beam centre as each convention
+        // writes it: MOSFLM and DENZO measure Xbeam along the slow axis, ADXV from the far edge.
+        let fclose = p.orgx.map_or(detsize_f / 2.0, |o| (o - 0.5) * pixel);
+        let sclose = p.orgy.map_or(detsize_s / 2.0, |o| (o - 0.5) * pixel);
+        let mm = |v: Option<f64>, d: f64| v.map_or(d, |x| x / 1000.0);
+        let (xbeam, ybeam, fbeam, sbeam) = match p.convention {
+            C::Mosflm | C::Denzo => {
+                let (x, y) = (mm(p.xbeam_mm, (detsize_s + pixel) / 2.0), mm(p.ybeam_mm, (detsize_f + pixel) / 2.0));
+                let half = if p.convention == C::Mosflm { 0.5 * pixel } else { 0.0 };
+                (x, y, y + half, x + half)
+            }
+            C::Adxv => {
+                let (x, y) = (mm(p.xbeam_mm, (detsize_f + pixel) / 2.0), mm(p.ybeam_mm, (detsize_s - pixel) / 2.0));
+                (x, y, x, detsize_s - y)
+            }
+            C::Xds | C::Dials => (fclose, sclose, fclose, sclose),
+        };
         let [rx, ry, rz] = p.detector_rot_deg.map(f64::to_radians);
         let twotheta = p.twotheta_deg.to_radians();
         let orient = |v: V3| rotate_axis(rotate_xyz(v, rx, ry, rz), twotheta_axis, twotheta);
-        let xbeam = p.xbeam_mm.map_or((detsize_s + pixel) / 2.0, |x| x / 1000.0);
-        let ybeam = p.ybeam_mm.map_or((detsize_f + pixel) / 2.0, |y| y / 1000.0);
-        let (fbeam, sbeam) = (ybeam + 0.5 * pixel, xbeam + 0.5 * pixel);
         // How far the beam travels to the detector plane per unit of its normal distance.
         let ratio = dot(beam, rotate_xyz(odet0, rx, ry, rz));
         let ratio = if ratio == 0.0 { f64::MIN_POSITIVE } else { ratio };
         let close0 = (ratio * distance).abs();
         let (fdet, sdet, odet) = (orient(fdet0), orient(sdet0), orient(odet0));
-        let pix0 = match p.pivot.unwrap_or(super::params::Pivot::Beam) {
-            super::params::Pivot::Sample => {
-                let fclose = p.orgx.map_or(detsize_f / 2.0, |o| (o - 0.5) * pixel);
-                let sclose = p.orgy.map_or(detsize_s / 2.0, |o| (o - 0.5) * pixel);
+        let pix0 = match pivot {
+            Pivot::Sample => {
                 orient(std::array::from_fn(|i| -fclose * fdet0[i] - sclose * sdet0[i] + close0 * odet0[i]))
             }
-            super::params::Pivot::Beam => {
+            Pivot::Beam => {
                 let d = close0 / ratio;
                 std::array::from_fn(|i| -fbeam * fdet[i] - sbeam * sdet[i] + d * beam[i])
             }
@@ -349,6 +390,7 @@ impl Setup {
             subpixel: pixel / oversample as f64,
             distance,
             beam_center: [xbeam, ybeam],
+            beam,
             osc_deg: (phistep * phisteps as f64).to_degrees(),
             fdet,
             sdet,
@@ -510,6 +552,43 @@ mod tests {
         assert!((norm(sample.pix0) - norm(unswung.pix0)).abs() < 1e-12);
         assert!((sample.close_distance - unswung.close_distance).abs() < 1e-12);
         assert!((dot(sample.odet, [1.0, 0.0, 0.0]) - 10f64.to_radians().cos()).abs() < 1e-12);
+    }
+
+    /// Each convention's beam centre and pix0, derived from the spec by hand: 100 mm, 0.1 mm
+    /// pixels, a 64 × 48 (fast × slow) detector.
+    #[test]
+    fn conventions_place_the_detector_as_the_spec_says() {
+        use crate::sim::params::{Convention, Params};
+        let base = || {
+            let mut p = Params::benchmark(64);
+            (p.distance_mm, p.pixel_mm, p.fpixels, p.spixels) = (100.0, 0.1, 64, 48);
+            p
+        };
+        let close = |a: V3, b: V3| a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-12);
+        // MOSFLM: Fbeam = Ybeam + ½px, Sbeam = Xbeam + ½px; beam +x, fast +z, slow −y.
+        let mut p = base();
+        (p.xbeam_mm, p.ybeam_mm) = (Some(2.0), Some(3.0));
+        let s = Setup::new(&p).unwrap();
+        assert!(close(s.pix0, [0.1, 0.00205, -0.00305]), "{:?}", s.pix0);
+        // DENZO: the same axes without the half pixel.
+        p.convention = Convention::Denzo;
+        assert!(close(Setup::new(&p).unwrap().pix0, [0.1, 0.002, -0.003]));
+        // ADXV: beam +z, fast +x, slow −y; Fbeam = Xbeam, Sbeam = detsize_s − Ybeam.
+        p.convention = Convention::Adxv;
+        let s = Setup::new(&p).unwrap();
+        assert!(close(s.pix0, [-0.002, 0.0048 - 0.003, 0.1]), "{:?}", s.pix0);
+        // XDS: beam +z, fast +x, slow +y; the sample pivots on ORGX/ORGY (pixels from 0.5).
+        let mut p = base();
+        (p.convention, p.orgx, p.orgy) = (Convention::Xds, Some(20.5), Some(30.5));
+        let s = Setup::new(&p).unwrap();
+        assert!(close(s.pix0, [-0.002, -0.003, 0.1]), "{:?}", s.pix0);
+        // Without ORGX/ORGY the point nearest the sample is the detector's middle.
+        p.convention = Convention::Dials;
+        (p.orgx, p.orgy) = (None, None);
+        assert!(close(Setup::new(&p).unwrap().pix0, [-0.0032, -0.0024, 0.1]));
+        // And -Xbeam means nothing where the sample pivots: refused, not ignored.
+        p.xbeam_mm = Some(1.0);
+        assert!(Setup::new(&p).is_err());
     }
 
     #[test]

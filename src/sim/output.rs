@@ -158,10 +158,10 @@ fn g(x: f64) -> String {
     }
 }
 
-/// The SMV header nanoBragg writes, for the MOSFLM convention this simulator implements.
+/// The SMV header nanoBragg writes.
 fn smv_header(p: &Params, s: &Setup) -> String {
     let px = s.pixel;
-    let beam = [1.0, 0.0, 0.0];
+    let beam = s.beam;
     let (fclose, sclose, close) = (-dot(s.pix0, s.fdet), -dot(s.pix0, s.sdet), dot(s.pix0, s.odet));
     let nv: [f64; 3] = std::array::from_fn(|i| s.distance * beam[i] - s.pix0[i]);
     let (fbeam, sbeam) = (dot(s.fdet, nv), dot(s.sdet, nv));

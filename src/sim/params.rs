@@ -32,6 +32,44 @@ impl std::str::FromStr for Shape {
     }
 }
 
+/// A detector convention: which lab axes the beam and detector follow and what the beam centre
+/// means (nanoBragg's `-mosflm -xds -adxv -dials -denzo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Convention {
+    Mosflm,
+    Xds,
+    Adxv,
+    Dials,
+    Denzo,
+}
+
+impl Convention {
+    pub const NAMES: [&'static str; 5] = ["mosflm", "xds", "adxv", "dials", "denzo"];
+
+    /// The pivot nanoBragg uses with this convention.
+    pub fn pivot(self) -> Pivot {
+        match self {
+            Convention::Xds | Convention::Dials => Pivot::Sample,
+            _ => Pivot::Beam,
+        }
+    }
+}
+
+impl std::str::FromStr for Convention {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "mosflm" => Ok(Convention::Mosflm),
+            "xds" => Ok(Convention::Xds),
+            "adxv" => Ok(Convention::Adxv),
+            "dials" => Ok(Convention::Dials),
+            "denzo" => Ok(Convention::Denzo),
+            _ => Err(format!("`{s}`: expected mosflm, xds, adxv, dials or denzo")),
+        }
+    }
+}
+
 /// The detector point that stays fixed when the detector rotates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,13 +135,14 @@ pub struct Params {
     pub xbeam_mm: Option<f64>,
     pub ybeam_mm: Option<f64>,
     pub point_pixel: bool,
+    pub convention: Convention,
     /// Detector rotations about the lab x, y, z axes, degrees (applied in that order).
     pub detector_rot_deg: [f64; 3],
     /// Detector swing about the two-theta axis (MOSFLM: −z), degrees.
     pub twotheta_deg: f64,
     /// What stays put when the detector rotates: the direct-beam spot or the point nearest the
-    /// sample. None: the beam, which nanoBragg's MOSFLM convention always uses (it resets any
-    /// pivot its options chose); `-pivot sample` is honoured here, on purpose.
+    /// sample. None: the convention's (beam for MOSFLM, ADXV, DENZO; sample for XDS, DIALS), which
+    /// nanoBragg always uses (it resets any pivot its options chose); `-pivot` is honoured here.
     pub pivot: Option<Pivot>,
     /// XDS-style origin of the sample pivot, pixels (`-ORGX -ORGY`).
     pub orgx: Option<f64>,
@@ -145,6 +184,7 @@ impl Default for Params {
             xbeam_mm: None,
             ybeam_mm: None,
             point_pixel: false,
+            convention: Convention::Mosflm,
             detector_rot_deg: [0.0; 3],
             twotheta_deg: 0.0,
             pivot: None,
@@ -231,9 +271,16 @@ impl Params {
             return bad(format!("--polar (Kahn factor) must be in [0, 1], got {}", self.polar));
         }
         // Orientations and sources are held in memory: a million of each at most.
-        if (self.orgx.is_some() || self.orgy.is_some()) && self.pivot != Some(Pivot::Sample) {
+        let pivot = self.pivot.unwrap_or(self.convention.pivot());
+        if (self.orgx.is_some() || self.orgy.is_some()) && pivot != Pivot::Sample {
             return bad(
-                "-ORGX/-ORGY place the sample pivot: give -pivot sample too (in the MOSFLM convention the beam pivots)"
+                "-ORGX/-ORGY place the sample pivot: give -pivot sample (or -xds/-dials, where the sample pivots)"
+                    .into(),
+            );
+        }
+        if (self.xbeam_mm.is_some() || self.ybeam_mm.is_some()) && pivot == Pivot::Sample {
+            return bad(
+                "-Xbeam/-Ybeam place the beam pivot, but the sample pivots here: give -ORGX/-ORGY (or -pivot beam)"
                     .into(),
             );
         }
@@ -457,7 +504,10 @@ impl Params {
                     p.point_pixel = true;
                     0
                 }
-                "-mosflm" => 0,
+                "-mosflm" | "-xds" | "-adxv" | "-dials" | "-denzo" => {
+                    p.convention = flag[1..].parse().map_err(err)?;
+                    0
+                }
                 // loop writes only the files named; these switch nanoBragg's default files off.
                 "-nonoise" | "-nopgm" => 0,
                 "-floatfile" | "-floatimage" | "-intfile" | "-intimage" | "-noisefile" | "-noiseimage" | "-pgmfile"
