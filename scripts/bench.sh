@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the performance numbers in README.md. Needs hyperfine (Debian: apt-get install
 # hyperfine); optional: pre-commit (pip install pre-commit) for the guard comparison, and
-# NB_C_BIN=/path/to/nanoBragg (built outside this repository with gcc -O3 -fopenmp) for the
+# NB_C_BIN=/path/to/nanoBragg (built outside this repository with gcc -O3 -march=native -fopenmp) for the
 # simulator comparison. Usage: scripts/bench.sh [ledger|merge|guard|compare|hotspots|sim]...
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -118,7 +118,7 @@ sim() {
     (cd "$WORK" && OMP_NUM_THREADS=$THREADS hf -m 5 "$NB_C_BIN $args -nonoise -floatfile c.bin" "$LOOP sim run --nb-args '$args' --threads $THREADS --floatfile r.bin")
     "$LOOP" compare "$WORK/r.bin" "$WORK/c.bin" --gate "corr>=0.999,sum_ratio=1±5e-3"
   else
-    echo "(set NB_C_BIN to a nanoBragg built with gcc -O3 -fopenmp to compare)"
+    echo "(set NB_C_BIN to a nanoBragg built with gcc -O3 -march=native -fopenmp to compare)"
   fi
 }
 

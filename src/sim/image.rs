@@ -4,7 +4,12 @@
 use std::io::Write;
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::error::{Error, Result};
+
+/// Pixels per parallel work unit.
+const CHUNK: usize = 1 << 16;
 
 pub enum Pixels {
     F32(Vec<f32>),
@@ -41,22 +46,37 @@ impl Image {
         self.len() == 0
     }
 
+    /// Sum over fixed chunks in parallel, added in order: the same total whatever the threads.
     pub fn sum(&self) -> f64 {
-        match &self.pixels {
-            Pixels::F32(v) => v.iter().map(|&x| x as f64).sum(),
-            Pixels::F64(v) => v.iter().sum(),
-        }
+        let parts: Vec<f64> = match &self.pixels {
+            Pixels::F32(v) => v.par_chunks(CHUNK).map(|c| c.iter().map(|&x| x as f64).sum()).collect(),
+            Pixels::F64(v) => v.par_chunks(CHUNK).map(|c| c.iter().sum()).collect(),
+        };
+        parts.iter().sum()
     }
 
     pub fn max(&self) -> f64 {
-        (0..self.len()).map(|i| self.get(i)).fold(f64::MIN, f64::max)
+        match &self.pixels {
+            Pixels::F32(v) => v.par_iter().map(|&x| x as f64).reduce(|| f64::MIN, f64::max),
+            Pixels::F64(v) => v.par_iter().copied().reduce(|| f64::MIN, f64::max),
+        }
     }
 
     /// nanoBragg `-floatfile`: raw little-endian float32.
     pub fn write_floatfile(&self, path: &Path) -> Result<()> {
-        let mut bytes = Vec::with_capacity(self.len() * 4);
-        for i in 0..self.len() {
-            bytes.extend_from_slice(&(self.get(i) as f32).to_le_bytes());
+        let mut bytes = vec![0u8; self.len() * 4];
+        let out = bytes.par_chunks_mut(CHUNK * 4).enumerate();
+        match &self.pixels {
+            Pixels::F32(v) => out.for_each(|(k, b)| {
+                for (o, x) in b.chunks_exact_mut(4).zip(&v[k * CHUNK..]) {
+                    o.copy_from_slice(&x.to_le_bytes());
+                }
+            }),
+            Pixels::F64(v) => out.for_each(|(k, b)| {
+                for (o, x) in b.chunks_exact_mut(4).zip(&v[k * CHUNK..]) {
+                    o.copy_from_slice(&(*x as f32).to_le_bytes());
+                }
+            }),
         }
         write_file(path, &bytes)
     }
