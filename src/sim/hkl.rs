@@ -3,13 +3,15 @@
 
 use std::path::Path;
 
+use ndarray::{s, Array3};
+
 use crate::error::{Error, Result};
 
+/// F on the dense (h, k, l) grid from `min` to `max`, standard layout (l fastest).
 pub struct Hkl {
     pub min: [i32; 3],
     pub max: [i32; 3],
-    dims: [usize; 3],
-    grid: Vec<f64>,
+    grid: Array3<f64>,
 }
 
 impl Hkl {
@@ -68,24 +70,20 @@ impl Hkl {
         if cells > 1 << 28 {
             return Err(Error::input(file, 0, format!("index ranges span {cells} grid points; too large")));
         }
-        let mut grid = vec![fill; cells as usize];
-        let mut hkl = Hkl { min, max, dims, grid: Vec::new() };
+        let mut grid = Array3::from_elem(dims, fill);
         for (idx, v) in rows {
-            grid[hkl.offset(idx)] = v;
+            grid[std::array::from_fn::<usize, 3, _>(|d| (idx[d] - min[d]) as usize)] = v;
         }
-        hkl.grid = grid;
-        Ok(hkl)
+        Ok(Hkl { min, max, grid })
     }
 
-    fn offset(&self, idx: [i32; 3]) -> usize {
-        let [h, k, l] =
-            [(idx[0] - self.min[0]) as usize, (idx[1] - self.min[1]) as usize, (idx[2] - self.min[2]) as usize];
-        (h * self.dims[1] + k) * self.dims[2] + l
+    fn at(&self, idx: [i32; 3]) -> [usize; 3] {
+        std::array::from_fn(|d| (idx[d] - self.min[d]) as usize)
     }
 
     /// F at an integer index, or None outside the grid.
     pub fn get(&self, idx: [i32; 3]) -> Option<f64> {
-        (0..3).all(|d| idx[d] >= self.min[d] && idx[d] <= self.max[d]).then(|| self.grid[self.offset(idx)])
+        (0..3).all(|d| idx[d] >= self.min[d] && idx[d] <= self.max[d]).then(|| self.grid[self.at(idx)])
     }
 
     /// Tricubic interpolation at fractional (h, k, l), or None when the 4×4×4 neighbourhood
@@ -95,18 +93,18 @@ impl Hkl {
         for d in 0..3 {
             let x = hkl[d];
             // Same bounds as the reference: the whole neighbourhood must be inside.
-            if x - 2.0 < self.min[d] as f64 || x - self.min[d] as f64 + 3.0 > self.dims[d] as f64 {
+            if x - 2.0 < self.min[d] as f64 || x - self.min[d] as f64 + 3.0 > self.grid.shape()[d] as f64 {
                 return None;
             }
             base[d] = x.floor() as i32 - 1;
         }
         let w: [[f64; 4]; 3] = std::array::from_fn(|d| lagrange4(hkl[d] - base[d] as f64));
+        let [h, k, l] = self.at(base);
+        let cube = self.grid.slice(s![h..h + 4, k..k + 4, l..l + 4]);
         let mut sum = 0.0;
         for (i, wi) in w[0].iter().enumerate() {
             for (j, wj) in w[1].iter().enumerate() {
-                let row = self.offset([base[0] + i as i32, base[1] + j as i32, base[2]]);
-                let line = &self.grid[row..row + 4];
-                let inner: f64 = line.iter().zip(&w[2]).map(|(f, wk)| f * wk).sum();
+                let inner: f64 = cube.slice(s![i, j, ..]).iter().zip(&w[2]).map(|(f, wk)| f * wk).sum();
                 sum += wi * wj * inner;
             }
         }
