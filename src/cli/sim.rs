@@ -117,6 +117,10 @@ pub struct SimRunArgs {
     /// Detector rotation about the lab z axis, degrees.
     #[arg(long = "detector-rotz")]
     pub detector_rotz: Option<f64>,
+    /// Phi step 0 at phi exactly 0: spec (the unrotated crystal) or c-parity (nanoBragg's carry-over of
+    /// the previous sample's last phi rotation, to match images it made).
+    #[arg(long = "phi-carryover", value_name = "MODE", default_value = "spec", value_parser = ["spec", "c-parity"])]
+    pub phi_carryover: String,
     /// Detector convention: mosflm (default), xds, adxv, dials or denzo.
     #[arg(long, value_parser = PossibleValuesParser::new(Convention::NAMES).map(|s| s.parse::<Convention>().unwrap()))]
     pub convention: Option<Convention>,
@@ -218,6 +222,7 @@ fn sim_params(a: &SimRunArgs) -> Result<ledger_loop::sim::params::Params> {
     if let Some(c) = a.convention {
         p.convention = c;
     }
+    p.phi_carryover_c = a.phi_carryover == "c-parity";
     if let Some(d) = a.detpixels {
         p.fpixels = d;
         p.spixels = d;

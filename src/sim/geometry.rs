@@ -359,7 +359,12 @@ impl Setup {
             .collect();
         let mut orientations = Vec::with_capacity(phisteps * domains);
         for t in 0..phisteps {
-            let phi = phi0 + phistep * t as f64;
+            let mut phi = phi0 + phistep * t as f64;
+            // nanoBragg skips the rotation when phi is exactly 0, so that step keeps the rotation
+            // its previous sample ended on: the last phi step (c-parity reproduces it).
+            if p.phi_carryover_c && phi == 0.0 {
+                phi = phi0 + phistep * (phisteps - 1) as f64;
+            }
             let rotated: Axes = std::array::from_fn(|i| scale(rotate_axis(direct[i], spindle, phi), 1e-10));
             for u in &umats {
                 orientations.push(if spread > 0.0 { rotated.map(|v| mat_vec(u, v)) } else { rotated });

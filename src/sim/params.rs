@@ -136,6 +136,9 @@ pub struct Params {
     pub ybeam_mm: Option<f64>,
     pub point_pixel: bool,
     pub convention: Convention,
+    /// `c-parity`: reproduce nanoBragg's φ carry-over (a phi step whose phi is exactly 0 reuses
+    /// the previous sample's last phi rotation); `spec` (default): phi 0 is phi 0.
+    pub phi_carryover_c: bool,
     /// Detector rotations about the lab x, y, z axes, degrees (applied in that order).
     pub detector_rot_deg: [f64; 3],
     /// Detector swing about the two-theta axis (MOSFLM: −z), degrees.
@@ -185,6 +188,7 @@ impl Default for Params {
             ybeam_mm: None,
             point_pixel: false,
             convention: Convention::Mosflm,
+            phi_carryover_c: false,
             detector_rot_deg: [0.0; 3],
             twotheta_deg: 0.0,
             pivot: None,

@@ -384,3 +384,30 @@ fn next_run_on_the_embedded_workspace_runs_the_profile() {
         "{entry}"
     );
 }
+
+/// An image nanoBragg made with phi starting at exactly 0 carries its φ carry-over; `c-parity`
+/// reproduces it, `spec` (the default) does not (golden/carryover/phi0.cmd).
+#[test]
+fn phi_carryover_c_parity_matches_images_made_from_phi_zero() {
+    let dir = golden_dir().join("carryover");
+    let cmd_line = std::fs::read_to_string(dir.join("phi0.cmd")).unwrap();
+    let args = cmd_line.split("nanoBragg").nth(1).unwrap().split("-floatfile").next().unwrap().trim().to_string();
+    let out = tempfile::tempdir().unwrap();
+    let mut corr = Vec::new();
+    for mode in ["c-parity", "spec"] {
+        let o = cmd(out.path())
+            .args(["sim", "run", "--phi-carryover", mode, "--nb-args", &args, "--floatfile", "mine.bin"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = cmd(out.path())
+            .args(["compare", "mine.bin", dir.join("phi0.bin").to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
+        let j = json(&o);
+        corr.push((j["stats"]["corr"].as_f64().unwrap(), j["stats"]["sum_ratio"].as_f64().unwrap()));
+    }
+    let (c, r) = corr[0];
+    assert!(c >= 0.9999 && (r - 1.0).abs() <= 1e-4, "c-parity: corr {c}, sum_ratio {r}");
+    assert!(corr[1].0 < 0.999, "spec differs from the C here: {:?}", corr[1]);
+}
