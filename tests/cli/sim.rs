@@ -102,7 +102,7 @@ fn matches_nanobragg_golden_images() {
             continue;
         }
         let cmd = std::fs::read_to_string(&path).unwrap();
-        let args = cmd.split("nanoBragg").nth(1).unwrap().split("-floatfile").next().unwrap().trim().to_string();
+        let args = nb_args(&cmd, true);
         let name = path.file_stem().unwrap().to_str().unwrap();
         let mine = out.path().join(format!("{name}.bin"));
         let o = cmd_in(&dir)
@@ -136,7 +136,7 @@ fn matches_nanobragg_golden_images() {
 fn writes_nanobragg_output_files_like_the_c() {
     let dir = golden_dir().join("outputs");
     let cmd_line = std::fs::read_to_string(dir.join("run.cmd")).unwrap();
-    let args = cmd_line.split("nanoBragg").nth(1).unwrap().trim().to_string();
+    let args = nb_args(&cmd_line, false);
     let out = tempfile::tempdir().unwrap();
     let o = cmd(out.path()).args(["sim", "run", "--dtype", "float64", "--json", "--nb-args", &args]).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -191,6 +191,13 @@ fn oversized_sampling_is_refused_before_allocating() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("big.hkl:2: Miller index out of range"), "{}", stderr(&o));
+}
+
+/// The nanoBragg arguments of a golden's stored command line, without its `-floatfile` when asked.
+fn nb_args(cmd_line: &str, drop_floatfile: bool) -> String {
+    let args = cmd_line.split("nanoBragg").nth(1).unwrap();
+    let args = if drop_floatfile { args.split("-floatfile").next().unwrap() } else { args };
+    args.trim().to_string()
 }
 
 fn cmd_in(dir: &std::path::Path) -> assert_cmd::Command {
@@ -391,7 +398,7 @@ fn next_run_on_the_embedded_workspace_runs_the_profile() {
 fn phi_carryover_c_parity_matches_images_made_from_phi_zero() {
     let dir = golden_dir().join("carryover");
     let cmd_line = std::fs::read_to_string(dir.join("phi0.cmd")).unwrap();
-    let args = cmd_line.split("nanoBragg").nth(1).unwrap().split("-floatfile").next().unwrap().trim().to_string();
+    let args = nb_args(&cmd_line, true);
     let out = tempfile::tempdir().unwrap();
     let mut corr = Vec::new();
     for mode in ["c-parity", "spec"] {
