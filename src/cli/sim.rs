@@ -305,6 +305,10 @@ pub(super) fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
     })??;
     let seconds = t.elapsed().as_secs_f64();
     bar.finish();
+    let mut image = image;
+    if let Some(roi) = p.roi {
+        image.keep_roi(roi);
+    }
     let written = ledger_loop::sim::output::write_all(&p, &setup, &image)?;
     if let Some(f) = &a.png {
         image.write_png(f)?;

@@ -46,6 +46,16 @@ impl Image {
         self.len() == 0
     }
 
+    /// Zero every pixel outside nanoBragg's `-roi xmin xmax ymin ymax` (inclusive).
+    pub fn keep_roi(&mut self, [x0, x1, y0, y1]: [usize; 4]) {
+        let w = self.fpixels;
+        let outside = move |i: usize| !((x0..=x1).contains(&(i % w)) && (y0..=y1).contains(&(i / w)));
+        match &mut self.pixels {
+            Pixels::F32(v) => v.iter_mut().enumerate().filter(|(i, _)| outside(*i)).for_each(|(_, x)| *x = 0.0),
+            Pixels::F64(v) => v.iter_mut().enumerate().filter(|(i, _)| outside(*i)).for_each(|(_, x)| *x = 0.0),
+        }
+    }
+
     /// Sum over fixed chunks in parallel, added in order: the same total whatever the threads.
     pub fn sum(&self) -> f64 {
         let parts: Vec<f64> = match &self.pixels {

@@ -74,7 +74,15 @@ pub fn write_all(p: &Params, setup: &Setup, image: &Image) -> Result<Written> {
         return Ok(w);
     }
     let v: Vec<f32> = (0..image.len()).map(|i| image.get(i) as f32).collect();
-    let st = stats(&v);
+    // Pixels outside nanoBragg's -roi are skipped: 0 in every file, left out of the statistics.
+    let inside = |i: usize| {
+        p.roi.is_none_or(|[x0, x1, y0, y1]| {
+            let (f, s) = (i % setup.fpixels, i / setup.fpixels);
+            (x0..=x1).contains(&f) && (y0..=y1).contains(&s)
+        })
+    };
+    let in_roi: Vec<f32> = v.iter().enumerate().filter(|(i, _)| inside(*i)).map(|(_, &x)| x).collect();
+    let st = stats(&in_roi);
     let int_scale = if o.scale > 0.0 {
         o.scale
     } else if st.max > 0.0 {
@@ -86,7 +94,11 @@ pub fn write_all(p: &Params, setup: &Setup, image: &Image) -> Result<Written> {
     if let Some(f) = &o.intfile {
         let data: Vec<u16> = v
             .iter()
-            .map(|&x| {
+            .enumerate()
+            .map(|(i, &x)| {
+                if !inside(i) {
+                    return 0;
+                }
                 let t = (x as f64 * int_scale + o.adc).clamp(0.0, 65535.0);
                 ((t + 0.5) as f32).floor() as u16
             })
@@ -103,7 +115,11 @@ pub fn write_all(p: &Params, setup: &Setup, image: &Image) -> Result<Written> {
         } else {
             int_scale
         };
-        let data: Vec<u8> = v.iter().map(|&x| (x as f64 * scale).min(255.0) as u8).collect();
+        let data: Vec<u8> = v
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| if inside(i) { (x as f64 * scale).min(255.0) as u8 } else { 0 })
+            .collect();
         let mut bytes =
             format!("P5\n{} {}\n# pixels scaled by {}\n255\n", setup.fpixels, setup.spixels, g(scale)).into_bytes();
         bytes.extend_from_slice(&data);
@@ -119,7 +135,11 @@ pub fn write_all(p: &Params, setup: &Setup, image: &Image) -> Result<Written> {
         let (mut photons, mut overloads) = (0.0, 0u64);
         let data: Vec<u16> = v
             .iter()
-            .map(|&x| {
+            .enumerate()
+            .map(|(i, &x)| {
+                if !inside(i) {
+                    return 0;
+                }
                 let n = rng.poisson(x) as f64;
                 photons += n;
                 let t = n + o.adc;

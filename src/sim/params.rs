@@ -150,6 +150,9 @@ pub struct Params {
     /// XDS-style origin of the sample pivot, pixels (`-ORGX -ORGY`).
     pub orgx: Option<f64>,
     pub orgy: Option<f64>,
+    /// Only these pixels are simulated, nanoBragg's `-roi xmin xmax ymin ymax` (inclusive); the
+    /// rest of the image is 0.
+    pub roi: Option<[usize; 4]>,
     /// Files to write (`-floatfile -intfile -noisefile -pgmfile`) and their scaling.
     pub outputs: super::output::Outputs,
 }
@@ -194,6 +197,7 @@ impl Default for Params {
             pivot: None,
             orgx: None,
             orgy: None,
+            roi: None,
             outputs: super::output::Outputs::new(),
         }
     }
@@ -275,6 +279,14 @@ impl Params {
             return bad(format!("--polar (Kahn factor) must be in [0, 1], got {}", self.polar));
         }
         // Orientations and sources are held in memory: a million of each at most.
+        if let Some([x0, x1, y0, y1]) = self.roi {
+            if x0 > x1 || y0 > y1 || x0 >= self.fpixels || y0 >= self.spixels {
+                return bad(format!(
+                    "-roi {x0} {x1} {y0} {y1} selects no pixel of the {}x{} image",
+                    self.fpixels, self.spixels
+                ));
+            }
+        }
         let pivot = self.pivot.unwrap_or(self.convention.pivot());
         if (self.orgx.is_some() || self.orgy.is_some()) && pivot != Pivot::Sample {
             return bad(
@@ -311,6 +323,9 @@ impl Params {
         let words: Vec<&str> = args.split_whitespace().collect();
         let mut p = Params::default();
         let mut i = 0;
+        // Options that combine with others once all are read (nanoBragg's units: mm, s).
+        let (mut detsize_mm, mut detpixels_given) = (None::<f64>, false);
+        let (mut flux, mut exposure, mut beamsize_mm, mut xtalsize_mm) = (0.0, 1.0, 0.1, None::<f64>);
         let err = |m: String| Error::Usage(format!("--nb-args: {m}"));
         while i < words.len() {
             let flag = words[i];
@@ -372,16 +387,19 @@ impl Params {
                     1
                 }
                 "-detpixels" => {
+                    detpixels_given = true;
                     let v = take(1)?[0] as usize;
                     p.fpixels = v;
                     p.spixels = v;
                     1
                 }
                 "-detpixels_f" | "-detpixels_x" => {
+                    detpixels_given = true;
                     p.fpixels = take(1)?[0] as usize;
                     1
                 }
                 "-detpixels_s" | "-detpixels_y" => {
+                    detpixels_given = true;
                     p.spixels = take(1)?[0] as usize;
                     1
                 }
@@ -527,6 +545,34 @@ impl Params {
                     *slot = Some(path);
                     1
                 }
+                "-detsize" => {
+                    detsize_mm = Some(take(1)?[0]);
+                    1
+                }
+                "-flux" => {
+                    flux = take(1)?[0];
+                    1
+                }
+                "-exposure" => {
+                    exposure = take(1)?[0];
+                    1
+                }
+                "-beamsize" => {
+                    beamsize_mm = take(1)?[0];
+                    1
+                }
+                "-xtalsize" | "-xtal_size" => {
+                    xtalsize_mm = Some(take(1)?[0]);
+                    1
+                }
+                "-roi" => {
+                    let v = take(4)?;
+                    if v.iter().any(|x| *x < 0.0 || x.fract() != 0.0) || v[0] > v[1] || v[2] > v[3] {
+                        return Err(err(format!("-roi {v:?}: expected pixel indices xmin xmax ymin ymax, min ≤ max")));
+                    }
+                    p.roi = Some([v[0] as usize, v[1] as usize, v[2] as usize, v[3] as usize]);
+                    4
+                }
                 "-scale" => {
                     p.outputs.scale = take(1)?[0];
                     1
@@ -550,6 +596,28 @@ impl Params {
                 other => return Err(err(format!("unsupported nanoBragg option `{other}`"))),
             };
             i += 1 + n;
+        }
+        if let (Some(d), false) = (detsize_mm, detpixels_given) {
+            // nanoBragg rounds the detector to whole pixels: ceil(size/pixel − ½).
+            let n = (d / p.pixel_mm - 0.5).ceil().max(1.0);
+            if !n.is_finite() || n > 1e6 {
+                return Err(err(format!("-detsize {d}: {n} pixels per side is too many")));
+            }
+            (p.fpixels, p.spixels) = (n as usize, n as usize);
+        }
+        if flux != 0.0 && exposure > 0.0 && beamsize_mm >= 0.0 {
+            let b = beamsize_mm / 1000.0;
+            p.fluence = flux * exposure / b / b;
+        }
+        if let Some(x) = xtalsize_mm {
+            // A crystal of this size (mm) in unit cells, the beam clipping its height and width.
+            let b = beamsize_mm;
+            let sizes = [x, if b >= 0.0 { x.min(b) } else { x }, if b >= 0.0 { x.min(b) } else { x }];
+            let (axes, _) = super::geometry::cell_axes(&p);
+            for d in 0..3 {
+                let len_mm = super::geometry::norm(axes[d]) * 1e-7;
+                p.n[d] = ((sizes[d] / len_mm).ceil().max(1.0)).min(u32::MAX as f64) as u32;
+            }
         }
         Ok(p)
     }
