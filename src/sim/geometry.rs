@@ -459,15 +459,15 @@ impl Setup {
 
 fn sources(p: &Params, beam: V3, polar: V3, lambda0: f64) -> Vec<Source> {
     let vert = unit(cross(beam, polar));
-    let (hrange, hsteps, hstep) = sweep(p.divergence_mrad / 1000.0, p.divsteps);
-    let (vrange, vsteps, vstep) = (hrange, hsteps, hstep);
+    let (hrange, hsteps, hstep) = sweep(p.hdiv_mrad.unwrap_or(p.divergence_mrad) / 1000.0, p.hdivsteps.or(p.divsteps));
+    let (vrange, vsteps, vstep) = sweep(p.vdiv_mrad.unwrap_or(p.divergence_mrad) / 1000.0, p.vdivsteps.or(p.divsteps));
     let (disp, dsteps, dstep) = sweep(p.dispersion_pct / 100.0, p.dispsteps);
     let mut out = Vec::new();
     for ht in 0..hsteps {
         for vt in 0..vsteps {
             let hdiv = hstep * ht as f64 - hrange / 2.0;
             let vdiv = vstep * vt as f64 - vrange / 2.0;
-            if hrange > 0.0 {
+            if !p.square_div && (hrange > 0.0 || vrange > 0.0) {
                 // Elliptical trimming of the divergence grid, as the reference does.
                 let even = |n: usize| (1 - n % 2) as f64;
                 let test = (hdiv * hdiv - hstep * hstep / 4.0 * even(hsteps)) / (hrange * hrange)

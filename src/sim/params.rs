@@ -150,6 +150,14 @@ pub struct Params {
     /// XDS-style origin of the sample pivot, pixels (`-ORGX -ORGY`).
     pub orgx: Option<f64>,
     pub orgy: Option<f64>,
+    /// Horizontal and vertical divergence ranges (mrad) and steps, when they differ from
+    /// `divergence_mrad`/`divsteps` (`-hdivrange -vdivrange -hdivsteps -vdivsteps`).
+    pub hdiv_mrad: Option<f64>,
+    pub vdiv_mrad: Option<f64>,
+    pub hdivsteps: Option<u32>,
+    pub vdivsteps: Option<u32>,
+    /// The full rectangular divergence grid (`-square_div`) instead of nanoBragg's ellipse.
+    pub square_div: bool,
     /// Only these pixels are simulated, nanoBragg's `-roi xmin xmax ymin ymax` (inclusive); the
     /// rest of the image is 0.
     pub roi: Option<[usize; 4]>,
@@ -197,6 +205,11 @@ impl Default for Params {
             pivot: None,
             orgx: None,
             orgy: None,
+            hdiv_mrad: None,
+            vdiv_mrad: None,
+            hdivsteps: None,
+            vdivsteps: None,
+            square_div: false,
             roi: None,
             outputs: super::output::Outputs::new(),
         }
@@ -301,16 +314,14 @@ impl Params {
             );
         }
         let orientations = self.phisteps.unwrap_or(1).max(1) as u64 * self.mosaic_domains.unwrap_or(1).max(1) as u64;
-        let sources = self.dispsteps.unwrap_or(1).max(1) as u64 * (self.divsteps.unwrap_or(1).max(1) as u64).pow(2);
+        let div = |axis: Option<u32>| axis.or(self.divsteps).unwrap_or(1).max(1) as u64;
+        let sources = self.dispsteps.unwrap_or(1).max(1) as u64 * div(self.hdivsteps) * div(self.vdivsteps);
         if orientations > 1_000_000 || sources > 1_000_000 {
             return bad(format!(
                 "{orientations} orientations (phi × mosaic) and {sources} sources (dispersion × divergence²): at most a million of each"
             ));
         }
-        let steps = self.phisteps.unwrap_or(1) as u64
-            * self.mosaic_domains.unwrap_or(1).max(1) as u64
-            * self.dispsteps.unwrap_or(1).max(1) as u64
-            * (self.divsteps.unwrap_or(1).max(1) as u64).pow(2);
+        let steps = self.phisteps.unwrap_or(1) as u64 * self.mosaic_domains.unwrap_or(1).max(1) as u64 * sources;
         if steps > 100_000_000 {
             return bad(format!("{steps} phi × mosaic × source steps per pixel is more than this tool will run"));
         }
@@ -468,10 +479,12 @@ impl Params {
                 }
                 "-divergence" => {
                     p.divergence_mrad = take(1)?[0];
+                    (p.hdiv_mrad, p.vdiv_mrad) = (None, None);
                     1
                 }
                 "-divsteps" => {
                     p.divsteps = Some(take(1)?[0] as u32);
+                    (p.hdivsteps, p.vdivsteps) = (None, None);
                     1
                 }
                 "-polar" => {
@@ -564,6 +577,28 @@ impl Params {
                 "-xtalsize" | "-xtal_size" => {
                     xtalsize_mm = Some(take(1)?[0]);
                     1
+                }
+                "-hdivrange" | "-vdivrange" => {
+                    let v = Some(take(1)?[0]);
+                    if flag == "-hdivrange" {
+                        p.hdiv_mrad = v;
+                    } else {
+                        p.vdiv_mrad = v;
+                    }
+                    1
+                }
+                "-hdivsteps" | "-vdivsteps" => {
+                    let v = Some(take(1)?[0] as u32);
+                    if flag == "-hdivsteps" {
+                        p.hdivsteps = v;
+                    } else {
+                        p.vdivsteps = v;
+                    }
+                    1
+                }
+                "-square_div" | "-round_div" => {
+                    p.square_div = flag == "-square_div";
+                    0
                 }
                 "-roi" => {
                     let v = take(4)?;
