@@ -134,6 +134,27 @@ pub fn mosaic_rotation(spread: f64, rng: &mut Ran1) -> [f64; 9] {
     ]
 }
 
+/// The x, y, z misset angles (radians) of a rotation matrix, as nanoBragg's `umat2misset`.
+pub fn umat_to_misset(u: &[f64; 9]) -> [f64; 3] {
+    let row = |r: usize| {
+        let v = [u[3 * r], u[3 * r + 1], u[3 * r + 2]];
+        let m = norm(v);
+        if m > 0.0 {
+            v.map(|x| x / m)
+        } else {
+            v
+        }
+    };
+    let ([uxx, _, _], [uyx, _, _], [uzx, uzy, uzz]) = (row(0), row(1), row(2));
+    let uxy = row(0)[1];
+    let uyy = row(1)[1];
+    if uzx * uzx < 1.0 {
+        [uzy.atan2(uzz), (-uzx).atan2((uzy * uzy + uzz * uzz).sqrt()), uyx.atan2(uxx)]
+    } else {
+        [std::f64::consts::PI, std::f64::consts::FRAC_PI_2, uxy.atan2(-uyy)]
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Source {
     /// Unit vector of the incident beam (from the source toward the sample).

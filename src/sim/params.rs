@@ -337,6 +337,7 @@ impl Params {
         // Options that combine with others once all are read (nanoBragg's units: mm, s).
         let (mut detsize_mm, mut detpixels_given) = (None::<f64>, false);
         let (mut flux, mut exposure, mut beamsize_mm, mut xtalsize_mm) = (0.0, 1.0, 0.1, None::<f64>);
+        let (mut random_misset, mut misset_seed) = (false, None::<i64>);
         let err = |m: String| Error::Usage(format!("--nb-args: {m}"));
         while i < words.len() {
             let flag = words[i];
@@ -464,10 +465,23 @@ impl Params {
                     p.mosaic_seed = take(1)?[0] as i64;
                     1
                 }
+                "-misset" if words.get(i + 1).is_some_and(|w| w.contains("rand")) => {
+                    random_misset = true;
+                    1
+                }
                 "-misset" => {
                     let v = take(3)?;
                     p.misset_deg.copy_from_slice(&v);
+                    random_misset = false;
                     3
+                }
+                "-misset_seed" => {
+                    let v = take(1)?[0];
+                    if v.fract() != 0.0 || v.abs() > i32::MAX as f64 {
+                        return Err(err(format!("-misset_seed {v}: expected a whole number")));
+                    }
+                    misset_seed = Some(v as i64);
+                    1
                 }
                 "-dispersion" => {
                     p.dispersion_pct = take(1)?[0];
@@ -631,6 +645,16 @@ impl Params {
                 other => return Err(err(format!("unsupported nanoBragg option `{other}`"))),
             };
             i += 1 + n;
+        }
+        if random_misset {
+            // nanoBragg's random orientation: a "90" (radian) spherical-cap rotation from the
+            // misset seed (default: the clock; the C takes it before reading -seed), turned into
+            // x, y, z misset angles.
+            let seed = misset_seed.unwrap_or_else(|| {
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() as i64)
+            });
+            let u = super::geometry::mosaic_rotation(90.0, &mut super::geometry::Ran1::new(seed));
+            p.misset_deg = super::geometry::umat_to_misset(&u).map(f64::to_degrees);
         }
         if let (Some(d), false) = (detsize_mm, detpixels_given) {
             // nanoBragg rounds the detector to whole pixels: ceil(size/pixel − ½).
