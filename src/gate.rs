@@ -299,7 +299,8 @@ fn named_tasks<'p>(plan: &'p Plan, text: &str) -> Vec<(usize, &'p Task)> {
 fn memo_consumed(model: &Model, item: &ledger::Item, memo_command: Option<&str>) -> Option<String> {
     let last = model.ws.path(&model.ws.config.reports).join(crate::run::LAST_RUN);
     let dir = std::fs::read_to_string(last).ok()?;
-    let rec = crate::run::RunRecord::load(std::path::Path::new(dir.trim())).ok()?;
+    // The folder is recorded relative to the workspace, which need not be the current directory.
+    let rec = crate::run::RunRecord::load(&model.ws.root.join(dir.trim())).ok()?;
     let from_memo = rec.command_from.as_deref().is_some_and(|f| f.starts_with(&format!("{}:", model.ws.config.input)));
     if !from_memo || rec.command_template.as_deref() != memo_command || !rec.item.eq_ignore_ascii_case(&item.id) {
         return None;

@@ -245,6 +245,10 @@ fn a_memo_wins_until_its_run_is_recorded_then_the_plan_moves_on() {
     let memo = j["checks"].as_array().unwrap().iter().find(|c| c["name"] == "memo").unwrap();
     assert_eq!(memo["outcome"], "unchecked");
     assert!(memo["detail"].as_str().unwrap().contains("already ran"), "{memo}");
+    // The same from another directory with --root.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = cmd(elsewhere.path()).args(["--root", d.path().to_str().unwrap(), "next", "--json"]).output().unwrap();
+    assert_eq!(json(&o)["task"]["id"], "B1");
     // A new memo wins again.
     write(d.path(), "input.md", "Focus: DEMO-001\nDo Now: DEMO-001 — Run task B2 via `echo memo2`\n");
     let j = json(&run(d.path(), &["next", "--json"]));
