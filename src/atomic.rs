@@ -58,6 +58,14 @@ fn same_file(_: &File, _: &Path) -> bool {
     true
 }
 
+/// A read-only file is refused, never replaced through a rename that its mode does not forbid.
+pub fn check_writable(path: &Path, shown: &str) -> Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly()) {
+        return Err(Error::input(shown, 0, "is read-only; nothing written (make it writable, then run again)"));
+    }
+    Ok(())
+}
+
 /// Replace `path` with `bytes`: temp file in the same folder, fsync, rename, fsync the folder.
 /// `expected` is what the caller read; if the file no longer holds it, nothing is written.
 pub fn replace(path: &Path, shown: &str, expected: &[u8], bytes: &[u8]) -> Result<()> {
@@ -66,9 +74,7 @@ pub fn replace(path: &Path, shown: &str, expected: &[u8], bytes: &[u8]) -> Resul
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         other => other.map_err(|e| Error::io(path, e))?,
     };
-    if std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly()) {
-        return Err(Error::input(shown, 0, "is read-only; nothing written (make it writable, then run again)"));
-    }
+    check_writable(path, shown)?;
     if now != expected {
         return Err(Error::input(shown, 0, "changed on disk while loop was editing it; nothing written, run again"));
     }

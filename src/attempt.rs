@@ -319,10 +319,7 @@ pub fn apply(model: &Model, outcome: &Outcome) -> Result<()> {
     let mut locks = Vec::new();
     for c in &outcome.changes {
         model.protected.check_writable(&c.file)?;
-        let meta = std::fs::metadata(&c.path).map_err(|e| Error::io(&c.path, e))?;
-        if meta.permissions().readonly() {
-            return Err(Error::input(&c.file, 0, "is read-only; nothing written (make it writable, then run again)"));
-        }
+        crate::atomic::check_writable(&c.path, &c.file)?;
         if c.file != model.ledger.doc.file {
             locks.push(crate::atomic::Lock::exclusive(&c.path)?);
         }
@@ -424,9 +421,7 @@ fn from_run(
             }
         }
     }
-    for (i, f) in files.into_iter().enumerate() {
-        req.artifacts.insert(i, f);
-    }
+    req.artifacts.splice(0..0, files);
     if let Some(log) = &rec.blocked_log {
         req.artifacts.push(log.clone());
     }

@@ -50,15 +50,7 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     let litem = ledger.find(&d.item.id).into_iter().next().ok_or_else(|| gate::unknown_item(model, &d.item.id))?;
     let doc = &ledger.doc;
     // Nested bullets of a field (Risks/Assumptions, Next Actions), as plain lines.
-    let nested = |key: &str| -> Vec<(String, usize)> {
-        let Some(f) = litem.field(key) else { return Vec::new() };
-        let it = &doc.items[f.item];
-        doc.items
-            .iter()
-            .filter(|c| c.depth > it.depth && c.range.start > it.range.start && c.range.end <= it.range.end)
-            .map(|c| (doc.item_text(c).trim().to_string(), c.line))
-            .collect()
-    };
+    let nested = |key: &str| ledger.field_entries(litem, key);
     let lower = command.to_ascii_lowercase();
     let mode = if lower.contains("profile") || lower.contains("bench") {
         "Perf"

@@ -357,7 +357,7 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
         considered: Vec::new(),
         warnings: Vec::new(),
     };
-    let do_now = memo.and_then(|m| m.get("Do Now"));
+    let mut do_now = memo.and_then(|m| m.get("Do Now"));
     if let (Some(m), Some(f)) = (memo, do_now) {
         if let Some(dir) = memo_consumed(model, item, m.do_now().map(|c| c.0).as_deref()) {
             d.checks.push(Check {
@@ -370,10 +370,9 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
                 file: m.path.clone(),
                 line: f.line,
             });
-            memo = None;
+            (memo, do_now) = (None, None);
         }
     }
-    let do_now = memo.and_then(|m| m.get("Do Now"));
     let mut phase_idx = None;
     if let Some(plan) = plan {
         // The task the memo is about: named in its Do Now, else its Focus, else a `Phase X`
@@ -397,6 +396,12 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
             })
             .unwrap_or_default();
         let named = named.iter().find(|(_, t)| t.state.is_open()).or(named.first());
+        if let Some((_, t)) = named.filter(|(_, t)| t.state == TaskState::Done) {
+            warnings.push(format!(
+                "{}:{}: the memo names task {}, which the plan marks [D]; doing it again as the memo says",
+                plan.path, t.line, t.id
+            ));
+        }
         let target = match req.phase {
             Some(id) => Some(plan.phases.iter().position(|p| p.id.eq_ignore_ascii_case(id)).ok_or_else(|| {
                 Error::input(
@@ -439,35 +444,30 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
         }
     }
     // The command: the memo's Do Now, else the task's cells, else the item's first Next Action.
-    let (source, text, from) = if let (Some(m), Some(f)) = (memo, do_now) {
-        ("the memo's Do Now", f.value.clone(), Where { file: m.path.clone(), line: f.line })
+    // (where a command is looked for, where that is, what the step is when it names none)
+    let step = if let (Some(m), Some(f)) = (memo, do_now) {
+        Some((f.value.clone(), Where { file: m.path.clone(), line: f.line }, f.value.clone()))
     } else if let (Some(task), Some(plan)) = (&d.task, plan) {
-        (
-            "the task",
+        Some((
             format!("{} | {}", task.guidance, task.description),
             Where { file: plan.path.clone(), line: task.line },
-        )
+            format!("task {}: {}", task.id, task.description),
+        ))
     } else if let Some((text, line)) = first_next_action(model, item).filter(|_| plan.is_none()) {
-        ("the item's Next Actions", text, Where { file: ledger_file.clone(), line })
+        Some((text.clone(), Where { file: ledger_file.clone(), line }, text))
     } else {
-        ("", String::new(), Where { file: String::new(), line: 0 })
+        None
     };
-    if !source.is_empty() {
+    let has_step = step.is_some();
+    if let Some((text, from, what)) = step {
         match crate::command::extract(&text) {
-            Some(cmd) => {
-                d.command = Some(cmd);
-                d.command_from = Some(from);
-            }
+            Some(cmd) => d.command = Some(cmd),
             None => {
-                let what = match &d.task {
-                    Some(t) if source == "the task" => format!("task {}: {}", t.id, t.description),
-                    _ => text.clone(),
-                };
                 d.manual = true;
                 d.manual_step = Some(crate::command::summary(&what));
-                d.command_from = Some(from);
             }
         }
+        d.command_from = Some(from);
     }
     if plan.is_none() && memo.is_none() {
         warnings.push(format!(
@@ -494,12 +494,12 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
         (Some(c), true) => {
             // The supervisor wrote this step on purpose; the plan's bookkeeping may lag behind.
             warnings.push(format!(
-                "{}:{}: {}: {} (the memo's Do Now names this step, so it goes ahead)",
+                "{}:{}: gate `{}` fails ({}), but the memo's Do Now names this step, so it goes ahead",
                 c.file, c.line, c.name, c.detail
             ));
             None
         }
-        (None, _) if memo.is_some() || !source.is_empty() => None,
+        (None, _) if memo.is_some() || has_step => None,
         (None, _) => match (plan, phase) {
             (Some(p), None) => Some(format!("every phase of {} is done: close [{}] or add a phase", p.path, item.id)),
             (Some(p), Some(ph)) => {
@@ -517,15 +517,9 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
 
 /// The first entry of the item's `Next Actions` (a nested list, or the field's own text).
 fn first_next_action(model: &Model, item: &ledger::Item) -> Option<(String, usize)> {
-    let doc = &model.ledger.doc;
     let f = item.field("Next Actions")?;
-    let it = &doc.items[f.item];
-    let nested =
-        doc.items.iter().find(|c| c.depth > it.depth && c.range.start > it.range.start && c.range.end <= it.range.end);
-    match nested {
-        Some(c) => Some((doc.item_text(c).trim().to_string(), c.line)),
-        None => (!f.value.is_empty()).then(|| (f.value.clone(), f.line)),
-    }
+    let first = model.ledger.field_entries(item, "Next Actions").into_iter().next();
+    first.or_else(|| (!f.value.is_empty()).then(|| (f.value.clone(), f.line)))
 }
 
 /// Stamp placeholders that `fill` replaces.

@@ -40,7 +40,7 @@ const RECORDED: &str = "LOOP_RECORDED=";
 /// The hook prefers `loop` on PATH (an installed loop survives `cargo clean`), falls back to the
 /// binary that installed it, and says so plainly when neither is there.
 fn script(bin: &Path) -> String {
-    let bin = bin.display().to_string().replace('\'', "'\\''");
+    let bin = crate::run::shell_quote(&bin.display().to_string());
     format!(
         r#"#!/bin/sh
 {MARK} (remove with: loop hook uninstall)
@@ -48,7 +48,7 @@ hookdir=$(dirname "$0")
 if [ -x "$hookdir/{CHAINED}" ]; then
   "$hookdir/{CHAINED}" "$@" || exit $?
 fi
-{RECORDED}'{bin}'
+{RECORDED}{bin}
 if command -v loop >/dev/null 2>&1; then
   exec loop guard
 elif [ -x "$LOOP_RECORDED" ]; then
@@ -63,7 +63,7 @@ exit 1
 }
 
 /// `loop` as the hook's `command -v loop` would find it.
-fn loop_on_path() -> Option<PathBuf> {
+pub fn loop_on_path() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|d| d.join("loop")).find(|p| is_executable(p))
 }

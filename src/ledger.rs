@@ -17,7 +17,6 @@ static ATTEMPT: LazyLock<Regex> = LazyLock::new(|| {
 /// A bullet outside item sections is an archived item only when its bracket holds an item ID
 /// in capitals (`[AT-PARALLEL-012]`), never a date, a timestamp or a checkbox.
 static BULLET_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Z][A-Z0-9]*(?:[-_.][A-Za-z0-9]+)+$").unwrap());
-static INDEX_BULLET: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[([^\]]+)\]").unwrap());
 static BULLET_STATUS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"Status:\**\s*([^,;|]+)").unwrap());
 static INDEX_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[?([A-Za-z0-9][A-Za-z0-9_.\-]*)\]?").unwrap());
 
@@ -284,7 +283,7 @@ impl Ledger {
         }
         for it in doc.items.iter().filter(|i| i.depth == 0 && section.contains(&i.range.start)) {
             let text = doc.slice(&it.text_range);
-            let Some(cap) = INDEX_BULLET.captures(text).filter(|c| ITEM_ID.is_match(c[1].trim())) else {
+            let Some(id) = bracketed(text).map(|(id, _)| id.trim()).filter(|id| ITEM_ID.is_match(id)) else {
                 continue;
             };
             let status_range = BULLET_STATUS.captures(text).map(|c| {
@@ -293,7 +292,7 @@ impl Ledger {
                 it.text_range.start + m.start()..it.text_range.start + m.start() + value.len()
             });
             self.index.push(IndexRow {
-                id: cap[1].trim().to_string(),
+                id: id.to_string(),
                 line: it.line,
                 status: status_range.as_ref().map(|r| doc.slice(r).to_string()),
                 status_range,
@@ -400,6 +399,19 @@ impl Ledger {
         }
         items.extend(archived);
         items.sort_by_key(|i| i.line);
+    }
+
+    /// The nested entries of an item's field (`- Next Actions:` then `1. …` lines), as text with
+    /// their lines.
+    pub fn field_entries(&self, item: &Item, key: &str) -> Vec<(String, usize)> {
+        let doc = &self.doc;
+        let Some(f) = item.field(key) else { return Vec::new() };
+        let it = &doc.items[f.item];
+        doc.items
+            .iter()
+            .filter(|c| c.depth > it.depth && c.range.start > it.range.start && c.range.end <= it.range.end)
+            .map(|c| (doc.item_text(c).trim().to_string(), c.line))
+            .collect()
     }
 
     /// Items with this ID, in file order (real ledgers repeat IDs).

@@ -289,14 +289,12 @@ fn artifact_missing(c: &Ctx, f: &mut Vec<Finding>) {
 /// An open item whose plan field names no active plan (a closed item's plan may be archived).
 fn plan_missing(c: &Ctx, f: &mut Vec<Finding>) {
     for item in sections(c).filter(|i| i.is_open()) {
-        if let Some(e) = crate::gate::resolve_plan(c.model, item).broken {
-            let (file, line) = match &e {
-                crate::Error::Input { file, line, .. } => (file.clone(), *line),
-                _ => (c.ledger_file(), item.line),
-            };
-            let message = e.to_string();
-            let message = message.split_once(": ").map_or(message.as_str(), |(_, m)| m).to_string();
-            f.push(finding(&file, line, Severity::Error, "plan-missing", message));
+        match crate::gate::resolve_plan(c.model, item).broken {
+            Some(crate::Error::Input { file, line, message }) => {
+                f.push(finding(&file, line, Severity::Error, "plan-missing", message))
+            }
+            Some(e) => f.push(finding(&c.ledger_file(), item.line, Severity::Error, "plan-missing", e.to_string())),
+            None => {}
         }
     }
 }

@@ -88,7 +88,7 @@ pub struct RunInput {
 
 #[derive(Clone)]
 pub struct Server {
-    root: PathBuf,
+    ws: Workspace,
     allow_run: bool,
     tool_router: ToolRouter<Self>,
 }
@@ -112,19 +112,19 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 
 #[tool_router]
 impl Server {
-    pub fn new(root: PathBuf, allow_run: bool) -> Server {
-        Server { root, allow_run, tool_router: Self::tool_router() }
+    pub fn new(ws: Workspace, allow_run: bool) -> Server {
+        Server { ws, allow_run, tool_router: Self::tool_router() }
     }
 
+    /// The root as the CLI's `--root`: each call reads the workspace afresh.
     fn root(&self) -> Option<PathBuf> {
-        Some(self.root.clone())
+        Some(self.ws.root.clone())
     }
 
     /// A path argument, resolved inside the workspace; one that escapes it is refused.
     fn inside(&self, rel: &str) -> Result<PathBuf> {
-        let p = self.root.join(rel);
-        let ws = Workspace::discover(&self.root, Some(&self.root))?;
-        ws.relative(&p).map_err(|_| Error::input(rel, 0, "resolves outside the workspace; refusing"))?;
+        let p = self.ws.root.join(rel);
+        self.ws.relative(&p).map_err(|_| Error::input(rel, 0, "resolves outside the workspace; refusing"))?;
         Ok(ledger_loop::workspace::normalize(&p))
     }
 
@@ -159,18 +159,8 @@ impl Server {
         let root = self.root();
         answer(
             blocking(move || {
-                let result = match p.result.as_str() {
-                    "success" => ResultWord::Success,
-                    "failed" => ResultWord::Failed,
-                    "partial" => ResultWord::Partial,
-                    "blocked" => ResultWord::Blocked,
-                    "planning" => ResultWord::Planning,
-                    other => {
-                        return Err(Error::Usage(format!(
-                            "result `{other}`: expected success, failed, partial, blocked or planning"
-                        )))
-                    }
-                };
+                let result = <ResultWord as clap::ValueEnum>::from_str(&p.result, true)
+                    .map_err(|e| Error::Usage(format!("result {e}")))?;
                 let tasks = p
                     .task
                     .unwrap_or_default()
@@ -339,7 +329,7 @@ impl ServerHandler for Server {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> std::result::Result<ReadResourceResult, McpError> {
-        let root = self.root.clone();
+        let root = self.ws.root.clone();
         let uri = request.uri.clone();
         match blocking(move || read(&root, &uri)).await {
             Ok(text) => Ok(ReadResourceResult::new(vec![ResourceContents::text(text, request.uri)])),
@@ -349,13 +339,13 @@ impl ServerHandler for Server {
 }
 
 /// Serve on stdin/stdout until the client closes stdin.
-pub fn serve(root: PathBuf, allow_run: bool) -> Result<()> {
+pub fn serve(ws: Workspace, allow_run: bool) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Failed(format!("cannot start the MCP runtime: {e}")))?;
     rt.block_on(async move {
-        let service = Server::new(root, allow_run)
+        let service = Server::new(ws, allow_run)
             .serve(rmcp::transport::stdio())
             .await
             .map_err(|e| Error::Failed(format!("MCP handshake failed: {e}")))?;

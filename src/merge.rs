@@ -415,12 +415,10 @@ fn dedupe_rows(lines: &mut Vec<Line>, conflicts: &mut usize) {
         }
         match (l.theirs, id(&l).and_then(|i| ours.get(&i))) {
             (true, Some(o)) if o.trim() == l.text.trim() => {}
-            (true, Some(o)) => {
+            (true, Some(_)) => {
                 *conflicts += 1;
                 // OURS' row stays where it is; the disagreeing row is marked next to it.
-                out.extend(
-                    conflict(&[o.as_str()], &[l.text.as_str()]).into_iter().filter(|x| x.text != *o || x.theirs),
-                );
+                out.extend(conflict(&[], &[l.text.as_str()]));
             }
             _ => out.push(l),
         }
@@ -465,8 +463,8 @@ pub mod driver {
 
     /// The driver command: `loop` from PATH, else the binary that installed it.
     fn command(bin: &Path) -> String {
-        let bin = bin.display().to_string().replace('\'', "'\\''");
-        format!("b=$(command -v loop || echo '{bin}'); \"$b\" merge file %O %A %B --path %P")
+        let bin = crate::run::shell_quote(&bin.display().to_string());
+        format!("b=$(command -v loop || echo {bin}); \"$b\" merge file %O %A %B --path %P")
     }
 
     pub fn status(cwd: &Path, root: Option<&Path>) -> Result<DriverStatus> {
@@ -562,6 +560,24 @@ mod tests {
         assert!(merge(base, &o, &t, "p.md").text.contains("| A1 | a | [D] | g |"));
         let o = base.replace("| [ ] |", "| [B] |");
         assert_eq!(merge(base, &o, &t, "p.md").conflicts, 1);
+    }
+
+    #[test]
+    fn index_rows_are_one_per_item() {
+        let row = |st: &str| format!("| [B-2](#b) | B | {st} |\n");
+        let add =
+            |st: &str| BASE.replace("| [A-1](#a) | A | open |\n", &format!("| [A-1](#a) | A | open |\n{}", row(st)));
+        // The same new row on both sides is one row.
+        let m = merge(BASE, &add("open"), &add("open"), "f.md");
+        assert_eq!((m.conflicts, m.text.matches("[B-2]").count()), (0, 1), "{}", m.text);
+        // The same item's row added with two statuses is a conflict on THEIRS' row only.
+        let m = merge(BASE, &add("open"), &add("done"), "f.md");
+        assert_eq!(m.conflicts, 1, "{}", m.text);
+        assert!(
+            m.text.contains(&format!("{}<<<<<<< ours\n=======\n{}>>>>>>> theirs\n", row("open"), row("done"))),
+            "{}",
+            m.text
+        );
     }
 
     #[test]

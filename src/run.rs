@@ -233,6 +233,11 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
     Ok(record)
 }
 
+/// `s` as one single-quoted shell word.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 /// The child finds this very `loop` first on its PATH, so a plan can name `loop ...` steps on a
 /// machine where loop is not installed (e.g. run through `cargo run`).
 fn child_path() -> std::ffi::OsString {

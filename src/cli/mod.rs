@@ -384,9 +384,8 @@ const BOLD: anstyle::Style = anstyle::Style::new().bold();
 /// `cargo run --release --` inside the project that built this binary, else the binary's path;
 /// with `--root DIR` when that was given.
 pub(crate) fn invocation(root: &Option<PathBuf>) -> String {
-    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("loop").is_file()));
     let exe = std::env::current_exe().ok();
-    let base = if on_path {
+    let base = if hook::loop_on_path().is_some() {
         "loop".to_string()
     } else {
         let project = exe.as_ref().and_then(|e| {
@@ -411,7 +410,7 @@ fn shell_word(s: &str) -> String {
     if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c)) {
         s.to_string()
     } else {
-        shell_quote(s)
+        run::shell_quote(s)
     }
 }
 
@@ -442,7 +441,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Mcp(a) => {
             let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
             let ws = Workspace::discover(&cwd, cli.root.as_deref())?;
-            crate::mcp::serve(ws.root, a.allow_run)?;
+            crate::mcp::serve(ws, a.allow_run)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Sim(SimCommand::Run(a)) => sim::cmd_sim_run(a),
@@ -516,8 +515,11 @@ fn run_step(model: &Model, d: &Decision, a: &NextArgs, inv: &str) -> Result<Exit
         if a.json {
             out_json(&serde_json::json!({"decision": d, "dry_run": plan}));
         } else {
-            let mut s =
-                format!("\ndry run: would run in {}\n  sh -c {}\nand write:\n", plan.cwd, shell_quote(&plan.command));
+            let mut s = format!(
+                "\ndry run: would run in {}\n  sh -c {}\nand write:\n",
+                plan.cwd,
+                run::shell_quote(&plan.command)
+            );
             for w in &plan.writes {
                 s.push_str(&format!("  {w}\n"));
             }
@@ -551,10 +553,6 @@ fn run_step(model: &Model, d: &Decision, a: &NextArgs, inv: &str) -> Result<Exit
         eprint!("{s}");
     }
     Ok(if record.exit_code == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// What `loop attempt` did (or, dry run, would do).

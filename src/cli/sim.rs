@@ -125,7 +125,7 @@ pub struct SimRunArgs {
     #[arg(long, value_parser = PossibleValuesParser::new(Convention::NAMES).map(|s| s.parse::<Convention>().unwrap()))]
     pub convention: Option<Convention>,
     /// What stays fixed when the detector rotates: beam (the direct-beam spot) or sample.
-    #[arg(long, value_parser = PossibleValuesParser::new(["beam", "sample"]).map(|s| s.parse::<Pivot>().unwrap()))]
+    #[arg(long, value_parser = PossibleValuesParser::new(Pivot::NAMES).map(|s| s.parse::<Pivot>().unwrap()))]
     pub pivot: Option<Pivot>,
     /// Precision of the vectorized path.
     #[arg(long, default_value = "float32", value_parser = dtype_parser())]

@@ -2,6 +2,33 @@
 //! `hkl`), a scalar reference renderer (`scalar`), the vectorized parallel renderer (`fast`),
 //! image files (`image`) and the profiling mode (`profile`).
 
+/// A unit enum named on the command line: its `NAMES` (for help and value parsers) and a
+/// `FromStr` that says what it expected. `word | alias` accepts an extra spelling.
+macro_rules! named_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $word:literal $(| $alias:literal)*),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            pub const NAMES: &'static [&'static str] = &[$($word),+];
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> std::result::Result<Self, String> {
+                match s {
+                    $($word $(| $alias)* => Ok($name::$variant),)+
+                    _ => Err(format!("`{s}`: expected one of {}", Self::NAMES.join(", "))),
+                }
+            }
+        }
+    };
+}
+
 pub mod fast;
 pub mod geometry;
 pub mod hkl;
@@ -18,26 +45,14 @@ use geometry::Setup;
 use image::Image;
 use params::Params;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dtype {
-    Float32,
-    Float64,
-}
+named_enum!(
+    /// Precision of the vectorized renderer.
+    Dtype { Float32 = "float32", Float64 = "float64" }
+);
 
-impl Dtype {
-    pub const NAMES: [&'static str; 2] = ["float32", "float64"];
-}
-
-impl std::str::FromStr for Dtype {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "float32" => Ok(Dtype::Float32),
-            "float64" => Ok(Dtype::Float64),
-            _ => Err(format!("`{s}`: expected float32 or float64")),
-        }
-    }
+/// A seed from the clock, as nanoBragg seeds its noise and random orientations by default.
+pub fn clock_seed() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() as i64)
 }
 
 /// What one vectorized render produced and how long it took.

@@ -92,17 +92,10 @@ pub fn write_all(p: &Params, setup: &Setup, image: &Image) -> Result<Written> {
     };
     let header = smv_header(p, setup);
     if let Some(f) = &o.intfile {
-        let data: Vec<u16> = v
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| {
-                if !inside(i) {
-                    return 0;
-                }
-                let t = (x as f64 * int_scale + o.adc).clamp(0.0, 65535.0);
-                ((t + 0.5) as f32).floor() as u16
-            })
-            .collect();
+        let data = in_roi_only(&v, &inside, |x| {
+            let t = (x as f64 * int_scale + o.adc).clamp(0.0, 65535.0);
+            ((t + 0.5) as f32).floor() as u16
+        });
         write_smv(f, &header, &data)?;
         w.files.push(f.clone());
         w.intfile_scale = Some(int_scale);
@@ -115,11 +108,7 @@ pub fn write_all(p: &Params, setup: &Setup, image: &Image) -> Result<Written> {
         } else {
             int_scale
         };
-        let data: Vec<u8> = v
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| if inside(i) { (x as f64 * scale).min(255.0) as u8 } else { 0 })
-            .collect();
+        let data = in_roi_only(&v, &inside, |x| (x as f64 * scale).min(255.0) as u8);
         let mut bytes =
             format!("P5\n{} {}\n# pixels scaled by {}\n255\n", setup.fpixels, setup.spixels, g(scale)).into_bytes();
         bytes.extend_from_slice(&data);
@@ -128,32 +117,28 @@ pub fn write_all(p: &Params, setup: &Setup, image: &Image) -> Result<Written> {
         w.pgm_scale = Some(scale);
     }
     if let Some(f) = &o.noisefile {
-        let seed = o.seed.unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() as i64)
-        });
+        let seed = o.seed.unwrap_or_else(super::clock_seed);
         let mut rng = Noise::new(seed);
         let (mut photons, mut overloads) = (0.0, 0u64);
-        let data: Vec<u16> = v
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| {
-                if !inside(i) {
-                    return 0;
-                }
-                let n = rng.poisson(x) as f64;
-                photons += n;
-                let t = n + o.adc;
-                if t > 65535.0 {
-                    overloads += 1;
-                }
-                t.min(65535.0) as u16
-            })
-            .collect();
+        let data = in_roi_only(&v, &inside, |x| {
+            let n = rng.poisson(x) as f64;
+            photons += n;
+            let t = n + o.adc;
+            if t > 65535.0 {
+                overloads += 1;
+            }
+            t.min(65535.0) as u16
+        });
         write_smv(f, &header, &data)?;
         w.files.push(f.clone());
         (w.seed, w.photons, w.overloads) = (Some(seed), Some(photons), Some(overloads));
     }
     Ok(w)
+}
+
+/// Each pixel through `f`, in raster order; pixels outside the ROI are 0 (nanoBragg skips them).
+fn in_roi_only<T: Default>(v: &[f32], inside: &dyn Fn(usize) -> bool, mut f: impl FnMut(f32) -> T) -> Vec<T> {
+    v.iter().enumerate().map(|(i, &x)| if inside(i) { f(x) } else { T::default() }).collect()
 }
 
 /// C's `%g`: six significant digits, no trailing zeros.

@@ -5,48 +5,18 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
-/// Crystal shape model for the lattice factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Shape {
-    Square,
-    Round,
-    Gauss,
-    Tophat,
-}
+named_enum!(
+    /// Crystal shape model for the lattice factor.
+    Shape { Square = "square", Round = "round", Gauss = "gauss" | "gaussian", Tophat = "tophat" }
+);
 
-impl Shape {
-    pub const NAMES: [&'static str; 4] = ["square", "round", "gauss", "tophat"];
-}
-
-impl std::str::FromStr for Shape {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "square" => Ok(Shape::Square),
-            "round" => Ok(Shape::Round),
-            "gauss" | "gaussian" => Ok(Shape::Gauss),
-            "tophat" => Ok(Shape::Tophat),
-            _ => Err(format!("`{s}`: expected square, round, gauss or tophat")),
-        }
-    }
-}
-
-/// A detector convention: which lab axes the beam and detector follow and what the beam centre
-/// means (nanoBragg's `-mosflm -xds -adxv -dials -denzo`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Convention {
-    Mosflm,
-    Xds,
-    Adxv,
-    Dials,
-    Denzo,
-}
+named_enum!(
+    /// A detector convention: which lab axes the beam and detector follow and what the beam
+    /// centre means (nanoBragg's `-mosflm -xds -adxv -dials -denzo`).
+    Convention { Mosflm = "mosflm", Xds = "xds", Adxv = "adxv", Dials = "dials", Denzo = "denzo" }
+);
 
 impl Convention {
-    pub const NAMES: [&'static str; 5] = ["mosflm", "xds", "adxv", "dials", "denzo"];
-
     /// The pivot nanoBragg uses with this convention.
     pub fn pivot(self) -> Pivot {
         match self {
@@ -56,38 +26,10 @@ impl Convention {
     }
 }
 
-impl std::str::FromStr for Convention {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "mosflm" => Ok(Convention::Mosflm),
-            "xds" => Ok(Convention::Xds),
-            "adxv" => Ok(Convention::Adxv),
-            "dials" => Ok(Convention::Dials),
-            "denzo" => Ok(Convention::Denzo),
-            _ => Err(format!("`{s}`: expected mosflm, xds, adxv, dials or denzo")),
-        }
-    }
-}
-
-/// The detector point that stays fixed when the detector rotates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Pivot {
-    Beam,
-    Sample,
-}
-
-impl std::str::FromStr for Pivot {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "beam" => Ok(Pivot::Beam),
-            "sample" => Ok(Pivot::Sample),
-            _ => Err(format!("`{s}`: expected beam or sample")),
-        }
-    }
-}
+named_enum!(
+    /// The detector point that stays fixed when the detector rotates.
+    Pivot { Beam = "beam", Sample = "sample" }
+);
 
 /// nanoBragg's default fluence (photons/m²).
 pub const DEFAULT_FLUENCE: f64 = 125932015286227086360700780544.0;
@@ -650,9 +592,7 @@ impl Params {
             // nanoBragg's random orientation: a "90" (radian) spherical-cap rotation from the
             // misset seed (default: the clock; the C takes it before reading -seed), turned into
             // x, y, z misset angles.
-            let seed = misset_seed.unwrap_or_else(|| {
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() as i64)
-            });
+            let seed = misset_seed.unwrap_or_else(super::clock_seed);
             let u = super::geometry::mosaic_rotation(90.0, &mut super::geometry::Ran1::new(seed));
             p.misset_deg = super::geometry::umat_to_misset(&u).map(f64::to_degrees);
         }

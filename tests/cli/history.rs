@@ -125,6 +125,14 @@ fn next_offers_the_step_each_days_memo_named() {
         }
         assert!(j["blocked"].is_null(), "{}: {}", e.state, j["blocked"]);
     }
+    // 3e47b38d's memo asks for L1d, which the plan already marks [D]: said, then done anyway.
+    let o = run(&state("3e47b38d"), &["next"]);
+    assert!(
+        stderr(&o).contains("the memo names task L1d, which the plan marks [D]; doing it again as the memo says"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("gate `earlier phases done` fails (Phase C is not done"), "{}", stderr(&o));
 }
 
 #[test]
