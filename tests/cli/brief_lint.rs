@@ -28,8 +28,10 @@ fn brief_agrees_with_the_real_memo() {
 #[test]
 fn brief_write_round_trips_through_next() {
     let ws = embedded_workspace();
-    let before = json(&run(ws.path(), &["next", "--json"]));
+    // What the plan says comes next (brief reads the plan only, never the memo it replaces).
     std::fs::write(ws.path().join("input.md"), "Summary: stale memo\n").unwrap();
+    let before = json(&run(ws.path(), &["brief", "LOOP-SIM-001", "--json"]))["decision"].clone();
+    assert!(before["command"].is_string(), "{before}");
     let o = run(ws.path(), &["brief", "LOOP-SIM-001", "--write"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let after = json(&run(ws.path(), &["next", "--json"]));
