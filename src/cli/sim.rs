@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::{out, out_json};
 use ledger_loop::error::{Error, Result};
-use ledger_loop::sim::params::{Convention, Pivot, Shape};
+use ledger_loop::sim::options;
 use ledger_loop::sim::Dtype;
 
 #[derive(Debug, Subcommand)]
@@ -27,112 +27,12 @@ pub enum SimCommand {
 
 #[derive(Debug, Args)]
 pub struct SimRunArgs {
-    /// A nanoBragg command line, read verbatim; other options given here override it.
+    /// A nanoBragg command line, read verbatim; the options below, given here, override it.
     #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
     pub nb_args: Option<String>,
-    /// Unit cell: a b c (Å) alpha beta gamma (degrees).
-    #[arg(long, num_args = 6, value_names = ["A", "B", "C", "AL", "BE", "GA"], allow_negative_numbers = true)]
-    pub cell: Option<Vec<f64>>,
-    /// Wavelength, Å.
-    #[arg(long)]
-    pub lambda: Option<f64>,
-    /// Sample-to-detector distance, mm.
-    #[arg(long)]
-    pub distance: Option<f64>,
-    /// Pixel size, mm.
-    #[arg(long)]
-    pub pixel: Option<f64>,
-    /// Detector pixels per side.
-    #[arg(long)]
-    pub detpixels: Option<usize>,
-    /// Unit cells along each axis (sets Na, Nb, Nc).
-    #[arg(long = "N")]
-    pub n: Option<u32>,
-    /// Unit cells along a (overrides --N).
-    #[arg(long = "Na")]
-    pub na: Option<u32>,
-    /// Unit cells along b (overrides --N).
-    #[arg(long = "Nb")]
-    pub nb: Option<u32>,
-    /// Unit cells along c (overrides --N).
-    #[arg(long = "Nc")]
-    pub nc: Option<u32>,
-    /// Structure factor of every reflection not in the HKL file.
-    #[arg(long = "default-F", alias = "default_F", allow_negative_numbers = true)]
-    pub default_f: Option<f64>,
-    /// Structure factors, `h k l F` per line.
-    #[arg(long)]
-    pub hkl: Option<PathBuf>,
-    /// Subpixels per pixel side (default: nanoBragg's automatic choice).
-    #[arg(long)]
-    pub oversample: Option<u32>,
-    /// Starting spindle angle, degrees.
-    #[arg(long, allow_negative_numbers = true)]
-    pub phi: Option<f64>,
-    /// Oscillation range, degrees.
-    #[arg(long)]
-    pub osc: Option<f64>,
-    /// Phi steps across the oscillation (count).
-    #[arg(long)]
-    pub phisteps: Option<u32>,
-    /// Mosaic spread, degrees.
-    #[arg(long)]
-    pub mosaic: Option<f64>,
-    /// Mosaic domains (count).
-    #[arg(long = "mosaic-dom", alias = "mosaic-domains")]
-    pub mosaic_dom: Option<u32>,
-    /// Seed of the mosaic-domain generator (integer; nanoBragg's ran1).
-    #[arg(long)]
-    pub mosaic_seed: Option<i64>,
-    /// Crystal misset rotations about x, y, z, degrees.
-    #[arg(long, num_args = 3, allow_negative_numbers = true)]
-    pub misset: Option<Vec<f64>>,
-    /// Spectral dispersion, percent.
-    #[arg(long)]
-    pub dispersion: Option<f64>,
-    /// Wavelength steps across the dispersion (count).
-    #[arg(long)]
-    pub dispsteps: Option<u32>,
-    /// Beam divergence, mrad.
-    #[arg(long)]
-    pub divergence: Option<f64>,
-    /// Divergence steps per axis (count).
-    #[arg(long)]
-    pub divsteps: Option<u32>,
-    /// Crystal shape for the lattice factor.
-    #[arg(long, value_parser = PossibleValuesParser::new(Shape::NAMES).map(|s| s.parse::<Shape>().unwrap()))]
-    pub shape: Option<Shape>,
-    /// Kahn polarization factor (0 unpolarized .. 1).
-    #[arg(long)]
-    pub polar: Option<f64>,
-    /// Detector swing about the two-theta axis (MOSFLM: −z), degrees.
-    #[arg(long)]
-    pub twotheta: Option<f64>,
-    /// Detector rotation about the lab x axis, degrees (applied before y and z).
-    #[arg(long = "detector-rotx")]
-    pub detector_rotx: Option<f64>,
-    /// Detector rotation about the lab y axis, degrees.
-    #[arg(long = "detector-roty")]
-    pub detector_roty: Option<f64>,
-    /// Detector rotation about the lab z axis, degrees.
-    #[arg(long = "detector-rotz")]
-    pub detector_rotz: Option<f64>,
-    /// Phi step 0 at phi exactly 0: spec (the unrotated crystal) or c-parity (nanoBragg's carry-over of
-    /// the previous sample's last phi rotation, to match images it made).
-    #[arg(long = "phi-carryover", value_name = "MODE", default_value = "spec", value_parser = ["spec", "c-parity"])]
-    pub phi_carryover: String,
-    /// Detector convention: mosflm (default), xds, adxv, dials or denzo.
-    #[arg(long, value_parser = PossibleValuesParser::new(Convention::NAMES).map(|s| s.parse::<Convention>().unwrap()))]
-    pub convention: Option<Convention>,
-    /// What stays fixed when the detector rotates: beam (the direct-beam spot) or sample.
-    #[arg(long, value_parser = PossibleValuesParser::new(Pivot::NAMES).map(|s| s.parse::<Pivot>().unwrap()))]
-    pub pivot: Option<Pivot>,
     /// Precision of the vectorized path.
     #[arg(long, default_value = "float32", value_parser = dtype_parser())]
     pub dtype: Dtype,
-    /// Write nanoBragg's raw float image (little-endian float32, slow-axis rows).
-    #[arg(long, value_name = "OUT")]
-    pub floatfile: Option<PathBuf>,
     /// Write an 8-bit PNG preview.
     #[arg(long, value_name = "OUT")]
     pub png: Option<PathBuf>,
@@ -145,6 +45,77 @@ pub struct SimRunArgs {
     /// Print the run's numbers as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub options: NbOptions,
+}
+
+/// The simulator's long options, made from the option table (`sim::options::OPTIONS`), kept
+/// as words in command-line order so that the table's reader applies them like `--nb-args`.
+#[derive(Debug, Clone, Default)]
+pub struct NbOptions {
+    words: Vec<String>,
+}
+
+fn option_arg(o: &'static options::Opt) -> clap::Arg {
+    use clap::{Arg, ArgAction};
+    use options::Value;
+    let names = o.value.names(o.long);
+    let arg = Arg::new(o.long).long(o.long).help(o.help_text()).help_heading("Simulation (nanoBragg's options)");
+    match o.value {
+        Value::Flag => arg.action(ArgAction::SetTrue),
+        Value::Numbers(n) => arg.num_args(n).value_names(names).allow_negative_numbers(true).action(ArgAction::Append),
+        Value::Word(_) => arg.num_args(1).value_names(names).action(ArgAction::Append),
+        Value::KeywordOr(_, n) => {
+            arg.num_args(1..=n).value_names(names).allow_negative_numbers(true).action(ArgAction::Append)
+        }
+    }
+}
+
+fn long_options() -> impl Iterator<Item = &'static options::Opt> {
+    options::OPTIONS.iter().filter(|o| !o.long.is_empty() && o.supported())
+}
+
+impl clap::FromArgMatches for NbOptions {
+    fn from_arg_matches(m: &clap::ArgMatches) -> std::result::Result<Self, clap::Error> {
+        let mut found: Vec<(usize, Vec<String>)> = Vec::new();
+        for o in long_options() {
+            if m.value_source(o.long) != Some(clap::parser::ValueSource::CommandLine) {
+                continue;
+            }
+            let flag = format!("--{}", o.long);
+            if o.value == options::Value::Flag {
+                found.push((m.index_of(o.long).unwrap_or(0), vec![flag]));
+                continue;
+            }
+            let (Some(occurrences), Some(indices)) = (m.get_occurrences::<String>(o.long), m.indices_of(o.long)) else {
+                continue;
+            };
+            let mut indices = indices;
+            for occurrence in occurrences {
+                let values: Vec<String> = occurrence.cloned().collect();
+                let at = indices.next().unwrap_or(0);
+                indices.by_ref().take(values.len().saturating_sub(1)).for_each(drop);
+                found.push((at, std::iter::once(flag.clone()).chain(values).collect()));
+            }
+        }
+        found.sort_by_key(|(i, _)| *i);
+        Ok(NbOptions { words: found.into_iter().flat_map(|(_, w)| w).collect() })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> std::result::Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl Args for NbOptions {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.args(long_options().map(option_arg))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 fn dtype_parser() -> impl clap::builder::TypedValueParser<Value = Dtype> {
@@ -183,68 +154,14 @@ pub struct SimProfileArgs {
 }
 
 fn sim_params(a: &SimRunArgs) -> Result<ledger_loop::sim::params::Params> {
-    use ledger_loop::sim::params::Params;
-    let mut p = match &a.nb_args {
-        Some(args) => Params::from_nb_args(args)?,
-        None => Params::default(),
-    };
-    if let Some(c) = &a.cell {
-        p.cell.copy_from_slice(c);
+    let mut r = options::Reader::new();
+    if let Some(args) = &a.nb_args {
+        let words: Vec<&str> = args.split_whitespace().collect();
+        r.read(&words).map_err(|e| Error::Usage(format!("--nb-args: {e}")))?;
     }
-    if let Some(f) = &a.floatfile {
-        p.outputs.floatfile = Some(f.clone());
-    }
-    macro_rules! set {
-        ($($field:ident = $value:expr),* $(,)?) => { $( if let Some(v) = $value { p.$field = v; } )* };
-    }
-    set!(
-        lambda_a = a.lambda,
-        distance_mm = a.distance,
-        pixel_mm = a.pixel,
-        default_f = a.default_f,
-        phi_deg = a.phi,
-        mosaic_deg = a.mosaic,
-        mosaic_seed = a.mosaic_seed,
-        dispersion_pct = a.dispersion,
-        divergence_mrad = a.divergence,
-        shape = a.shape,
-        polar = a.polar,
-        twotheta_deg = a.twotheta
-    );
-    for (k, v) in [a.detector_rotx, a.detector_roty, a.detector_rotz].into_iter().enumerate() {
-        if let Some(v) = v {
-            p.detector_rot_deg[k] = v;
-        }
-    }
-    if a.pivot.is_some() {
-        p.pivot = a.pivot;
-    }
-    if let Some(c) = a.convention {
-        p.convention = c;
-    }
-    p.phi_carryover_c = a.phi_carryover == "c-parity";
-    if let Some(d) = a.detpixels {
-        p.fpixels = d;
-        p.spixels = d;
-    }
-    if let Some(n) = a.n {
-        p.n = [n; 3];
-    }
-    for (i, v) in [a.na, a.nb, a.nc].into_iter().enumerate() {
-        if let Some(v) = v {
-            p.n[i] = v;
-        }
-    }
-    if let Some(m) = &a.misset {
-        p.misset_deg.copy_from_slice(m);
-    }
-    p.hkl = a.hkl.clone().or(p.hkl);
-    p.oversample = a.oversample.or(p.oversample);
-    p.osc_deg = a.osc.or(p.osc_deg);
-    p.phisteps = a.phisteps.or(p.phisteps);
-    p.mosaic_domains = a.mosaic_dom.or(p.mosaic_domains);
-    p.dispsteps = a.dispsteps.or(p.dispsteps);
-    p.divsteps = a.divsteps.or(p.divsteps);
+    let words: Vec<&str> = a.options.words.iter().map(String::as_str).collect();
+    r.read(&words)?;
+    let p = r.finish()?;
     p.validate()?;
     Ok(p)
 }
@@ -297,7 +214,7 @@ pub(super) fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
     let (setup, image) = ledger_loop::sim::with_threads(a.threads, || -> Result<_> {
         let setup = ledger_loop::sim::geometry::Setup::new(&p)?;
         let image = if a.scalar {
-            ledger_loop::sim::image::Image::f64(setup.fpixels, setup.spixels, ledger_loop::sim::scalar::render(&setup))
+            ledger_loop::sim::render_scalar(&setup)
         } else {
             ledger_loop::sim::render(&setup, a.dtype, false, &|| bar.tick()).image
         };

@@ -150,6 +150,7 @@ struct Scratch<T> {
     lat: Vec<T>,
     omega: Vec<T>,
     polar: Vec<T>,
+    capture: Vec<T>,
     times: StageTimes,
 }
 
@@ -163,6 +164,7 @@ impl<T: Real> Scratch<T> {
             lat: v(),
             omega: v(),
             polar: v(),
+            capture: vec![T::ONE; n],
             times: StageTimes::default(),
         }
     }
@@ -202,6 +204,17 @@ pub fn render<T: Real>(s: &Setup, profile: bool, on_row: &(dyn Fn() + Sync)) -> 
     let fd: Vec<Vec<T>> = (0..s.oversample)
         .map(|subf| (0..n).map(|p| T::of(s.subpixel * (p * s.oversample + subf) as f64 + s.subpixel / 2.0)).collect())
         .collect();
+    if s.oversample_thick || s.oversample_polar || s.oversample_omega {
+        // Factors multiplied into the running sum per sample do not separate from the sum:
+        // the reference loop, one pixel at a time, rows in parallel.
+        img.par_chunks_mut(n).enumerate().for_each(|(spixel, row)| {
+            for (f, px) in row.iter_mut().enumerate() {
+                *px = T::of(scalar::pixel(s, f, spixel));
+            }
+            on_row();
+        });
+        return (img, StageTimes::default());
+    }
     let times = std::sync::Mutex::new(StageTimes::default());
     img.par_chunks_mut(n).enumerate().for_each_init(
         || Scratch::<T>::new(n),
@@ -239,46 +252,68 @@ fn render_row<T: Real>(
     let constant_f = matches!(s.fcell, Fcell::Constant(_));
     let (fx, fy, fz) = (T::of(s.fdet[0]), T::of(s.fdet[1]), T::of(s.fdet[2]));
     let omega_k = T::of(s.pixel * s.pixel * s.close_distance);
-    for subs in 0..o {
-        for subf in 0..o {
-            let first = subs == 0 && subf == 0;
-            // Geometry of this subpixel for the whole row: direction, and on the first
-            // subpixel the solid angle (the reference takes it once per pixel).
-            let sd = s.subpixel * (spixel * o + subs) as f64 + s.subpixel / 2.0;
-            let [bx, by, bz]: [T; 3] = std::array::from_fn(|i| T::of(sd * s.sdet[i] + s.pix0[i]));
-            let fdv = &fd[subf][..n];
-            let [dx, dy, dz] = &mut sc.d;
-            for p in 0..n {
-                let x = bx + fdv[p] * fx;
-                let y = by + fdv[p] * fy;
-                let z = bz + fdv[p] * fz;
-                let r2 = x * x + y * y + z * z;
-                let inv = T::ONE / r2.sqrt();
-                dx[p] = x * inv;
-                dy[p] = y * inv;
-                dz[p] = z * inv;
-                if first {
-                    sc.omega[p] = if s.point_pixel { T::ONE / r2 } else { omega_k * inv * inv * inv };
-                }
-            }
-            for (si, src) in s.sources.iter().enumerate() {
-                let inv = T::of(1e-10 / src.lambda);
-                let [ix, iy, iz] = src.incident.map(T::of);
-                let [qx, qy, qz] = &mut sc.q;
-                for p in 0..n {
-                    qx[p] = (dx[p] - ix) * inv;
-                    qy[p] = (dy[p] - iy) * inv;
-                    qz[p] = (dz[p] - iz) * inv;
-                }
-                if first && si == 0 {
-                    polarization_row(s, src.incident, [dx, dy, dz], &mut sc.polar);
-                }
-                clock.lap(&mut times.geometry);
-                if s.shape == Shape::Square && constant_f {
-                    lattice_accumulate(axes, &sc.q, nabc, nn, &mut sc.acc);
-                    clock.lap(&mut times.lattice);
+    for layer in 0..s.thicksteps {
+        let od = s.thickstep * layer as f64;
+        for subs in 0..o {
+            for subf in 0..o {
+                // Solid angle and polarization from the pixel's first sample, absorption from
+                // the last layer's first subpixel (nanoBragg's caching).
+                let first = layer == 0 && subs == 0 && subf == 0;
+                let capture = s.thick && layer + 1 == s.thicksteps && subs == 0 && subf == 0;
+                let sd = s.subpixel * (spixel * o + subs) as f64 + s.subpixel / 2.0;
+                let [bx, by, bz]: [T; 3] = std::array::from_fn(|i| T::of(sd * s.sdet[i] + od * s.odet[i] + s.pix0[i]));
+                let fdv = &fd[subf][..n];
+                let [dx, dy, dz] = &mut sc.d;
+                if s.curved {
+                    for p in 0..n {
+                        let flat = [bx, by, bz].map(T::f64);
+                        let f = fdv[p].f64();
+                        let pos = s.curve([flat[0] + f * s.fdet[0], flat[1] + f * s.fdet[1], flat[2] + f * s.fdet[2]]);
+                        let r = super::geometry::norm(pos);
+                        (dx[p], dy[p], dz[p]) = (T::of(pos[0] / r), T::of(pos[1] / r), T::of(pos[2] / r));
+                        if first {
+                            sc.omega[p] = T::of(s.omega(r));
+                        }
+                    }
                 } else {
-                    general(s, axes, &sc.q, nabc, nn, &mut sc.lat, &mut sc.acc, &mut clock, &mut times);
+                    for p in 0..n {
+                        let x = bx + fdv[p] * fx;
+                        let y = by + fdv[p] * fy;
+                        let z = bz + fdv[p] * fz;
+                        let r2 = x * x + y * y + z * z;
+                        let inv = T::ONE / r2.sqrt();
+                        dx[p] = x * inv;
+                        dy[p] = y * inv;
+                        dz[p] = z * inv;
+                        if first {
+                            sc.omega[p] = if s.point_pixel { T::ONE / r2 } else { omega_k * inv * inv * inv };
+                        }
+                    }
+                }
+                if capture {
+                    for (p, c) in sc.capture.iter_mut().enumerate() {
+                        *c = T::of(s.capture_fraction([dx[p].f64(), dy[p].f64(), dz[p].f64()], layer));
+                    }
+                }
+                for (si, src) in s.sources.iter().enumerate() {
+                    let inv = T::of(1e-10 / src.lambda);
+                    let [ix, iy, iz] = src.incident.map(T::of);
+                    let [qx, qy, qz] = &mut sc.q;
+                    for p in 0..n {
+                        qx[p] = (dx[p] - ix) * inv;
+                        qy[p] = (dy[p] - iy) * inv;
+                        qz[p] = (dz[p] - iz) * inv;
+                    }
+                    if first && si == 0 {
+                        polarization_row(s, src.incident, [dx, dy, dz], &mut sc.polar);
+                    }
+                    clock.lap(&mut times.geometry);
+                    if s.shape == Shape::Square && constant_f {
+                        lattice_accumulate(axes, &sc.q, nabc, nn, &mut sc.acc);
+                        clock.lap(&mut times.lattice);
+                    } else {
+                        general(s, axes, &sc.q, nabc, nn, &mut sc.lat, &mut sc.acc, &mut clock, &mut times);
+                    }
                 }
             }
         }
@@ -290,9 +325,11 @@ fn render_row<T: Real>(
                 _ => 1.0,
             },
     );
+    // The water background joins the sum before scaling, as in nanoBragg.
+    let bg = T::of(s.scale * s.background);
     // The scale (~1e-3 for the benchmark) keeps products well inside f32's range.
     for (p, px) in row.iter_mut().enumerate() {
-        *px = k * sc.acc[p] * sc.polar[p] * sc.omega[p];
+        *px = (k * sc.acc[p] + bg) * sc.polar[p] * sc.omega[p] * sc.capture[p];
     }
     clock.lap(&mut times.scaling);
     sc.times = times;

@@ -206,7 +206,26 @@ pub struct Setup {
     pub osc_deg: f64,
     /// r_e² · fluence / steps: multiplies each pixel's sum.
     pub scale: f64,
+    /// Sensor layers, each `thickstep` (m) deep, with attenuation `mu` (1/m); one layer of
+    /// depth 0 when the sensor has no thickness.
+    pub thicksteps: usize,
+    pub thickstep: f64,
+    pub mu: f64,
+    pub thick: bool,
+    /// nanoBragg's -oversample_thick/_polar/_omega.
+    pub oversample_thick: bool,
+    pub oversample_polar: bool,
+    pub oversample_omega: bool,
+    /// Pixels on a sphere of radius `distance` (nanoBragg's -curved_det).
+    pub curved: bool,
+    /// Water background added to every pixel's sum before scaling (nanoBragg's I_bg).
+    pub background: f64,
+    /// Pixels to simulate (from -mask); None: all.
+    pub mask: Option<Vec<bool>>,
 }
+
+/// Avogadro's number, as nanoBragg has it.
+const AVOGADRO: f64 = 6.02214179e23;
 
 /// Direct and reciprocal axes of the cell (Å, Å⁻¹) after the misset rotation.
 pub fn cell_axes(p: &Params) -> (Axes, Axes) {
@@ -227,6 +246,13 @@ pub fn cell_axes(p: &Params) -> (Axes, Axes) {
     // c*_z as the reference writes it: exact for orthogonal cells, a little off for triclinic
     // ones (the exact value is V*/(a* b* sin γ*)). Kept so images match nanoBragg's.
     let mut cstar = [cs * cos_bs, cs * (cos_as - cos_bs * cos_gs) / sin_gs, cs * v_cell / (a * b * c * sin_gs)];
+    if let Some(m) = p.mat {
+        // A MOSFLM matrix holds a*, b*, c* as columns, in units of the wavelength.
+        let k = 1.0 / p.lambda_a;
+        astar = [m[0] * k, m[3] * k, m[6] * k];
+        bstar = [m[1] * k, m[4] * k, m[7] * k];
+        cstar = [m[2] * k, m[5] * k, m[8] * k];
+    }
     let [mx, my, mz] = [p.misset_deg[0].to_radians(), p.misset_deg[1].to_radians(), p.misset_deg[2].to_radians()];
     if p.misset_deg != [0.0; 3] {
         astar = rotate_xyz(astar, mx, my, mz);
@@ -240,25 +266,57 @@ pub fn cell_axes(p: &Params) -> (Axes, Axes) {
         let k = if old > 0.0 { old } else { 1.0 };
         [mag / k * v[0], mag / k * v[1], mag / k * v[2]]
     };
-    let v_cell2 = 1.0 / (1.0 / v_cell);
-    let ad = scale(rescale(cross(bstar, cstar), a / v_cell), v_cell2);
-    let bd = scale(rescale(cross(cstar, astar), b / v_cell), v_cell2);
-    let cd = scale(rescale(cross(astar, bstar), c / v_cell), v_cell2);
+    let (ad, bd, cd) = if p.user_cell {
+        let v_cell2 = 1.0 / (1.0 / v_cell);
+        (
+            scale(rescale(cross(bstar, cstar), a / v_cell), v_cell2),
+            scale(rescale(cross(cstar, astar), b / v_cell), v_cell2),
+            scale(rescale(cross(astar, bstar), c / v_cell), v_cell2),
+        )
+    } else {
+        // The matrix alone: its own volume.
+        let v = 1.0 / dot(astar, cross(bstar, cstar));
+        (scale(cross(bstar, cstar), v), scale(cross(cstar, astar), v), scale(cross(astar, bstar), v))
+    };
     let v = dot(ad, cross(bd, cd));
     let rec = [scale(cross(bd, cd), 1.0 / v), scale(cross(cd, ad), 1.0 / v), scale(cross(ad, bd), 1.0 / v)];
     ([ad, bd, cd], rec)
 }
 
-/// nanoBragg's rule: range and step count, either given or chosen.
-fn sweep(range: f64, steps: Option<u32>) -> (f64, usize, f64) {
-    if range <= 0.0 {
-        return (0.0, 1, 0.0);
-    }
-    let n = match steps {
-        None => 2,
-        Some(n) => n.max(2) as usize,
+/// nanoBragg's rule for a sweep (divergence, dispersion): range, step count and step size from
+/// whichever of them were given; a range and a count give count − 1 intervals. A count alone
+/// sweeps nothing here (nanoBragg would invent a range of 1).
+fn sweep(range: f64, step: Option<f64>, steps: Option<u32>) -> (f64, usize, f64) {
+    let step = step.filter(|s| *s > 0.0);
+    let (range, n, step) = match (range > 0.0, step, steps.filter(|n| *n > 0)) {
+        (false, Some(s), _) => (s, 2, s),
+        (true, None, None) => (range, 2, range),
+        (true, Some(s), None) => (range, (range / s).ceil().min(1e9) as usize, s),
+        (true, None, Some(n)) => {
+            let n = n.max(2) as usize;
+            (range, n, range / (n - 1) as f64)
+        }
+        (true, Some(s), Some(n)) => (range, n as usize, s),
+        (false, None, _) => (0.0, 1, 0.0),
     };
-    (range, n, range / (n - 1) as f64)
+    if range <= 0.0 || step <= 0.0 || n == 0 {
+        (0.0, 1, 0.0)
+    } else {
+        (range, n, step)
+    }
+}
+
+/// Sensor layers as nanoBragg makes them: thickness alone gives two layers of half the
+/// thickness; thickness and a count give count layers of thickness/(count − 1).
+fn thickness(thick: f64, steps: Option<u32>) -> (usize, f64) {
+    match steps.filter(|n| *n > 0) {
+        _ if thick <= 0.0 => (1, 0.0),
+        None => (2, thick / 2.0),
+        Some(n) => {
+            let n = n.max(2) as usize;
+            (n, thick / (n - 1) as f64)
+        }
+    }
 }
 
 /// A convention's lab frame: beam, detector axes, polarization, spindle and two-theta axes.
@@ -284,6 +342,27 @@ impl Frame {
             C::Adxv => Frame { beam: z, fdet: x, sdet: neg(y), odet: z, twotheta: neg(x), polar: x, spindle: x },
             C::Xds => Frame { beam: z, fdet: x, sdet: y, odet: z, twotheta: x, polar: x, spindle: x },
             C::Dials => Frame { beam: z, fdet: x, sdet: y, odet: z, twotheta: y, polar: y, spindle: y },
+            C::Custom => Frame { beam: x, fdet: z, sdet: neg(y), odet: x, twotheta: y, polar: z, spindle: z },
+        }
+    }
+
+    /// The custom convention's vectors over nanoBragg's defaults, made unit length; a detector
+    /// normal that was not given as a unit vector is made from the fast and slow axes, as
+    /// nanoBragg does.
+    fn custom(v: &super::params::Vectors) -> Frame {
+        let d = Frame::of(super::params::Convention::Custom);
+        let fdet = unit(v.fdet.unwrap_or(d.fdet));
+        let sdet = unit(v.sdet.unwrap_or(d.sdet));
+        let odet = v.odet.unwrap_or(d.odet);
+        let odet = if norm(odet) == 1.0 { odet } else { unit(cross(fdet, sdet)) };
+        Frame {
+            beam: unit(v.beam.unwrap_or(d.beam)),
+            fdet,
+            sdet,
+            odet,
+            twotheta: v.twotheta.unwrap_or(d.twotheta),
+            polar: unit(v.polar.unwrap_or(d.polar)),
+            spindle: unit(v.spindle.unwrap_or(d.spindle)),
         }
     }
 }
@@ -300,7 +379,7 @@ impl Setup {
         // two-theta swing, pivoting on the beam spot or on the point nearest the sample, in
         // nanoBragg's order.
         use super::params::{Convention as C, Pivot};
-        let f = Frame::of(p.convention);
+        let f = if p.convention == C::Custom { Frame::custom(&p.vectors) } else { Frame::of(p.convention) };
         let (beam, polar_axis, spindle, twotheta_axis) = (f.beam, f.polar, f.spindle, f.twotheta);
         let (fdet0, sdet0, odet0) = (f.fdet, f.sdet, f.odet);
         let pivot = p.pivot.unwrap_or(p.convention.pivot());
@@ -320,14 +399,20 @@ impl Setup {
                 (x, y, x, detsize_s - y)
             }
             C::Xds | C::Dials => (fclose, sclose, fclose, sclose),
+            // Custom: the beam centre is the point nearest the sample, no half pixel.
+            C::Custom => {
+                let (x, y) = (mm(p.xbeam_mm, fclose), mm(p.ybeam_mm, sclose));
+                (x, y, x, y)
+            }
         };
+        let (fclose, sclose) = if p.convention == C::Custom { (xbeam, ybeam) } else { (fclose, sclose) };
         let [rx, ry, rz] = p.detector_rot_deg.map(f64::to_radians);
         let twotheta = p.twotheta_deg.to_radians();
         let orient = |v: V3| rotate_axis(rotate_xyz(v, rx, ry, rz), twotheta_axis, twotheta);
         // How far the beam travels to the detector plane per unit of its normal distance.
         let ratio = dot(beam, rotate_xyz(odet0, rx, ry, rz));
         let ratio = if ratio == 0.0 { f64::MIN_POSITIVE } else { ratio };
-        let close0 = (ratio * distance).abs();
+        let close0 = p.close_distance_mm.map_or((ratio * distance).abs(), |c| c / 1000.0);
         let (fdet, sdet, odet) = (orient(fdet0), orient(sdet0), orient(odet0));
         let pix0 = match pivot {
             Pivot::Sample => {
@@ -392,14 +477,37 @@ impl Setup {
             }
         }
 
-        let sources = sources(p, beam, polar_axis, lambda0);
+        let sources = sources(p, beam, polar_axis, lambda0)?;
         let steps = sources.len() * orientations.len() * oversample * oversample;
-        let samples = steps as f64 * p.fpixels as f64 * p.spixels as f64;
+        let samples =
+            steps as f64 * p.fpixels as f64 * p.spixels as f64 * p.detector_thicksteps.unwrap_or(1).max(1) as f64;
         if samples > super::params::MAX_SAMPLES {
             return Err(crate::error::Error::Usage(format!(
                 "{samples:.2e} samples (pixels × oversample² × sources × orientations) is more than this tool will run; lower -oversample or the step counts"
             )));
         }
+        let (thicksteps, thickstep) = thickness(p.detector_thick_um * 1e-6, p.detector_thicksteps);
+        let thick = thickstep > 0.0;
+        // Unset attenuation: one absorption length per sensor thickness.
+        let mu = p.detector_mu.unwrap_or(if thick { 1.0 / (p.detector_thick_um * 1e-6) } else { 0.0 });
+        let water = p.water_um * 1e-6;
+        // nanoBragg's water: F = 2.57 electrons, 18 g/mol, 1 g/cm³, scaled once more below.
+        let background = 2.57 * 2.57 * R_E_SQR * p.fluence * water * water * water * 1e6 * AVOGADRO / 18.0;
+        let mask = match &p.mask {
+            None => None,
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|e| crate::error::Error::io(path, e))?;
+                let (w, h, v) = super::output::read_smv(path, &bytes)?;
+                if (w, h) != (p.fpixels, p.spixels) {
+                    return Err(crate::error::Error::input(
+                        path.display().to_string(),
+                        0,
+                        format!("mask is {w}x{h} pixels, the detector {}x{}", p.fpixels, p.spixels),
+                    ));
+                }
+                Some(v.iter().map(|&x| x != 0.0).collect())
+            }
+        };
         let fcell = match &p.hkl {
             None => Fcell::Constant(p.default_f),
             Some(path) => {
@@ -436,15 +544,48 @@ impl Setup {
             fcell,
             steps,
             scale: R_E_SQR * p.fluence / steps as f64,
+            thicksteps,
+            thickstep,
+            mu,
+            thick,
+            oversample_thick: p.oversample_thick,
+            oversample_polar: p.oversample_polar,
+            oversample_omega: p.oversample_omega,
+            curved: p.curved,
+            background,
+            mask,
         })
     }
 
-    /// Lab position of a subpixel centre (meters).
-    pub fn subpixel_position(&self, fpixel: usize, spixel: usize, subf: usize, subs: usize) -> V3 {
+    /// Lab position of a subpixel centre in sensor layer `layer` (meters).
+    pub fn subpixel_position(&self, fpixel: usize, spixel: usize, subf: usize, subs: usize, layer: usize) -> V3 {
         let o = self.oversample;
         let fd = self.subpixel * (fpixel * o + subf) as f64 + self.subpixel / 2.0;
         let sd = self.subpixel * (spixel * o + subs) as f64 + self.subpixel / 2.0;
-        std::array::from_fn(|i| fd * self.fdet[i] + sd * self.sdet[i] + self.pix0[i])
+        let od = self.thickstep * layer as f64;
+        self.curve(std::array::from_fn(|i| fd * self.fdet[i] + sd * self.sdet[i] + od * self.odet[i] + self.pix0[i]))
+    }
+
+    /// nanoBragg's curved detector: the point `distance` down the beam, turned about the slow
+    /// axis by the flat position's y and about the fast axis by its z, each over the distance.
+    #[inline]
+    pub fn curve(&self, pos: V3) -> V3 {
+        if !self.curved {
+            return pos;
+        }
+        let v = scale(self.beam, self.distance);
+        let v = rotate_axis(v, self.sdet, pos[1] / self.distance);
+        rotate_axis(v, self.fdet, pos[2] / self.distance)
+    }
+
+    /// Fraction of the photons along `diffracted` that sensor layer `layer` absorbs.
+    pub fn capture_fraction(&self, diffracted: V3, layer: usize) -> f64 {
+        if !self.thick {
+            return 1.0;
+        }
+        let parallax = dot(diffracted, self.odet);
+        let d = self.thickstep * self.mu / parallax;
+        (-(layer as f64) * d).exp() - (-((layer + 1) as f64) * d).exp()
     }
 
     /// Solid angle of a pixel seen along `r` (meters), with obliquity unless point-pixel.
@@ -478,11 +619,31 @@ impl Setup {
     }
 }
 
-fn sources(p: &Params, beam: V3, polar: V3, lambda0: f64) -> Vec<Source> {
+fn sources(p: &Params, beam: V3, polar: V3, lambda0: f64) -> Result<Vec<Source>> {
+    if let Some(file) = &p.sources {
+        // Source positions from the file (missing ones 10 m up the beam); the beam travels
+        // from each toward the sample.
+        return Ok(file
+            .iter()
+            .map(|&[x, y, z, l]| {
+                let pos: V3 =
+                    std::array::from_fn(|i| if [x, y, z][i].is_nan() { -10.0 * beam[i] } else { [x, y, z][i] });
+                Source { incident: scale(unit(pos), -1.0), lambda: if l.is_nan() { lambda0 } else { l } }
+            })
+            .collect());
+    }
     let vert = unit(cross(beam, polar));
-    let (hrange, hsteps, hstep) = sweep(p.hdiv_mrad.unwrap_or(p.divergence_mrad) / 1000.0, p.hdivsteps.or(p.divsteps));
-    let (vrange, vsteps, vstep) = sweep(p.vdiv_mrad.unwrap_or(p.divergence_mrad) / 1000.0, p.vdivsteps.or(p.divsteps));
-    let (disp, dsteps, dstep) = sweep(p.dispersion_pct / 100.0, p.dispsteps);
+    let div = |range: Option<f64>, step: Option<f64>, steps: Option<u32>| {
+        sweep(range.unwrap_or(p.divergence_mrad) / 1000.0, step.map(|s| s / 1000.0), steps.or(p.divsteps))
+    };
+    let (hrange, hsteps, hstep) = div(p.hdiv_mrad, p.hdivstep_mrad, p.hdivsteps);
+    let (vrange, vsteps, vstep) = div(p.vdiv_mrad, p.vdivstep_mrad, p.vdivsteps);
+    let (disp, dsteps, dstep) = sweep(p.dispersion_pct / 100.0, None, p.dispsteps);
+    if (hsteps * vsteps * dsteps) as f64 > 1e6 {
+        return Err(crate::error::Error::Usage(format!(
+            "{hsteps} × {vsteps} divergence steps × {dsteps} wavelengths is more than a million sources"
+        )));
+    }
     let mut out = Vec::new();
     for ht in 0..hsteps {
         for vt in 0..vsteps {
@@ -508,7 +669,7 @@ fn sources(p: &Params, beam: V3, polar: V3, lambda0: f64) -> Vec<Source> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

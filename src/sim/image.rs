@@ -49,10 +49,14 @@ impl Image {
     /// Zero every pixel outside nanoBragg's `-roi xmin xmax ymin ymax` (inclusive).
     pub fn keep_roi(&mut self, [x0, x1, y0, y1]: [usize; 4]) {
         let w = self.fpixels;
-        let outside = move |i: usize| !((x0..=x1).contains(&(i % w)) && (y0..=y1).contains(&(i / w)));
+        self.keep(move |i| (x0..=x1).contains(&(i % w)) && (y0..=y1).contains(&(i / w)));
+    }
+
+    /// Zero every pixel where `keep` is false.
+    pub fn keep(&mut self, keep: impl Fn(usize) -> bool + Sync) {
         match &mut self.pixels {
-            Pixels::F32(v) => v.iter_mut().enumerate().filter(|(i, _)| outside(*i)).for_each(|(_, x)| *x = 0.0),
-            Pixels::F64(v) => v.iter_mut().enumerate().filter(|(i, _)| outside(*i)).for_each(|(_, x)| *x = 0.0),
+            Pixels::F32(v) => v.par_iter_mut().enumerate().filter(|(i, _)| !keep(*i)).for_each(|(_, x)| *x = 0.0),
+            Pixels::F64(v) => v.par_iter_mut().enumerate().filter(|(i, _)| !keep(*i)).for_each(|(_, x)| *x = 0.0),
         }
     }
 

@@ -33,6 +33,7 @@ pub mod fast;
 pub mod geometry;
 pub mod hkl;
 pub mod image;
+pub mod options;
 pub mod output;
 pub mod params;
 pub mod profile;
@@ -87,7 +88,20 @@ pub fn render(setup: &Setup, dtype: Dtype, profile: bool, on_row: &(dyn Fn() + S
             (Image::f64(setup.fpixels, setup.spixels, px), times)
         }
     };
-    Rendered { image, seconds: t.elapsed().as_secs_f64(), times }
+    Rendered { image: masked(setup, image), seconds: t.elapsed().as_secs_f64(), times }
+}
+
+/// Render with the scalar reference (slow; for checking).
+pub fn render_scalar(setup: &Setup) -> Image {
+    masked(setup, Image::f64(setup.fpixels, setup.spixels, scalar::render(setup)))
+}
+
+/// Pixels the -mask leaves out are 0, as nanoBragg never visits them.
+fn masked(setup: &Setup, mut image: Image) -> Image {
+    if let Some(mask) = &setup.mask {
+        image.keep(|i| mask[i]);
+    }
+    image
 }
 
 /// Build the setup and render once: the `loop sim run` path.

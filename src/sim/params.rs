@@ -13,7 +13,14 @@ named_enum!(
 named_enum!(
     /// A detector convention: which lab axes the beam and detector follow and what the beam
     /// centre means (nanoBragg's `-mosflm -xds -adxv -dials -denzo`).
-    Convention { Mosflm = "mosflm", Xds = "xds", Adxv = "adxv", Dials = "dials", Denzo = "denzo" }
+    Convention {
+        Mosflm = "mosflm",
+        Xds = "xds",
+        Adxv = "adxv",
+        Dials = "dials",
+        Denzo = "denzo",
+        Custom = "custom",
+    }
 );
 
 impl Convention {
@@ -21,6 +28,8 @@ impl Convention {
     pub fn pivot(self) -> Pivot {
         match self {
             Convention::Xds | Convention::Dials => Pivot::Sample,
+            // nanoBragg: whichever the last of -distance, -Xbeam, -ORGX, -close_distance, -pivot implied.
+            Convention::Custom => Pivot::Beam,
             _ => Pivot::Beam,
         }
     }
@@ -30,6 +39,19 @@ named_enum!(
     /// The detector point that stays fixed when the detector rotates.
     Pivot { Beam = "beam", Sample = "sample" }
 );
+
+/// Lab vectors of the custom convention (`-fdet_vector` ...); unset ones keep nanoBragg's
+/// defaults (MOSFLM's axes, two-theta about +y).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Vectors {
+    pub beam: Option<[f64; 3]>,
+    pub fdet: Option<[f64; 3]>,
+    pub sdet: Option<[f64; 3]>,
+    pub odet: Option<[f64; 3]>,
+    pub polar: Option<[f64; 3]>,
+    pub spindle: Option<[f64; 3]>,
+    pub twotheta: Option<[f64; 3]>,
+}
 
 /// nanoBragg's default fluence (photons/m²).
 pub const DEFAULT_FLUENCE: f64 = 125932015286227086360700780544.0;
@@ -105,6 +127,34 @@ pub struct Params {
     pub roi: Option<[usize; 4]>,
     /// Files to write (`-floatfile -intfile -noisefile -pgmfile`) and their scaling.
     pub outputs: super::output::Outputs,
+    /// Sensor thickness (µm), its attenuation (1/m; None: 1/thickness) and layers.
+    pub detector_thick_um: f64,
+    pub detector_mu: Option<f64>,
+    pub detector_thicksteps: Option<u32>,
+    /// Recompute absorption, polarization, solid angle per subpixel (`-oversample_thick` ...),
+    /// multiplying them into the running sum as nanoBragg does.
+    pub oversample_thick: bool,
+    pub oversample_polar: bool,
+    pub oversample_omega: bool,
+    /// Every pixel at the same distance from the sample (`-curved_det`).
+    pub curved: bool,
+    /// Water droplet diameter, µm: a flat background.
+    pub water_um: f64,
+    /// Sample to detector plane along its normal, mm (`-close_distance`).
+    pub close_distance_mm: Option<f64>,
+    /// The custom convention's lab vectors.
+    pub vectors: Vectors,
+    /// A MOSFLM orientation matrix (its nine numbers as in the file), and whether the `-cell`
+    /// lengths still apply to it (nanoBragg's user_cell).
+    pub mat: Option<[f64; 9]>,
+    pub user_cell: bool,
+    /// Sources from a file: position X Y Z (m, NaN: along the beam) and wavelength (m, NaN: -lambda).
+    pub sources: Option<Vec<[f64; 4]>>,
+    /// Divergence step sizes (mrad), nanoBragg's `-hdivstep -vdivstep`.
+    pub hdivstep_mrad: Option<f64>,
+    pub vdivstep_mrad: Option<f64>,
+    /// Pixels that are 0 in this SMV image are not simulated.
+    pub mask: Option<PathBuf>,
 }
 
 impl Default for Params {
@@ -154,6 +204,22 @@ impl Default for Params {
             square_div: false,
             roi: None,
             outputs: super::output::Outputs::new(),
+            detector_thick_um: 0.0,
+            detector_mu: None,
+            detector_thicksteps: None,
+            oversample_thick: false,
+            oversample_polar: false,
+            oversample_omega: false,
+            curved: false,
+            water_um: 0.0,
+            close_distance_mm: None,
+            vectors: Vectors::default(),
+            mat: None,
+            user_cell: true,
+            sources: None,
+            hdivstep_mrad: None,
+            vdivstep_mrad: None,
+            mask: None,
         }
     }
 }
@@ -222,13 +288,20 @@ impl Params {
             ("mosaic_dom", self.mosaic_domains),
             ("dispsteps", self.dispsteps),
             ("divsteps", self.divsteps),
+            ("detector_thicksteps", self.detector_thicksteps),
         ] {
             if v.is_some_and(|v| v > MAX_STEPS) {
                 return bad(format!("--{name} {} is more than {MAX_STEPS} steps", v.unwrap_or(0)));
             }
         }
-        if self.hkl.is_none() && self.default_f == 0.0 {
+        if self.hkl.is_none() && self.default_f == 0.0 && self.water_um == 0.0 {
             return bad("nothing to scatter: give --hkl FILE or a non-zero --default-F".into());
+        }
+        if !(self.detector_thick_um >= 0.0 && self.detector_thick_um.is_finite()) {
+            return bad(format!("-detector_thick must be 0 or more µm, got {}", self.detector_thick_um));
+        }
+        if !(self.water_um >= 0.0 && self.water_um.is_finite()) {
+            return bad(format!("-water must be 0 or more µm, got {}", self.water_um));
         }
         if !(0.0..=1.0).contains(&self.polar) {
             return bad(format!("--polar (Kahn factor) must be in [0, 1], got {}", self.polar));
@@ -243,13 +316,15 @@ impl Params {
             }
         }
         let pivot = self.pivot.unwrap_or(self.convention.pivot());
-        if (self.orgx.is_some() || self.orgy.is_some()) && pivot != Pivot::Sample {
+        // In the custom convention -Xbeam/-Ybeam are the point nearest the sample too.
+        let custom = self.convention == Convention::Custom;
+        if (self.orgx.is_some() || self.orgy.is_some()) && pivot != Pivot::Sample && !custom {
             return bad(
                 "-ORGX/-ORGY place the sample pivot: give -pivot sample (or -xds/-dials, where the sample pivots)"
                     .into(),
             );
         }
-        if (self.xbeam_mm.is_some() || self.ybeam_mm.is_some()) && pivot == Pivot::Sample {
+        if (self.xbeam_mm.is_some() || self.ybeam_mm.is_some()) && pivot == Pivot::Sample && !custom {
             return bad(
                 "-Xbeam/-Ybeam place the beam pivot, but the sample pivots here: give -ORGX/-ORGY (or -pivot beam)"
                     .into(),
@@ -274,351 +349,9 @@ impl Params {
     /// output options included; an option this simulator does not implement is refused by name.
     pub fn from_nb_args(args: &str) -> Result<Params> {
         let words: Vec<&str> = args.split_whitespace().collect();
-        let mut p = Params::default();
-        let mut i = 0;
-        // Options that combine with others once all are read (nanoBragg's units: mm, s).
-        let (mut detsize_mm, mut detpixels_given) = (None::<f64>, false);
-        let (mut flux, mut exposure, mut beamsize_mm, mut xtalsize_mm) = (0.0, 1.0, 0.1, None::<f64>);
-        let (mut random_misset, mut misset_seed) = (false, None::<i64>);
-        let err = |m: String| Error::Usage(format!("--nb-args: {m}"));
-        while i < words.len() {
-            let flag = words[i];
-            let take = |k: usize| -> Result<Vec<f64>> {
-                words
-                    .get(i + 1..i + 1 + k)
-                    .ok_or_else(|| err(format!("{flag} needs {k} value(s)")))?
-                    .iter()
-                    .map(|w| w.parse::<f64>().map_err(|_| err(format!("{flag}: `{w}` is not a number"))))
-                    .collect()
-            };
-            let n = match flag {
-                "-cell" => {
-                    let v = take(6)?;
-                    p.cell.copy_from_slice(&v);
-                    6
-                }
-                "-lambda" | "-wave" => {
-                    p.lambda_a = take(1)?[0];
-                    1
-                }
-                "-energy" => {
-                    p.lambda_a = 12398.42 / take(1)?[0];
-                    1
-                }
-                "-distance" => {
-                    p.distance_mm = take(1)?[0];
-                    1
-                }
-                "-twotheta" => {
-                    p.twotheta_deg = take(1)?[0];
-                    1
-                }
-                "-detector_rotx" | "-detector_roty" | "-detector_rotz" => {
-                    let k = match flag {
-                        "-detector_rotx" => 0,
-                        "-detector_roty" => 1,
-                        _ => 2,
-                    };
-                    p.detector_rot_deg[k] = take(1)?[0];
-                    1
-                }
-                "-pivot" => {
-                    let w = words.get(i + 1).ok_or_else(|| err("-pivot needs beam or sample".into()))?;
-                    p.pivot = Some(w.parse().map_err(|e: String| err(format!("-pivot {e}")))?);
-                    1
-                }
-                "-ORGX" | "-ORGY" => {
-                    let v = Some(take(1)?[0]);
-                    if flag == "-ORGX" {
-                        p.orgx = v;
-                    } else {
-                        p.orgy = v;
-                    }
-                    1
-                }
-                "-pixel" => {
-                    p.pixel_mm = take(1)?[0];
-                    1
-                }
-                "-detpixels" => {
-                    detpixels_given = true;
-                    let v = take(1)?[0] as usize;
-                    p.fpixels = v;
-                    p.spixels = v;
-                    1
-                }
-                "-detpixels_f" | "-detpixels_x" => {
-                    detpixels_given = true;
-                    p.fpixels = take(1)?[0] as usize;
-                    1
-                }
-                "-detpixels_s" | "-detpixels_y" => {
-                    detpixels_given = true;
-                    p.spixels = take(1)?[0] as usize;
-                    1
-                }
-                "-N" => {
-                    let v = take(1)?[0] as u32;
-                    p.n = [v; 3];
-                    1
-                }
-                "-Na" | "-Nb" | "-Nc" => {
-                    let k = match flag {
-                        "-Na" => 0,
-                        "-Nb" => 1,
-                        _ => 2,
-                    };
-                    p.n[k] = take(1)?[0] as u32;
-                    1
-                }
-                "-default_F" => {
-                    p.default_f = take(1)?[0];
-                    1
-                }
-                "-hkl" => {
-                    p.hkl = Some(PathBuf::from(words.get(i + 1).ok_or_else(|| err("-hkl needs a file".into()))?));
-                    1
-                }
-                "-oversample" => {
-                    p.oversample = Some(take(1)?[0] as u32);
-                    1
-                }
-                "-phi" => {
-                    p.phi_deg = take(1)?[0];
-                    1
-                }
-                "-osc" => {
-                    p.osc_deg = Some(take(1)?[0]);
-                    1
-                }
-                "-phisteps" => {
-                    p.phisteps = Some(take(1)?[0] as u32);
-                    1
-                }
-                "-mosaic" | "-mosaic_spread" | "-mosaicity" => {
-                    p.mosaic_deg = take(1)?[0];
-                    1
-                }
-                "-mosaic_dom" | "-mosaic_domains" => {
-                    p.mosaic_domains = Some(take(1)?[0] as u32);
-                    1
-                }
-                "-mosaic_seed" => {
-                    p.mosaic_seed = take(1)?[0] as i64;
-                    1
-                }
-                "-misset" if words.get(i + 1).is_some_and(|w| w.contains("rand")) => {
-                    random_misset = true;
-                    1
-                }
-                "-misset" => {
-                    let v = take(3)?;
-                    p.misset_deg.copy_from_slice(&v);
-                    random_misset = false;
-                    3
-                }
-                "-misset_seed" => {
-                    let v = take(1)?[0];
-                    if v.fract() != 0.0 || v.abs() > i32::MAX as f64 {
-                        return Err(err(format!("-misset_seed {v}: expected a whole number")));
-                    }
-                    misset_seed = Some(v as i64);
-                    1
-                }
-                "-dispersion" => {
-                    p.dispersion_pct = take(1)?[0];
-                    1
-                }
-                "-dispsteps" => {
-                    p.dispsteps = Some(take(1)?[0] as u32);
-                    1
-                }
-                "-divergence" => {
-                    p.divergence_mrad = take(1)?[0];
-                    (p.hdiv_mrad, p.vdiv_mrad) = (None, None);
-                    1
-                }
-                "-divsteps" => {
-                    p.divsteps = Some(take(1)?[0] as u32);
-                    (p.hdivsteps, p.vdivsteps) = (None, None);
-                    1
-                }
-                "-polar" => {
-                    p.polar = take(1)?[0];
-                    1
-                }
-                "-nopolar" => {
-                    p.nopolar = true;
-                    0
-                }
-                "-fluence" => {
-                    p.fluence = take(1)?[0];
-                    1
-                }
-                "-Xbeam" => {
-                    p.xbeam_mm = Some(take(1)?[0]);
-                    1
-                }
-                "-Ybeam" => {
-                    p.ybeam_mm = Some(take(1)?[0]);
-                    1
-                }
-                "-round_xtal" => {
-                    p.shape = Shape::Round;
-                    0
-                }
-                "-square_xtal" => {
-                    p.shape = Shape::Square;
-                    0
-                }
-                "-gauss_xtal" => {
-                    p.shape = Shape::Gauss;
-                    0
-                }
-                "-tophat_spots" | "-binary_spots" => {
-                    p.shape = Shape::Tophat;
-                    0
-                }
-                "-fudge" => {
-                    p.fudge = take(1)?[0];
-                    1
-                }
-                "-interpolate" => {
-                    p.interpolate = Some(true);
-                    0
-                }
-                "-nointerpolate" => {
-                    p.interpolate = Some(false);
-                    0
-                }
-                "-point_pixel" => {
-                    p.point_pixel = true;
-                    0
-                }
-                "-mosflm" | "-xds" | "-adxv" | "-dials" | "-denzo" => {
-                    p.convention = flag[1..].parse().map_err(err)?;
-                    0
-                }
-                // loop writes only the files named; these switch nanoBragg's default files off.
-                "-nonoise" | "-nopgm" => 0,
-                "-floatfile" | "-floatimage" | "-intfile" | "-intimage" | "-noisefile" | "-noiseimage" | "-pgmfile"
-                | "-pgmimage" => {
-                    let path = PathBuf::from(words.get(i + 1).ok_or_else(|| err(format!("{flag} needs a file name")))?);
-                    let o = &mut p.outputs;
-                    let slot = match flag {
-                        "-floatfile" | "-floatimage" => &mut o.floatfile,
-                        "-intfile" | "-intimage" => &mut o.intfile,
-                        "-noisefile" | "-noiseimage" => &mut o.noisefile,
-                        _ => &mut o.pgmfile,
-                    };
-                    *slot = Some(path);
-                    1
-                }
-                "-detsize" => {
-                    detsize_mm = Some(take(1)?[0]);
-                    1
-                }
-                "-flux" => {
-                    flux = take(1)?[0];
-                    1
-                }
-                "-exposure" => {
-                    exposure = take(1)?[0];
-                    1
-                }
-                "-beamsize" => {
-                    beamsize_mm = take(1)?[0];
-                    1
-                }
-                "-xtalsize" | "-xtal_size" => {
-                    xtalsize_mm = Some(take(1)?[0]);
-                    1
-                }
-                "-hdivrange" | "-vdivrange" => {
-                    let v = Some(take(1)?[0]);
-                    if flag == "-hdivrange" {
-                        p.hdiv_mrad = v;
-                    } else {
-                        p.vdiv_mrad = v;
-                    }
-                    1
-                }
-                "-hdivsteps" | "-vdivsteps" => {
-                    let v = Some(take(1)?[0] as u32);
-                    if flag == "-hdivsteps" {
-                        p.hdivsteps = v;
-                    } else {
-                        p.vdivsteps = v;
-                    }
-                    1
-                }
-                "-square_div" | "-round_div" => {
-                    p.square_div = flag == "-square_div";
-                    0
-                }
-                "-roi" => {
-                    let v = take(4)?;
-                    if v.iter().any(|x| *x < 0.0 || x.fract() != 0.0) || v[0] > v[1] || v[2] > v[3] {
-                        return Err(err(format!("-roi {v:?}: expected pixel indices xmin xmax ymin ymax, min ≤ max")));
-                    }
-                    p.roi = Some([v[0] as usize, v[1] as usize, v[2] as usize, v[3] as usize]);
-                    4
-                }
-                "-scale" => {
-                    p.outputs.scale = take(1)?[0];
-                    1
-                }
-                "-pgmscale" => {
-                    p.outputs.pgmscale = take(1)?[0];
-                    1
-                }
-                "-adc" => {
-                    p.outputs.adc = take(1)?[0];
-                    1
-                }
-                "-seed" => {
-                    let v = take(1)?[0];
-                    if v.fract() != 0.0 || v.abs() > i32::MAX as f64 {
-                        return Err(err(format!("-seed {v}: expected a whole number")));
-                    }
-                    p.outputs.seed = Some(v as i64);
-                    1
-                }
-                other => return Err(err(format!("unsupported nanoBragg option `{other}`"))),
-            };
-            i += 1 + n;
-        }
-        if random_misset {
-            // nanoBragg's random orientation: a "90" (radian) spherical-cap rotation from the
-            // misset seed (default: the clock; the C takes it before reading -seed), turned into
-            // x, y, z misset angles.
-            let seed = misset_seed.unwrap_or_else(super::clock_seed);
-            let u = super::geometry::mosaic_rotation(90.0, &mut super::geometry::Ran1::new(seed));
-            p.misset_deg = super::geometry::umat_to_misset(&u).map(f64::to_degrees);
-        }
-        if let (Some(d), false) = (detsize_mm, detpixels_given) {
-            // nanoBragg rounds the detector to whole pixels: ceil(size/pixel − ½).
-            let n = (d / p.pixel_mm - 0.5).ceil().max(1.0);
-            if !n.is_finite() || n > 1e6 {
-                return Err(err(format!("-detsize {d}: {n} pixels per side is too many")));
-            }
-            (p.fpixels, p.spixels) = (n as usize, n as usize);
-        }
-        if flux != 0.0 && exposure > 0.0 && beamsize_mm >= 0.0 {
-            let b = beamsize_mm / 1000.0;
-            p.fluence = flux * exposure / b / b;
-        }
-        if let Some(x) = xtalsize_mm {
-            // A crystal of this size (mm) in unit cells, the beam clipping its height and width.
-            let b = beamsize_mm;
-            let sizes = [x, if b >= 0.0 { x.min(b) } else { x }, if b >= 0.0 { x.min(b) } else { x }];
-            let (axes, _) = super::geometry::cell_axes(&p);
-            for d in 0..3 {
-                let len_mm = super::geometry::norm(axes[d]) * 1e-7;
-                p.n[d] = ((sizes[d] / len_mm).ceil().max(1.0)).min(u32::MAX as f64) as u32;
-            }
-        }
-        Ok(p)
+        let mut r = super::options::Reader::new();
+        r.read(&words).map_err(|e| Error::Usage(format!("--nb-args: {e}")))?;
+        r.finish()
     }
 }
 

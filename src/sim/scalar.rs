@@ -90,31 +90,66 @@ pub fn render_rows(s: &Setup, rows: &[usize]) -> Vec<f64> {
     out
 }
 
-/// One pixel of the image.
+/// One pixel of the image, in nanoBragg's order of loops and with its caching: solid angle and
+/// polarization from the pixel's first sample, absorption from each layer's first subpixel
+/// (the last layer's multiplies the sum), unless the -oversample_* switches ask for them per
+/// sample; those multiply the running sum, as nanoBragg does.
 pub fn pixel(s: &Setup, fpixel: usize, spixel: usize) -> f64 {
     let o = s.oversample;
-    let mut sum = 0.0;
-    // Solid angle and polarization are taken once per pixel, at its first subpixel (and first
-    // source), as the reference does.
-    let mut omega = None;
-    let mut polar = None;
-    for subs in 0..o {
-        for subf in 0..o {
-            let pos = s.subpixel_position(fpixel, spixel, subf, subs);
-            let airpath = norm(pos);
-            let d = unit(pos);
-            omega.get_or_insert_with(|| s.omega(airpath));
-            for src in &s.sources {
-                let q: [f64; 3] = std::array::from_fn(|i| (d[i] - src.incident[i]) / src.lambda);
-                polar.get_or_insert_with(|| s.polarization(src.incident, d));
-                for axes in &s.orientations {
-                    let hkl = [dot(axes[0], q), dot(axes[1], q), dot(axes[2], q)];
-                    let f_latt = lattice(s, hkl);
-                    let f_cell = structure_factor(&s.fcell, hkl);
-                    sum += f_cell * f_cell * f_latt * f_latt;
+    let mut sum = s.background;
+    let mut polar: Option<f64> = None;
+    let mut omega: Option<f64> = None;
+    let mut capture = 1.0;
+    for layer in 0..s.thicksteps {
+        let mut layer_capture: Option<f64> = None;
+        for subs in 0..o {
+            for subf in 0..o {
+                let pos = s.subpixel_position(fpixel, spixel, subf, subs, layer);
+                let airpath = norm(pos);
+                let d = unit(pos);
+                if omega.is_none() || s.oversample_omega {
+                    omega = Some(s.omega(airpath));
+                }
+                if layer_capture.is_none() || s.oversample_thick {
+                    layer_capture = Some(s.capture_fraction(d, layer));
+                }
+                capture = layer_capture.unwrap_or(1.0);
+                for src in &s.sources {
+                    let q: [f64; 3] = std::array::from_fn(|i| (d[i] - src.incident[i]) / src.lambda);
+                    if polar.is_none() || s.oversample_polar {
+                        polar = Some(s.polarization(src.incident, d));
+                    }
+                    for axes in &s.orientations {
+                        let hkl = [dot(axes[0], q), dot(axes[1], q), dot(axes[2], q)];
+                        let f_latt = lattice(s, hkl);
+                        if f_latt == 0.0 && s.background == 0.0 {
+                            continue;
+                        }
+                        let f_cell = structure_factor(&s.fcell, hkl);
+                        sum += f_cell * f_cell * f_latt * f_latt;
+                        if s.oversample_thick {
+                            sum *= capture;
+                        }
+                        if s.oversample_polar {
+                            sum *= polar.unwrap_or(1.0);
+                        }
+                        if s.oversample_omega {
+                            sum *= omega.unwrap_or(0.0);
+                        }
+                    }
                 }
             }
         }
     }
-    s.scale * sum * polar.unwrap_or(1.0) * omega.unwrap_or(0.0)
+    let mut v = s.scale * sum;
+    if !s.oversample_thick {
+        v *= capture;
+    }
+    if !s.oversample_polar {
+        v *= polar.unwrap_or(1.0);
+    }
+    if !s.oversample_omega {
+        v *= omega.unwrap_or(0.0);
+    }
+    v
 }

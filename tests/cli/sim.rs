@@ -76,6 +76,19 @@ fn cases() -> Vec<(&'static str, Params)> {
                 ..small(40)
             },
         ),
+        (
+            "thick sensor, rotated",
+            Params {
+                detector_thick_um: 300.0,
+                detector_mu: Some(1.0 / 500e-6),
+                detector_thicksteps: Some(3),
+                twotheta_deg: 8.0,
+                detector_rot_deg: [2.0, 3.0, 4.0],
+                ..small(40)
+            },
+        ),
+        ("curved", Params { curved: true, ..small(40) }),
+        ("water", Params { water_um: 20.0, ..small(40) }),
     ]
 }
 
@@ -127,7 +140,7 @@ fn matches_nanobragg_golden_images() {
         assert!(j["stats"]["corr"].as_f64().unwrap() >= 0.9999, "{name}");
         seen += 1;
     }
-    assert_eq!(seen, 18);
+    assert_eq!(seen, 29);
 }
 
 /// nanoBragg's output files from one command line, verbatim: the SMV integer image, the noise
@@ -417,4 +430,46 @@ fn phi_carryover_c_parity_matches_images_made_from_phi_zero() {
     let (c, r) = corr[0];
     assert!(c >= 0.9999 && (r - 1.0).abs() <= 1e-4, "c-parity: corr {c}, sum_ratio {r}");
     assert!(corr[1].0 < 0.999, "spec differs from the C here: {:?}", corr[1]);
+}
+
+/// -mask: pixels that are 0 in the SMV mask are left 0; the others are as without it.
+#[test]
+fn mask_skips_the_pixels_it_zeroes() {
+    let d = tempfile::tempdir().unwrap();
+    let base =
+        "-default_F 100 -cell 70 80 90 90 90 90 -lambda 1 -N 6 -distance 80 -pixel 0.4 -detpixels 32 -misset 5 5 5";
+    // A mask from this tool's own SMV writer: no offset, one count per photon, so dim pixels are 0.
+    let o = cmd_in(d.path())
+        .args(["sim", "run", "--nb-args", &format!("{base} -intfile mask.img -scale 1 -adc 0 -floatfile all.bin")])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = cmd_in(d.path())
+        .args(["sim", "run", "--nb-args", &format!("{base} -mask mask.img -floatfile masked.bin")])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |f: &str| -> Vec<f32> {
+        std::fs::read(d.path().join(f))
+            .unwrap()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    };
+    let (all, masked) = (read("all.bin"), read("masked.bin"));
+    let bytes = std::fs::read(d.path().join("mask.img")).unwrap();
+    let (_, _, mask) = ledger_loop::sim::output::read_smv(std::path::Path::new("mask.img"), &bytes).unwrap();
+    let zeros = mask.iter().filter(|m| **m == 0.0).count();
+    assert!(zeros > 0 && zeros < mask.len(), "{zeros} of {}", mask.len());
+    for i in 0..all.len() {
+        let want = if mask[i] == 0.0 { 0.0 } else { all[i] };
+        assert_eq!(masked[i], want, "pixel {i}");
+    }
+    // A mask of the wrong size is refused, naming the file.
+    let o = cmd_in(d.path())
+        .args(["sim", "run", "--nb-args", &base.replace("-detpixels 32", "-detpixels 16 -mask mask.img")])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("mask.img") && stderr(&o).contains("32x32"), "{}", stderr(&o));
 }

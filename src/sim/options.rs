@@ -1,0 +1,760 @@
+//! The one table of simulator options. Each row names an option's nanoBragg spellings, its long
+//! option, its values, unit and help, and how it sets `Params`; the `--nb-args` reader, the
+//! `loop sim run` long options and their help text are all made from it. Options nanoBragg has
+//! and this simulator does not are rows too, refused with the reason.
+
+use std::path::{Path, PathBuf};
+
+use super::geometry::V3;
+use super::params::{Convention, Params, Pivot, Shape};
+use crate::error::{Error, Result};
+
+/// What follows an option on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// A switch.
+    Flag,
+    /// This many numbers.
+    Numbers(usize),
+    /// One word (a file, a name), shown as this.
+    Word(&'static str),
+    /// One keyword or this many numbers (`-misset random` or `-misset 10 20 30`).
+    KeywordOr(&'static str, usize),
+}
+
+impl Value {
+    /// Value names for help text.
+    pub fn names(self, long: &str) -> Vec<String> {
+        match self {
+            Value::Flag => vec![],
+            Value::Word(w) => vec![w.to_string()],
+            Value::Numbers(1) | Value::KeywordOr(_, 1) => vec![long.to_uppercase().replace('-', "_")],
+            Value::Numbers(n) | Value::KeywordOr(_, n) => (1..=n).map(|i| format!("V{i}")).collect(),
+        }
+    }
+}
+
+type Apply = fn(&mut Reader, &[&str]) -> std::result::Result<(), String>;
+
+pub struct Opt {
+    /// nanoBragg's spellings; empty for options only this tool has.
+    pub nb: &'static [&'static str],
+    /// The long option of `loop sim run` (without `--`); empty when there is none.
+    pub long: &'static str,
+    pub value: Value,
+    /// Unit of the values ("" when they have none).
+    pub unit: &'static str,
+    pub help: &'static str,
+    /// None: refused, `help` says why.
+    apply: Option<Apply>,
+}
+
+impl Opt {
+    pub fn supported(&self) -> bool {
+        self.apply.is_some()
+    }
+
+    /// Help text, capitalized, with the unit.
+    pub fn help_text(&self) -> String {
+        let mut h = self.help.to_string();
+        if let Some(c) = h.get(..1) {
+            h.replace_range(..1, &c.to_uppercase());
+        }
+        if self.unit.is_empty() {
+            h
+        } else {
+            format!("{h} [{}]", self.unit)
+        }
+    }
+}
+
+/// Options that combine with others once all are read, and state nanoBragg keeps while reading.
+pub struct Reader {
+    pub p: Params,
+    detsize_mm: [Option<f64>; 2],
+    detpixels_given: bool,
+    flux: f64,
+    exposure: f64,
+    beamsize_mm: f64,
+    xtalsize_mm: Option<f64>,
+    random_misset: bool,
+    misset_seed: Option<i64>,
+    cell_given: bool,
+    /// The last pivot an option implied (nanoBragg's rule, used by the custom convention).
+    implied_pivot: Pivot,
+}
+
+fn num(w: &str) -> std::result::Result<f64, String> {
+    w.parse::<f64>().map_err(|_| format!("`{w}` is not a number"))
+}
+
+fn whole(w: &str) -> std::result::Result<u32, String> {
+    let v = num(w)?;
+    if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
+        return Err(format!("`{w}`: expected a whole number"));
+    }
+    Ok(v as u32)
+}
+
+fn seed(w: &str) -> std::result::Result<i64, String> {
+    let v = num(w)?;
+    if v.fract() != 0.0 || v.abs() > i32::MAX as f64 {
+        return Err(format!("`{w}`: expected a whole number"));
+    }
+    Ok(v as i64)
+}
+
+fn vec3(v: &[&str]) -> std::result::Result<V3, String> {
+    Ok([num(v[0])?, num(v[1])?, num(v[2])?])
+}
+
+fn custom(r: &mut Reader) -> &mut super::params::Vectors {
+    r.p.convention = Convention::Custom;
+    &mut r.p.vectors
+}
+
+macro_rules! opt {
+    ($nb:expr, $long:expr, $value:expr, $unit:expr, $help:expr, $apply:expr) => {
+        Opt { nb: $nb, long: $long, value: $value, unit: $unit, help: $help, apply: Some($apply) }
+    };
+}
+
+macro_rules! refused {
+    ($nb:expr, $value:expr, $why:expr) => {
+        Opt { nb: $nb, long: "", value: $value, unit: "", help: $why, apply: None }
+    };
+}
+
+use Value::{Flag, KeywordOr, Numbers, Word};
+
+/// Every option, in the order of nanoBragg's usage text where it has one.
+pub const OPTIONS: &[Opt] = &[
+    opt!(&["-mat"], "mat", Word("FILE"), "", "MOSFLM orientation matrix: a*, b*, c* as columns, times the wavelength", |r, v| {
+        r.p.mat = Some(read_mat(Path::new(v[0])).map_err(|e| e.to_string())?);
+        Ok(())
+    }),
+    opt!(&["-hkl"], "hkl", Word("FILE"), "", "structure factors, `h k l F` per line", |r, v| {
+        r.p.hkl = Some(PathBuf::from(v[0]));
+        Ok(())
+    }),
+    opt!(&["-misset"], "misset", KeywordOr("random", 3), "degrees", "crystal rotation about x, y, z, or `random` (see -misset_seed)", |r, v| {
+        if v.len() == 1 {
+            r.random_misset = true;
+        } else {
+            r.p.misset_deg = vec3(v)?;
+            r.random_misset = false;
+        }
+        Ok(())
+    }),
+    opt!(&["-cell"], "cell", Numbers(6), "Å, degrees", "unit cell a b c alpha beta gamma", |r, v| {
+        for (c, w) in r.p.cell.iter_mut().zip(v) {
+            *c = num(w)?;
+        }
+        r.cell_given = true;
+        Ok(())
+    }),
+    opt!(&["-default_F"], "default-F", Numbers(1), "electrons", "structure factor of every reflection not in the HKL file", |r, v| {
+        r.p.default_f = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-distance"], "distance", Numbers(1), "mm", "sample to detector along the beam", |r, v| {
+        r.p.distance_mm = num(v[0])?;
+        r.implied_pivot = Pivot::Beam;
+        Ok(())
+    }),
+    opt!(&["-close_distance"], "close-distance", Numbers(1), "mm", "sample to the detector plane along its normal (the sample pivots)", |r, v| {
+        r.p.close_distance_mm = Some(num(v[0])?);
+        r.implied_pivot = Pivot::Sample;
+        Ok(())
+    }),
+    opt!(&["-detsize"], "detsize", Numbers(1), "mm", "detector width and height (whole pixels)", |r, v| {
+        r.detsize_mm = [Some(num(v[0])?); 2];
+        Ok(())
+    }),
+    opt!(&["-detsize_f"], "detsize-f", Numbers(1), "mm", "detector width along the fast axis", |r, v| {
+        r.detsize_mm[0] = Some(num(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-detsize_s"], "detsize-s", Numbers(1), "mm", "detector height along the slow axis", |r, v| {
+        r.detsize_mm[1] = Some(num(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-detpixels"], "detpixels", Numbers(1), "pixels", "detector pixels per side", |r, v| {
+        let n = whole(v[0])? as usize;
+        (r.p.fpixels, r.p.spixels, r.detpixels_given) = (n, n, true);
+        Ok(())
+    }),
+    opt!(&["-detpixels_f", "-detpixels_x"], "detpixels-f", Numbers(1), "pixels", "detector pixels along the fast axis", |r, v| {
+        (r.p.fpixels, r.detpixels_given) = (whole(v[0])? as usize, true);
+        Ok(())
+    }),
+    opt!(&["-detpixels_s", "-detpixels_y"], "detpixels-s", Numbers(1), "pixels", "detector pixels along the slow axis", |r, v| {
+        (r.p.spixels, r.detpixels_given) = (whole(v[0])? as usize, true);
+        Ok(())
+    }),
+    opt!(&["-pixel"], "pixel", Numbers(1), "mm", "pixel size", |r, v| {
+        r.p.pixel_mm = num(v[0])?;
+        Ok(())
+    }),
+    refused!(&["-img"], Word("FILE"), "reading the geometry from an SMV header; give the values as options"),
+    opt!(&["-mask"], "mask", Word("FILE"), "", "SMV image; pixels that are 0 there are not simulated (left 0)", |r, v| {
+        r.p.mask = Some(PathBuf::from(v[0]));
+        Ok(())
+    }),
+    opt!(&["-detector_absorb", "-detector_abs"], "detector-absorb", Word("DEPTH"), "µm", "attenuation depth of the sensor (`inf` or 0: no absorption, no thickness)", |r, v| {
+        if v[0].contains("inf") || num(v[0]).is_ok_and(|x| x == 0.0) {
+            (r.p.detector_thick_um, r.p.detector_mu) = (0.0, Some(0.0));
+        } else {
+            r.p.detector_mu = Some(1.0 / (num(v[0])? * 1e-6));
+        }
+        Ok(())
+    }),
+    opt!(&["-detector_thick"], "detector-thick", Numbers(1), "µm", "sensor thickness", |r, v| {
+        r.p.detector_thick_um = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-detector_thicksteps", "-thicksteps"], "detector-thicksteps", Numbers(1), "layers", "sensor layers (default 2 when a thickness is given)", |r, v| {
+        r.p.detector_thicksteps = Some(whole(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-Xbeam"], "Xbeam", Numbers(1), "mm", "beam centre, the convention's X", |r, v| {
+        r.p.xbeam_mm = Some(num(v[0])?);
+        r.implied_pivot = Pivot::Beam;
+        Ok(())
+    }),
+    opt!(&["-Ybeam"], "Ybeam", Numbers(1), "mm", "beam centre, the convention's Y", |r, v| {
+        r.p.ybeam_mm = Some(num(v[0])?);
+        r.implied_pivot = Pivot::Beam;
+        Ok(())
+    }),
+    opt!(&["-mosflm", "-xds", "-adxv", "-dials", "-denzo"], "", Flag, "", "detector convention", |r, v| {
+        r.p.convention = v[0].trim_start_matches('-').parse()?;
+        Ok(())
+    }),
+    opt!(&[], "convention", Word("NAME"), "", "detector convention: mosflm, xds, adxv, dials, denzo or custom", |r, v| {
+        r.p.convention = v[0].parse()?;
+        Ok(())
+    }),
+    opt!(&["-ORGX"], "ORGX", Numbers(1), "pixels", "XDS origin along the fast axis (the sample pivots)", |r, v| {
+        r.p.orgx = Some(num(v[0])?);
+        r.implied_pivot = Pivot::Sample;
+        Ok(())
+    }),
+    opt!(&["-ORGY"], "ORGY", Numbers(1), "pixels", "XDS origin along the slow axis (the sample pivots)", |r, v| {
+        r.p.orgy = Some(num(v[0])?);
+        r.implied_pivot = Pivot::Sample;
+        Ok(())
+    }),
+    opt!(&["-pivot"], "pivot", Word("beam|sample"), "", "what stays put when the detector rotates", |r, v| {
+        let p: Pivot = v[0].parse()?;
+        (r.p.pivot, r.implied_pivot) = (Some(p), p);
+        Ok(())
+    }),
+    opt!(&["-twotheta"], "twotheta", Numbers(1), "degrees", "detector swing about the two-theta axis", |r, v| {
+        r.p.twotheta_deg = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-detector_rotx"], "detector-rotx", Numbers(1), "degrees", "detector rotation about x (first)", |r, v| {
+        r.p.detector_rot_deg[0] = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-detector_roty"], "detector-roty", Numbers(1), "degrees", "detector rotation about y (second)", |r, v| {
+        r.p.detector_rot_deg[1] = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-detector_rotz"], "detector-rotz", Numbers(1), "degrees", "detector rotation about z (third)", |r, v| {
+        r.p.detector_rot_deg[2] = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-N"], "N", Numbers(1), "cells", "unit cells along each crystal axis", |r, v| {
+        r.p.n = [whole(v[0])?; 3];
+        Ok(())
+    }),
+    opt!(&["-Na"], "Na", Numbers(1), "cells", "unit cells along a", |r, v| {
+        r.p.n[0] = whole(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-Nb"], "Nb", Numbers(1), "cells", "unit cells along b", |r, v| {
+        r.p.n[1] = whole(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-Nc"], "Nc", Numbers(1), "cells", "unit cells along c", |r, v| {
+        r.p.n[2] = whole(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-xtalsize", "-xtal_size"], "xtalsize", Numbers(1), "mm", "crystal size, sets N (the beam clips its height and width)", |r, v| {
+        r.xtalsize_mm = Some(num(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-square_xtal"], "", Flag, "", "parallelepiped crystal (sincg lattice factor)", |r, _| {
+        r.p.shape = Shape::Square;
+        Ok(())
+    }),
+    opt!(&["-round_xtal"], "", Flag, "", "spherical crystal", |r, _| {
+        r.p.shape = Shape::Round;
+        Ok(())
+    }),
+    opt!(&["-gauss_xtal"], "", Flag, "", "Gaussian spots", |r, _| {
+        r.p.shape = Shape::Gauss;
+        Ok(())
+    }),
+    opt!(&["-tophat_spots", "-binary_spots"], "", Flag, "", "flat-top spots", |r, _| {
+        r.p.shape = Shape::Tophat;
+        Ok(())
+    }),
+    opt!(&[], "shape", Word("square|round|gauss|tophat"), "", "crystal shape for the lattice factor", |r, v| {
+        r.p.shape = v[0].parse()?;
+        Ok(())
+    }),
+    opt!(&["-fudge"], "fudge", Numbers(1), "", "spot-size fudge factor of the round, gauss and tophat shapes", |r, v| {
+        r.p.fudge = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-oversample"], "oversample", Numbers(1), "subpixels", "subpixels per pixel side (default: from crystal size)", |r, v| {
+        r.p.oversample = Some(whole(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-oversample_thick"], "oversample-thick", Flag, "", "absorption per subpixel, multiplied into the running sum as nanoBragg does", |r, _| {
+        r.p.oversample_thick = true;
+        Ok(())
+    }),
+    opt!(&["-oversample_polar"], "oversample-polar", Flag, "", "polarization per subpixel, multiplied into the running sum as nanoBragg does", |r, _| {
+        r.p.oversample_polar = true;
+        Ok(())
+    }),
+    opt!(&["-oversample_omega"], "oversample-omega", Flag, "", "solid angle per subpixel, multiplied into the running sum as nanoBragg does", |r, _| {
+        r.p.oversample_omega = true;
+        Ok(())
+    }),
+    opt!(&["-lambda", "-wave"], "lambda", Numbers(1), "Å", "wavelength", |r, v| {
+        r.p.lambda_a = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-energy"], "energy", Numbers(1), "eV", "photon energy (sets the wavelength)", |r, v| {
+        r.p.lambda_a = 12398.42 / num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-mosaic", "-mosaic_spread", "-mosaicity"], "mosaic", Numbers(1), "degrees", "mosaic spread", |r, v| {
+        r.p.mosaic_deg = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-mosaic_domains", "-mosaic_dom"], "mosaic-dom", Numbers(1), "domains", "mosaic domains (default 10 with a spread)", |r, v| {
+        r.p.mosaic_domains = Some(whole(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-dispersion"], "dispersion", Numbers(1), "%", "spectral dispersion", |r, v| {
+        r.p.dispersion_pct = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-dispsteps"], "dispsteps", Numbers(1), "wavelengths", "wavelengths across the dispersion", |r, v| {
+        r.p.dispsteps = Some(whole(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-divergence"], "divergence", Numbers(1), "mrad", "beam divergence, both directions", |r, v| {
+        r.p.divergence_mrad = num(v[0])?;
+        (r.p.hdiv_mrad, r.p.vdiv_mrad) = (None, None);
+        Ok(())
+    }),
+    opt!(&["-hdivrange"], "hdivrange", Numbers(1), "mrad", "horizontal divergence", |r, v| {
+        r.p.hdiv_mrad = Some(num(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-vdivrange"], "vdivrange", Numbers(1), "mrad", "vertical divergence", |r, v| {
+        r.p.vdiv_mrad = Some(num(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-hdivstep"], "hdivstep", Numbers(1), "mrad", "horizontal divergence step", |r, v| {
+        r.p.hdivstep_mrad = Some(num(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-vdivstep"], "vdivstep", Numbers(1), "mrad", "vertical divergence step", |r, v| {
+        r.p.vdivstep_mrad = Some(num(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-divsteps"], "divsteps", Numbers(1), "steps", "divergence steps in each direction", |r, v| {
+        r.p.divsteps = Some(whole(v[0])?);
+        (r.p.hdivsteps, r.p.vdivsteps) = (None, None);
+        Ok(())
+    }),
+    opt!(&["-hdivsteps"], "hdivsteps", Numbers(1), "steps", "horizontal divergence steps", |r, v| {
+        r.p.hdivsteps = Some(whole(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-vdivsteps"], "vdivsteps", Numbers(1), "steps", "vertical divergence steps", |r, v| {
+        r.p.vdivsteps = Some(whole(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-square_div"], "square-div", Flag, "", "the whole rectangular divergence grid", |r, _| {
+        r.p.square_div = true;
+        Ok(())
+    }),
+    opt!(&["-round_div"], "round-div", Flag, "", "the divergence grid trimmed to an ellipse (default)", |r, _| {
+        r.p.square_div = false;
+        Ok(())
+    }),
+    opt!(&["-sourcefile"], "sourcefile", Word("FILE"), "m", "sources, `X Y Z [weight [lambda]]` per line (replaces divergence and dispersion)", |r, v| {
+        r.p.sources = Some(read_sources(Path::new(v[0])).map_err(|e| e.to_string())?);
+        Ok(())
+    }),
+    opt!(&["-phi"], "phi", Numbers(1), "degrees", "starting spindle angle", |r, v| {
+        r.p.phi_deg = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-osc"], "osc", Numbers(1), "degrees", "oscillation range", |r, v| {
+        r.p.osc_deg = Some(num(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-phisteps"], "phisteps", Numbers(1), "steps", "phi steps across the oscillation", |r, v| {
+        r.p.phisteps = Some(whole(v[0])?);
+        Ok(())
+    }),
+    opt!(&[], "phi-carryover", Word("spec|c-parity"), "", "phi step at exactly 0: spec (unrotated) or c-parity (nanoBragg's carry-over of the previous sample's last phi)", |r, v| {
+        r.p.phi_carryover_c = match v[0] {
+            "spec" => false,
+            "c-parity" => true,
+            w => return Err(format!("`{w}`: expected spec or c-parity")),
+        };
+        Ok(())
+    }),
+    opt!(&["-water"], "water", Numbers(1), "µm", "water droplet around the crystal (a flat background)", |r, v| {
+        r.p.water_um = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-floatfile", "-floatimage"], "floatfile", Word("FILE"), "", "raw float32 image", |r, v| {
+        r.p.outputs.floatfile = Some(PathBuf::from(v[0]));
+        Ok(())
+    }),
+    opt!(&["-intfile", "-intimage"], "intfile", Word("FILE"), "", "SMV image, noiseless, scaled by -scale plus -adc", |r, v| {
+        r.p.outputs.intfile = Some(PathBuf::from(v[0]));
+        Ok(())
+    }),
+    opt!(&["-scale"], "scale", Numbers(1), "counts/photon", "scale of the SMV images (default 55000 / brightest pixel)", |r, v| {
+        r.p.outputs.scale = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-adc"], "adc", Numbers(1), "counts", "offset added to the SMV images", |r, v| {
+        r.p.outputs.adc = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-polar"], "polar", Numbers(1), "", "Kahn polarization factor (0 unpolarized .. 1)", |r, v| {
+        r.p.polar = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-noisefile", "-noiseimage"], "noisefile", Word("FILE"), "", "SMV image with Poisson noise (see -seed)", |r, v| {
+        r.p.outputs.noisefile = Some(PathBuf::from(v[0]));
+        Ok(())
+    }),
+    opt!(&["-pgmfile", "-pgmimage"], "pgmfile", Word("FILE"), "", "8-bit PGM image", |r, v| {
+        r.p.outputs.pgmfile = Some(PathBuf::from(v[0]));
+        Ok(())
+    }),
+    opt!(&["-pgmscale"], "pgmscale", Numbers(1), "levels/photon", "scale of the PGM (default from the image's spread)", |r, v| {
+        r.p.outputs.pgmscale = num(v[0])?;
+        Ok(())
+    }),
+    // This tool writes only the files named, so these have nothing left to switch off.
+    opt!(&["-nopgm"], "", Flag, "", "no PGM file (this tool writes only the files named)", |_, _| Ok(())),
+    opt!(&["-nonoise"], "", Flag, "", "no noise file (this tool writes only the files named)", |_, _| Ok(())),
+    opt!(&["-noprogress", "-progress"], "", Flag, "", "progress meter (loop shows one only on a terminal)", |_, _| Ok(())),
+    opt!(&["-roi"], "roi", Numbers(4), "pixels", "simulate only xmin xmax ymin ymax (inclusive); the rest is 0", |r, v| {
+        let w = [whole(v[0])?, whole(v[1])?, whole(v[2])?, whole(v[3])?].map(|x| x as usize);
+        if w[0] > w[1] || w[2] > w[3] {
+            return Err(format!("{v:?}: expected xmin xmax ymin ymax, min ≤ max"));
+        }
+        r.p.roi = Some(w);
+        Ok(())
+    }),
+    refused!(&["-printout", "-printout_pixel", "-trace_pixel"], Flag, "per-pixel debug printing; `loop compare` and `loop sim run --scalar` serve for checking"),
+    opt!(&["-seed"], "seed", Numbers(1), "", "noise seed (default: the clock)", |r, v| {
+        r.p.outputs.seed = Some(seed(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-mosaic_seed"], "mosaic-seed", Numbers(1), "", "seed of the mosaic domains", |r, v| {
+        r.p.mosaic_seed = seed(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-misset_seed"], "misset-seed", Numbers(1), "", "seed of -misset random (default: the clock)", |r, v| {
+        r.misset_seed = Some(seed(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-fluence"], "fluence", Numbers(1), "photons/m²", "integrated beam intensity", |r, v| {
+        r.p.fluence = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-flux"], "flux", Numbers(1), "photons/s", "beam flux (with -exposure and -beamsize sets the fluence)", |r, v| {
+        r.flux = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-beamsize"], "beamsize", Numbers(1), "mm", "beam width and height", |r, v| {
+        r.beamsize_mm = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-exposure"], "exposure", Numbers(1), "s", "exposure time", |r, v| {
+        r.exposure = num(v[0])?;
+        Ok(())
+    }),
+    opt!(&["-nopolar"], "nopolar", Flag, "", "no polarization factor", |r, _| {
+        r.p.nopolar = true;
+        Ok(())
+    }),
+    opt!(&["-nointerpolate"], "nointerpolate", Flag, "", "nearest structure factor (default when every N > 2)", |r, _| {
+        r.p.interpolate = Some(false);
+        Ok(())
+    }),
+    opt!(&["-interpolate"], "interpolate", Flag, "", "tricubic interpolation of structure factors", |r, _| {
+        r.p.interpolate = Some(true);
+        Ok(())
+    }),
+    opt!(&["-point_pixel"], "point-pixel", Flag, "", "inverse-square solid angle, no obliquity", |r, _| {
+        r.p.point_pixel = true;
+        Ok(())
+    }),
+    opt!(&["-curved_det"], "curved-det", Flag, "", "every pixel at the same distance from the sample", |r, _| {
+        r.p.curved = true;
+        Ok(())
+    }),
+    opt!(&["-fdet_vector"], "fdet-vector", Numbers(3), "", "fast detector axis (custom convention)", |r, v| {
+        custom(r).fdet = Some(vec3(v)?);
+        Ok(())
+    }),
+    opt!(&["-sdet_vector"], "sdet-vector", Numbers(3), "", "slow detector axis (custom convention)", |r, v| {
+        custom(r).sdet = Some(vec3(v)?);
+        Ok(())
+    }),
+    opt!(&["-odet_vector"], "odet-vector", Numbers(3), "", "detector normal, away from the sample (custom convention)", |r, v| {
+        custom(r).odet = Some(vec3(v)?);
+        Ok(())
+    }),
+    opt!(&["-beam_vector"], "beam-vector", Numbers(3), "", "beam direction (custom convention)", |r, v| {
+        custom(r).beam = Some(vec3(v)?);
+        Ok(())
+    }),
+    opt!(&["-polar_vector"], "polar-vector", Numbers(3), "", "E-vector of the beam's polarization (custom convention)", |r, v| {
+        custom(r).polar = Some(vec3(v)?);
+        Ok(())
+    }),
+    opt!(&["-spindle_axis"], "spindle-axis", Numbers(3), "", "right-handed phi axis (custom convention)", |r, v| {
+        custom(r).spindle = Some(vec3(v)?);
+        Ok(())
+    }),
+    opt!(&["-twotheta_axis"], "twotheta-axis", Numbers(3), "", "two-theta axis (custom convention)", |r, v| {
+        custom(r).twotheta = Some(vec3(v)?);
+        Ok(())
+    }),
+    refused!(&["-pix0_vector"], Numbers(3), "nanoBragg reads it but places the first pixel from the beam centre anyway; give -Xbeam/-Ybeam or -ORGX/-ORGY"),
+    refused!(&["-stol", "-stolout", "-4stol", "-Q"], Word("FILE"), "amorphous-scattering tables (-water gives the flat background)"),
+    refused!(&["-Xclose", "-Yclose"], Numbers(1), "give -ORGX/-ORGY (pixels) for the point nearest the sample"),
+    refused!(&["-dmin"], Numbers(1), "a resolution cut-off"),
+    refused!(&["-coherent"], Flag, "coherent source summation"),
+    refused!(&["-sample_size", "-sample_thick", "-sample_x", "-width", "-height", "-sample_den", "-density", "-MW", "-molecules", "-source_dist", "-phistep"], Numbers(1), "sample-volume, source-distance and phi-step-size settings"),
+];
+
+/// The row for a nanoBragg spelling (`-lambda`) or a long option (`--lambda`).
+pub fn find(word: &str) -> Option<&'static Opt> {
+    if let Some(long) = word.strip_prefix("--") {
+        return OPTIONS.iter().find(|o| !o.long.is_empty() && o.long == long);
+    }
+    OPTIONS.iter().find(|o| o.nb.contains(&word))
+}
+
+impl Reader {
+    pub fn new() -> Reader {
+        Reader {
+            p: Params::default(),
+            detsize_mm: [None; 2],
+            detpixels_given: false,
+            flux: 0.0,
+            exposure: 1.0,
+            beamsize_mm: 0.1,
+            xtalsize_mm: None,
+            random_misset: false,
+            misset_seed: None,
+            cell_given: false,
+            implied_pivot: Pivot::Beam,
+        }
+    }
+
+    /// Read words (nanoBragg spellings or long options, mixed) in order; later ones win.
+    pub fn read(&mut self, words: &[&str]) -> Result<()> {
+        let mut i = 0;
+        while i < words.len() {
+            let flag = words[i];
+            let err = |m: String| Error::Usage(format!("{flag}: {m}"));
+            let opt = find(flag).ok_or_else(|| Error::Usage(format!("unsupported nanoBragg option `{flag}`")))?;
+            let n = match opt.value {
+                Value::Flag => 0,
+                Value::Numbers(n) => n,
+                Value::Word(_) => 1,
+                Value::KeywordOr(k, n) => {
+                    if words.get(i + 1).is_some_and(|w| w.contains(k)) {
+                        1
+                    } else {
+                        n
+                    }
+                }
+            };
+            let values = words.get(i + 1..i + 1 + n).ok_or_else(|| err(format!("needs {n} value(s)")))?;
+            let apply = opt.apply.ok_or_else(|| err(format!("not supported: {}", opt.help)))?;
+            // Switch-style rows that share one apply (the conventions) see their own spelling.
+            let values: Vec<&str> = if n == 0 { vec![flag] } else { values.to_vec() };
+            apply(self, &values).map_err(err)?;
+            i += 1 + n;
+        }
+        Ok(())
+    }
+
+    /// Combine what needed every option read, as nanoBragg does after its parser.
+    pub fn finish(mut self) -> Result<Params> {
+        let p = &mut self.p;
+        let err = |m: String| Error::Usage(m);
+        if p.mat.is_some() && !self.cell_given {
+            p.user_cell = false;
+        }
+        if p.convention == Convention::Custom && p.pivot.is_none() {
+            p.pivot = Some(self.implied_pivot);
+        }
+        if self.random_misset {
+            // nanoBragg's random orientation: a "90" (radian) spherical-cap rotation from the
+            // misset seed (default: the clock), turned into x, y, z misset angles.
+            let seed = self.misset_seed.unwrap_or_else(super::clock_seed);
+            let u = super::geometry::mosaic_rotation(90.0, &mut super::geometry::Ran1::new(seed));
+            p.misset_deg = super::geometry::umat_to_misset(&u).map(f64::to_degrees);
+        }
+        if !self.detpixels_given {
+            // nanoBragg rounds the detector to whole pixels: ceil(size/pixel − ½).
+            for (k, d) in self.detsize_mm.iter().enumerate() {
+                if let Some(d) = *d {
+                    let n = (d / p.pixel_mm - 0.5).ceil().max(1.0);
+                    if !n.is_finite() || n > 1e6 {
+                        return Err(err(format!("-detsize {d}: {n} pixels per side is too many")));
+                    }
+                    *[&mut p.fpixels, &mut p.spixels][k] = n as usize;
+                }
+            }
+        }
+        if self.flux != 0.0 && self.exposure > 0.0 && self.beamsize_mm >= 0.0 {
+            let b = self.beamsize_mm / 1000.0;
+            p.fluence = self.flux * self.exposure / b / b;
+        }
+        if let Some(x) = self.xtalsize_mm {
+            // A crystal of this size (mm) in unit cells, the beam clipping its height and width.
+            let b = self.beamsize_mm;
+            let clip = if b >= 0.0 { x.min(b) } else { x };
+            let (axes, _) = super::geometry::cell_axes(p);
+            for (d, size) in [x, clip, clip].into_iter().enumerate() {
+                let len_mm = super::geometry::norm(axes[d]) * 1e-7;
+                p.n[d] = ((size / len_mm).ceil().max(1.0)).min(u32::MAX as f64) as u32;
+            }
+        }
+        Ok(self.p)
+    }
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Reader::new()
+    }
+}
+
+/// Whitespace-separated numbers of a small text file, with the file and line of a bad one.
+fn numbers_by_line(path: &Path) -> Result<Vec<(usize, Vec<f64>)>> {
+    let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let shown = path.display().to_string();
+    let text = String::from_utf8(text).map_err(|_| Error::input(&shown, 0, "not UTF-8 text"))?;
+    let mut out = Vec::new();
+    for (k, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let v = line
+            .split(|c: char| c.is_whitespace() || ",;:!".contains(c))
+            .filter(|w| !w.is_empty())
+            .map(|w| w.parse::<f64>().map_err(|_| Error::input(&shown, k + 1, format!("`{w}` is not a number"))))
+            .collect::<Result<Vec<f64>>>()?;
+        out.push((k + 1, v));
+    }
+    Ok(out)
+}
+
+/// A MOSFLM matrix file: its first nine numbers, row by row.
+pub fn read_mat(path: &Path) -> Result<[f64; 9]> {
+    let all: Vec<f64> = numbers_by_line(path)?.into_iter().flat_map(|(_, v)| v).collect();
+    if all.len() < 9 {
+        return Err(Error::input(path.display().to_string(), 0, format!("expected 9 numbers, found {}", all.len())));
+    }
+    Ok(std::array::from_fn(|i| all[i]))
+}
+
+/// A nanoBragg source file: `X Y Z [weight [lambda]]` per line (source positions in m relative
+/// to the sample, wavelength in m); missing values are NaN (the beam's direction, λ of -lambda).
+pub fn read_sources(path: &Path) -> Result<Vec<[f64; 4]>> {
+    let rows = numbers_by_line(path)?;
+    if rows.is_empty() {
+        return Err(Error::input(path.display().to_string(), 0, "no sources in the file"));
+    }
+    if rows.len() > 1_000_000 {
+        return Err(Error::input(path.display().to_string(), 0, "more than a million sources"));
+    }
+    rows.into_iter()
+        .map(|(line, v)| {
+            if v.len() > 5 {
+                return Err(Error::input(
+                    path.display().to_string(),
+                    line,
+                    "expected at most 5 numbers: X Y Z weight lambda",
+                ));
+            }
+            let at = |i: usize| v.get(i).copied().unwrap_or(f64::NAN);
+            Ok([at(0), at(1), at(2), at(4)])
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_is_described_and_spelled_once() {
+        let mut seen = std::collections::HashSet::new();
+        for o in OPTIONS {
+            assert!(!o.help.is_empty(), "{:?}", o.nb);
+            assert!(!o.nb.is_empty() || !o.long.is_empty());
+            for w in o.nb.iter().chain(std::iter::once(&o.long).filter(|l| !l.is_empty())) {
+                assert!(seen.insert(*w), "{w} twice");
+            }
+            // A row with numbers says what they measure, unless they are counts of nothing.
+            if matches!(o.value, Value::Numbers(_)) && o.supported() && o.unit.is_empty() {
+                assert!(
+                    ["fudge", "polar", "seed", "mosaic-seed", "misset-seed"].contains(&o.long)
+                        || o.long.ends_with("vector")
+                        || o.long.ends_with("axis"),
+                    "{} has no unit",
+                    o.long
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn long_options_and_nanobragg_spellings_read_the_same() {
+        let mut a = Reader::new();
+        a.read(&["-lambda", "6.2", "-N", "5", "-Na", "3", "-detector_thick", "100", "-curved_det"]).unwrap();
+        let mut b = Reader::new();
+        b.read(&["--lambda", "6.2", "--N", "5", "--Na", "3", "--detector-thick", "100", "--curved-det"]).unwrap();
+        let (a, b) = (a.finish().unwrap(), b.finish().unwrap());
+        assert_eq!((a.lambda_a, a.n, a.detector_thick_um, a.curved), (6.2, [3, 5, 5], 100.0, true));
+        assert_eq!((b.lambda_a, b.n, b.detector_thick_um, b.curved), (6.2, [3, 5, 5], 100.0, true));
+    }
+
+    #[test]
+    fn refused_options_say_why() {
+        let e = Reader::new().read(&["-img", "x.img"]).unwrap_err().to_string();
+        assert!(e.contains("-img: not supported: reading the geometry from an SMV header"), "{e}");
+        let e = Reader::new().read(&["-frobnicate"]).unwrap_err().to_string();
+        assert!(e.contains("unsupported nanoBragg option `-frobnicate`"), "{e}");
+        let e = Reader::new().read(&["-cell", "1", "2"]).unwrap_err().to_string();
+        assert!(e.contains("needs 6"), "{e}");
+    }
+}
