@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::{out, out_json};
 use ledger_loop::error::{Error, Result};
+use ledger_loop::sim::fast::Simd;
 use ledger_loop::sim::options;
 use ledger_loop::sim::Dtype;
 
@@ -42,6 +43,9 @@ pub struct SimRunArgs {
     /// Render with the scalar reference instead (slow; for checking).
     #[arg(long)]
     pub scalar: bool,
+    /// Instruction set: auto (AVX2+FMA where the CPU has them) or baseline (to measure the difference).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "baseline"])]
+    pub simd: String,
     /// Print the run's numbers as JSON.
     #[arg(long)]
     pub json: bool,
@@ -211,12 +215,13 @@ pub(super) fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
     let bar = Bar::new();
     bar.start("simulating", p.spixels as u64);
     let t = std::time::Instant::now();
+    let simd = if a.simd == "baseline" { Simd::Baseline } else { Simd::detect() };
     let (setup, image) = ledger_loop::sim::with_threads(a.threads, || -> Result<_> {
         let setup = ledger_loop::sim::geometry::Setup::new(&p)?;
         let image = if a.scalar {
             ledger_loop::sim::render_scalar(&setup)
         } else {
-            ledger_loop::sim::render(&setup, a.dtype, false, &|| bar.tick()).image
+            ledger_loop::sim::render_with(&setup, a.dtype, simd, false, &|| bar.tick()).image
         };
         Ok((setup, image))
     })??;
@@ -233,6 +238,7 @@ pub(super) fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
     let report = serde_json::json!({
         "fpixels": setup.fpixels, "spixels": setup.spixels, "oversample": setup.oversample,
         "sources": setup.sources.len(), "orientations": setup.orientations.len(), "steps": setup.steps,
+        "simd": if a.scalar { serde_json::json!("scalar") } else { serde_json::json!(simd) },
         "seconds": seconds, "sum": image.sum(), "max": image.max(),
         "floatfile": p.outputs.floatfile, "png": a.png, "written": written,
     });

@@ -9,6 +9,10 @@
 //! * structure factors — constant `default_F` folds into the final scale; an HKL grid is looked
 //!   up (or interpolated) per pixel;
 //! * accumulation and scaling — sums per pixel, then r_e²·fluence/steps·Ω·P.
+//!
+//! The row renderer is compiled twice: for the baseline target and for AVX2 with FMA, chosen
+//! at run time by what the CPU has (`Simd::detect`); the FMA build fuses the dot products and
+//! the sine polynomial.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +21,49 @@ use rayon::prelude::*;
 use super::geometry::{Fcell, Setup};
 use super::params::Shape;
 use super::scalar;
+
+/// The instruction set the renderer runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Simd {
+    /// AVX2 and FMA, detected at run time.
+    Avx2Fma,
+    /// What every CPU of the target has (SSE2 on x86-64).
+    Baseline,
+}
+
+impl Simd {
+    pub fn detect() -> Simd {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return Simd::Avx2Fma;
+        }
+        Simd::Baseline
+    }
+}
+
+/// a·b + c, fused or not: the AVX2 build fuses; the baseline has no FMA unit (fusing there
+/// would be a library call).
+pub trait MulAdd {
+    fn mul_add<T: Real>(a: T, b: T, c: T) -> T;
+}
+
+pub struct Plain;
+pub struct Fused;
+
+impl MulAdd for Plain {
+    #[inline(always)]
+    fn mul_add<T: Real>(a: T, b: T, c: T) -> T {
+        a * b + c
+    }
+}
+
+impl MulAdd for Fused {
+    #[inline(always)]
+    fn mul_add<T: Real>(a: T, b: T, c: T) -> T {
+        T::fused(a, b, c)
+    }
+}
 
 /// A float type the renderer can run in (f32 or f64).
 pub trait Real:
@@ -33,73 +80,85 @@ pub trait Real:
 {
     const ZERO: Self;
     const ONE: Self;
+    const PI: Self;
     /// 1.5·2^(mantissa bits): adding and subtracting it rounds to the nearest integer.
     const ROUNDER: Self;
+    /// Taylor coefficients of (sin y − y)/y³ in powers of y², highest first: as many terms as
+    /// the type's precision needs.
+    const SIN: &'static [Self];
     fn of(x: f64) -> Self;
     fn f64(self) -> f64;
     fn abs(self) -> Self;
     fn sqrt(self) -> Self;
-    /// sin(π·r) for |r| ≤ 1/2, by an odd polynomial.
-    fn sin_pi_small(r: Self) -> Self;
+    /// a·b + c with one rounding.
+    fn fused(a: Self, b: Self, c: Self) -> Self;
 }
 
-/// What f32 and f64 share in their `Real` impls; only the rounding constant and the sine
-/// polynomial differ.
-macro_rules! real_common {
-    ($t:ident, $rounder:expr) => {
-        const ZERO: Self = 0.0;
-        const ONE: Self = 1.0;
-        const ROUNDER: Self = $rounder;
-        fn of(x: f64) -> Self {
-            x as $t
-        }
-        fn f64(self) -> f64 {
-            self as f64
-        }
-        fn abs(self) -> Self {
-            $t::abs(self)
-        }
-        fn sqrt(self) -> Self {
-            $t::sqrt(self)
+/// The `Real` impl of f32 or f64; only the constants differ.
+macro_rules! real_impl {
+    ($t:ident, $rounder:expr, $sin:expr) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const PI: Self = std::$t::consts::PI;
+            const ROUNDER: Self = $rounder;
+            const SIN: &'static [Self] = &$sin;
+            #[inline(always)]
+            fn of(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                $t::abs(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                $t::sqrt(self)
+            }
+            #[inline(always)]
+            fn fused(a: Self, b: Self, c: Self) -> Self {
+                a.mul_add(b, c)
+            }
         }
     };
 }
 
-impl Real for f32 {
-    real_common!(f32, 12582912.0);
-    #[inline(always)]
-    fn sin_pi_small(r: f32) -> f32 {
-        // Taylor series of sin(y), y = πr ∈ [-π/2, π/2], to y^13: error < 1e-9.
-        let y = r * std::f32::consts::PI;
-        let y2 = y * y;
-        let p = 1.0 / 6227020800.0;
-        let p = p * y2 - 1.0 / 39916800.0;
-        let p = p * y2 + 1.0 / 362880.0;
-        let p = p * y2 - 1.0 / 5040.0;
-        let p = p * y2 + 1.0 / 120.0;
-        let p = p * y2 - 1.0 / 6.0;
-        y + y * y2 * p
-    }
-}
+// f32: to y^13, error < 1e-9 on [-π/2, π/2]; f64: to y^19, error < 5e-14.
+real_impl!(
+    f32,
+    12582912.0,
+    [1.0 / 6227020800.0, -1.0 / 39916800.0, 1.0 / 362880.0, -1.0 / 5040.0, 1.0 / 120.0, -1.0 / 6.0]
+);
+real_impl!(
+    f64,
+    6755399441055744.0,
+    [
+        -1.0 / 121645100408832000.0,
+        1.0 / 355687428096000.0,
+        -1.0 / 1307674368000.0,
+        1.0 / 6227020800.0,
+        -1.0 / 39916800.0,
+        1.0 / 362880.0,
+        -1.0 / 5040.0,
+        1.0 / 120.0,
+        -1.0 / 6.0
+    ]
+);
 
-impl Real for f64 {
-    real_common!(f64, 6755399441055744.0);
-    #[inline(always)]
-    fn sin_pi_small(r: f64) -> f64 {
-        // Taylor series to y^19: error < 5e-14 on [-π/2, π/2].
-        let y = r * std::f64::consts::PI;
-        let y2 = y * y;
-        let p = -1.0 / 121645100408832000.0;
-        let p = p * y2 + 1.0 / 355687428096000.0;
-        let p = p * y2 - 1.0 / 1307674368000.0;
-        let p = p * y2 + 1.0 / 6227020800.0;
-        let p = p * y2 - 1.0 / 39916800.0;
-        let p = p * y2 + 1.0 / 362880.0;
-        let p = p * y2 - 1.0 / 5040.0;
-        let p = p * y2 + 1.0 / 120.0;
-        let p = p * y2 - 1.0 / 6.0;
-        y + y * y2 * p
+/// sin(π·r) for |r| ≤ 1/2, by an odd polynomial.
+#[inline(always)]
+fn sin_pi_small<T: Real, M: MulAdd>(r: T) -> T {
+    let y = r * T::PI;
+    let y2 = y * y;
+    let mut p = T::SIN[0];
+    for &c in &T::SIN[1..] {
+        p = M::mul_add(p, y2, c);
     }
+    M::mul_add(y * y2, p, y)
 }
 
 /// x − round(x), branch-free (valid while |x| < 2^22 in f32).
@@ -111,10 +170,10 @@ fn frac<T: Real>(x: T) -> T {
 /// (sin Nπh / sin πh)²: the squared lattice transform. Signs drop out of the square, so both
 /// sines are taken of reduced arguments: sin(πh) = ±sin(πr), sin(Nπh) = ±sin(Nπr), r = h − round h.
 #[inline(always)]
-fn sincg2<T: Real>(h: T, n: T, nn: T) -> T {
+fn sincg2<T: Real, M: MulAdd>(h: T, n: T, nn: T) -> T {
     let r = frac(h);
-    let s0 = T::sin_pi_small(r);
-    let s1 = T::sin_pi_small(frac(n * r));
+    let s0 = sin_pi_small::<T, M>(r);
+    let s1 = sin_pi_small::<T, M>(frac(n * r));
     let den = s0 * s0;
     if den > T::ZERO {
         s1 * s1 / den
@@ -123,7 +182,7 @@ fn sincg2<T: Real>(h: T, n: T, nn: T) -> T {
     }
 }
 
-/// Wall time spent per stage, summed over threads (profile mode).
+/// Wall time one thread spent per stage (profile mode).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StageTimes {
     pub geometry: Duration,
@@ -134,6 +193,17 @@ pub struct StageTimes {
 }
 
 impl StageTimes {
+    /// Each stage with its name, in pipeline order.
+    pub fn stages(&self) -> [(&'static str, Duration); 5] {
+        [
+            ("geometry", self.geometry),
+            ("lattice", self.lattice),
+            ("structure_factors", self.structure_factors),
+            ("accumulation", self.accumulation),
+            ("scaling", self.scaling),
+        ]
+    }
+
     fn add(&mut self, o: &StageTimes) {
         self.geometry += o.geometry;
         self.lattice += o.lattice;
@@ -186,24 +256,24 @@ impl Clock {
     }
 }
 
-/// Render the image in `T`, rows in parallel. `on_row` is called after each row (progress).
-pub fn render<T: Real>(s: &Setup, profile: bool, on_row: &(dyn Fn() + Sync)) -> (Vec<T>, StageTimes) {
+/// What every row of one render shares.
+struct Ctx<'a, T> {
+    s: &'a Setup,
+    /// Crystal axes per orientation, Å, row-major.
+    axes: &'a [[T; 9]],
+    /// Fast-axis subpixel coordinates (m) per subpixel column, the same for every row.
+    fd: &'a [Vec<T>],
+    nabc: [T; 3],
+    nn: [T; 3],
+    profile: bool,
+}
+
+/// Render the image in `T`, rows in parallel, with the instruction set `simd`. `on_row` is
+/// called after each row (progress). With `profile`, the stage times of each worker thread
+/// (indexed as rayon numbers them).
+pub fn render<T: Real>(s: &Setup, simd: Simd, profile: bool, on_row: &(dyn Fn() + Sync)) -> (Vec<T>, Vec<StageTimes>) {
     let n = s.fpixels;
     let mut img = vec![T::ZERO; s.pixels()];
-    let axes: Vec<[T; 9]> = s
-        .orientations
-        .iter()
-        .map(|a| {
-            // Å and Å⁻¹ keep h = a·q well inside f32's comfortable range.
-            std::array::from_fn(|i| T::of(a[i / 3][i % 3] * 1e10))
-        })
-        .collect();
-    let nabc = s.n.map(T::of);
-    let nn = s.n.map(|x| T::of(x * x));
-    // Fast-axis subpixel coordinates, the same for every row.
-    let fd: Vec<Vec<T>> = (0..s.oversample)
-        .map(|subf| (0..n).map(|p| T::of(s.subpixel * (p * s.oversample + subf) as f64 + s.subpixel / 2.0)).collect())
-        .collect();
     if s.oversample_thick || s.oversample_polar || s.oversample_omega {
         // Factors multiplied into the running sum per sample do not separate from the sum:
         // the reference loop, one pixel at a time, rows in parallel.
@@ -213,44 +283,65 @@ pub fn render<T: Real>(s: &Setup, profile: bool, on_row: &(dyn Fn() + Sync)) -> 
             }
             on_row();
         });
-        return (img, StageTimes::default());
+        return (img, Vec::new());
     }
-    let times = std::sync::Mutex::new(StageTimes::default());
+    // Å and Å⁻¹ keep h = a·q well inside f32's comfortable range.
+    let axes: Vec<[T; 9]> =
+        s.orientations.iter().map(|a| std::array::from_fn(|i| T::of(a[i / 3][i % 3] * 1e10))).collect();
+    let fd: Vec<Vec<T>> = (0..s.oversample)
+        .map(|subf| (0..n).map(|p| T::of(s.subpixel * (p * s.oversample + subf) as f64 + s.subpixel / 2.0)).collect())
+        .collect();
+    let ctx = Ctx { s, axes: &axes, fd: &fd, nabc: s.n.map(T::of), nn: s.n.map(|x| T::of(x * x)), profile };
+    let threads: Vec<std::sync::Mutex<StageTimes>> =
+        (0..rayon::current_num_threads()).map(|_| Default::default()).collect();
     img.par_chunks_mut(n).enumerate().for_each_init(
         || Scratch::<T>::new(n),
         |sc, (spixel, row)| {
-            render_row(s, spixel, row, sc, &axes, &fd, nabc, nn, profile);
+            render_row_on(simd, &ctx, spixel, row, sc);
             on_row();
             if profile {
-                if let Ok(mut t) = times.lock() {
+                let k = rayon::current_thread_index().unwrap_or(0).min(threads.len() - 1);
+                if let Ok(mut t) = threads[k].lock() {
                     t.add(&sc.times);
                 }
                 sc.times = StageTimes::default();
             }
         },
     );
-    (img, times.into_inner().unwrap_or_default())
+    (img, threads.into_iter().map(|m| m.into_inner().unwrap_or_default()).collect())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn render_row<T: Real>(
-    s: &Setup,
-    spixel: usize,
-    row: &mut [T],
-    sc: &mut Scratch<T>,
-    axes: &[[T; 9]],
-    fd: &[Vec<T>],
-    nabc: [T; 3],
-    nn: [T; 3],
-    profile: bool,
-) {
+fn render_row_on<T: Real>(simd: Simd, ctx: &Ctx<T>, spixel: usize, row: &mut [T], sc: &mut Scratch<T>) {
+    #[cfg(target_arch = "x86_64")]
+    if simd == Simd::Avx2Fma {
+        // SAFETY: Simd::Avx2Fma is only chosen when the CPU reports AVX2 and FMA (Simd::detect).
+        #[allow(unsafe_code)]
+        unsafe {
+            render_row_avx2(ctx, spixel, row, sc)
+        };
+        return;
+    }
+    let _ = simd;
+    render_row::<T, Plain>(ctx, spixel, row, sc)
+}
+
+/// The row renderer compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn render_row_avx2<T: Real>(ctx: &Ctx<T>, spixel: usize, row: &mut [T], sc: &mut Scratch<T>) {
+    render_row::<T, Fused>(ctx, spixel, row, sc)
+}
+
+#[inline(always)]
+fn render_row<T: Real, M: MulAdd>(ctx: &Ctx<T>, spixel: usize, row: &mut [T], sc: &mut Scratch<T>) {
+    let s = ctx.s;
     let n = row.len();
     let o = s.oversample;
-    let mut clock = Clock::start(profile);
+    let mut clock = Clock::start(ctx.profile);
     let mut times = sc.times;
     sc.acc.iter_mut().for_each(|x| *x = T::ZERO);
     let constant_f = matches!(s.fcell, Fcell::Constant(_));
-    let (fx, fy, fz) = (T::of(s.fdet[0]), T::of(s.fdet[1]), T::of(s.fdet[2]));
+    let [fx, fy, fz] = s.fdet.map(T::of);
     let omega_k = T::of(s.pixel * s.pixel * s.close_distance);
     for layer in 0..s.thicksteps {
         let od = s.thickstep * layer as f64;
@@ -262,36 +353,45 @@ fn render_row<T: Real>(
                 let capture = s.thick && layer + 1 == s.thicksteps && subs == 0 && subf == 0;
                 let sd = s.subpixel * (spixel * o + subs) as f64 + s.subpixel / 2.0;
                 let [bx, by, bz]: [T; 3] = std::array::from_fn(|i| T::of(sd * s.sdet[i] + od * s.odet[i] + s.pix0[i]));
-                let fdv = &fd[subf][..n];
+                // Every slice exactly n long: no bounds checks in the loops below.
+                let fdv = &ctx.fd[subf][..n];
                 let [dx, dy, dz] = &mut sc.d;
+                let (dx, dy, dz) = (&mut dx[..n], &mut dy[..n], &mut dz[..n]);
+                let omega = &mut sc.omega[..n];
                 if s.curved {
                     for p in 0..n {
-                        let flat = [bx, by, bz].map(T::f64);
                         let f = fdv[p].f64();
-                        let pos = s.curve([flat[0] + f * s.fdet[0], flat[1] + f * s.fdet[1], flat[2] + f * s.fdet[2]]);
+                        let flat: [f64; 3] = std::array::from_fn(|i| [bx, by, bz][i].f64() + f * s.fdet[i]);
+                        let pos = s.curve(flat);
                         let r = super::geometry::norm(pos);
                         (dx[p], dy[p], dz[p]) = (T::of(pos[0] / r), T::of(pos[1] / r), T::of(pos[2] / r));
                         if first {
-                            sc.omega[p] = T::of(s.omega(r));
+                            omega[p] = T::of(s.omega(r));
                         }
                     }
                 } else {
                     for p in 0..n {
-                        let x = bx + fdv[p] * fx;
-                        let y = by + fdv[p] * fy;
-                        let z = bz + fdv[p] * fz;
-                        let r2 = x * x + y * y + z * z;
-                        let inv = T::ONE / r2.sqrt();
+                        let x = M::mul_add(fdv[p], fx, bx);
+                        let y = M::mul_add(fdv[p], fy, by);
+                        let z = M::mul_add(fdv[p], fz, bz);
+                        let inv = T::ONE / M::mul_add(x, x, M::mul_add(y, y, z * z)).sqrt();
                         dx[p] = x * inv;
                         dy[p] = y * inv;
                         dz[p] = z * inv;
-                        if first {
-                            sc.omega[p] = if s.point_pixel { T::ONE / r2 } else { omega_k * inv * inv * inv };
+                    }
+                    if first {
+                        for p in 0..n {
+                            let x = M::mul_add(fdv[p], fx, bx);
+                            let y = M::mul_add(fdv[p], fy, by);
+                            let z = M::mul_add(fdv[p], fz, bz);
+                            let r2 = M::mul_add(x, x, M::mul_add(y, y, z * z));
+                            let inv = T::ONE / r2.sqrt();
+                            omega[p] = if s.point_pixel { T::ONE / r2 } else { omega_k * inv * inv * inv };
                         }
                     }
                 }
                 if capture {
-                    for (p, c) in sc.capture.iter_mut().enumerate() {
+                    for (p, c) in sc.capture[..n].iter_mut().enumerate() {
                         *c = T::of(s.capture_fraction([dx[p].f64(), dy[p].f64(), dz[p].f64()], layer));
                     }
                 }
@@ -299,20 +399,21 @@ fn render_row<T: Real>(
                     let inv = T::of(1e-10 / src.lambda);
                     let [ix, iy, iz] = src.incident.map(T::of);
                     let [qx, qy, qz] = &mut sc.q;
+                    let (qx, qy, qz) = (&mut qx[..n], &mut qy[..n], &mut qz[..n]);
                     for p in 0..n {
                         qx[p] = (dx[p] - ix) * inv;
                         qy[p] = (dy[p] - iy) * inv;
                         qz[p] = (dz[p] - iz) * inv;
                     }
                     if first && si == 0 {
-                        polarization_row(s, src.incident, [dx, dy, dz], &mut sc.polar);
+                        polarization_row(s, src.incident, [dx, dy, dz], &mut sc.polar[..n]);
                     }
                     clock.lap(&mut times.geometry);
                     if s.shape == Shape::Square && constant_f {
-                        lattice_accumulate(axes, &sc.q, nabc, nn, &mut sc.acc);
+                        lattice_accumulate::<T, M>(ctx, &sc.q, &mut sc.acc[..n]);
                         clock.lap(&mut times.lattice);
                     } else {
-                        general(s, axes, &sc.q, nabc, nn, &mut sc.lat, &mut sc.acc, &mut clock, &mut times);
+                        general::<T, M>(ctx, &sc.q, &mut sc.lat[..n], &mut sc.acc[..n], &mut clock, &mut times);
                     }
                 }
             }
@@ -327,15 +428,17 @@ fn render_row<T: Real>(
     );
     // The water background joins the sum before scaling, as in nanoBragg.
     let bg = T::of(s.scale * s.background);
+    let (acc, polar, omega, capture) = (&sc.acc[..n], &sc.polar[..n], &sc.omega[..n], &sc.capture[..n]);
     // The scale (~1e-3 for the benchmark) keeps products well inside f32's range.
-    for (p, px) in row.iter_mut().enumerate() {
-        *px = (k * sc.acc[p] + bg) * sc.polar[p] * sc.omega[p] * sc.capture[p];
+    for p in 0..n {
+        row[p] = M::mul_add(k, acc[p], bg) * polar[p] * omega[p] * capture[p];
     }
     clock.lap(&mut times.scaling);
     sc.times = times;
 }
 
-fn polarization_row<T: Real>(s: &Setup, incident: [f64; 3], d: [&mut Vec<T>; 3], out: &mut [T]) {
+#[inline(always)]
+fn polarization_row<T: Real>(s: &Setup, incident: [f64; 3], d: [&mut [T]; 3], out: &mut [T]) {
     if s.nopolar {
         out.iter_mut().for_each(|x| *x = T::ONE);
         return;
@@ -359,45 +462,54 @@ fn polarization_row<T: Real>(s: &Setup, incident: [f64; 3], d: [&mut Vec<T>; 3],
     }
 }
 
+/// h, k, l of orientation `a` at pixel `p`: A·q.
+#[inline(always)]
+fn miller<T: Real, M: MulAdd>(a: &[T; 9], qx: T, qy: T, qz: T) -> [T; 3] {
+    std::array::from_fn(|r| M::mul_add(a[3 * r], qx, M::mul_add(a[3 * r + 1], qy, a[3 * r + 2] * qz)))
+}
+
+/// (sin Nπh/sin πh)² (sin Nπk/sin πk)² (sin Nπl/sin πl)².
+#[inline(always)]
+fn square_lattice<T: Real, M: MulAdd>(ctx: &Ctx<T>, [h, k, l]: [T; 3]) -> T {
+    let (n, nn) = (ctx.nabc, ctx.nn);
+    sincg2::<T, M>(h, n[0], nn[0]) * sincg2::<T, M>(k, n[1], nn[1]) * sincg2::<T, M>(l, n[2], nn[2])
+}
+
 /// The hot loop: square crystal, constant F. Orientation outer, pixels inner (SIMD).
-fn lattice_accumulate<T: Real>(axes: &[[T; 9]], q: &[Vec<T>; 3], nabc: [T; 3], nn: [T; 3], acc: &mut [T]) {
-    let (qx, qy, qz) = (&q[0][..acc.len()], &q[1][..acc.len()], &q[2][..acc.len()]);
-    for a in axes {
-        for p in 0..acc.len() {
-            let h = a[0] * qx[p] + a[1] * qy[p] + a[2] * qz[p];
-            let k = a[3] * qx[p] + a[4] * qy[p] + a[5] * qz[p];
-            let l = a[6] * qx[p] + a[7] * qy[p] + a[8] * qz[p];
-            acc[p] += sincg2(h, nabc[0], nn[0]) * sincg2(k, nabc[1], nn[1]) * sincg2(l, nabc[2], nn[2]);
+#[inline(always)]
+fn lattice_accumulate<T: Real, M: MulAdd>(ctx: &Ctx<T>, q: &[Vec<T>; 3], acc: &mut [T]) {
+    let n = acc.len();
+    let (qx, qy, qz) = (&q[0][..n], &q[1][..n], &q[2][..n]);
+    for a in ctx.axes {
+        for p in 0..n {
+            acc[p] += square_lattice::<T, M>(ctx, miller::<T, M>(a, qx[p], qy[p], qz[p]));
         }
     }
 }
 
 /// Other shapes and HKL structure factors: the lattice still vectorized for the square shape,
 /// the rest per pixel through the reference functions.
-#[allow(clippy::too_many_arguments)]
-fn general<T: Real>(
-    s: &Setup,
-    axes: &[[T; 9]],
+#[inline(always)]
+fn general<T: Real, M: MulAdd>(
+    ctx: &Ctx<T>,
     q: &[Vec<T>; 3],
-    nabc: [T; 3],
-    nn: [T; 3],
     lat: &mut [T],
     acc: &mut [T],
     clock: &mut Clock,
     times: &mut StageTimes,
 ) {
-    for (a, axes64) in axes.iter().zip(&s.orientations) {
+    let s = ctx.s;
+    let n = lat.len();
+    let (qx, qy, qz) = (&q[0][..n], &q[1][..n], &q[2][..n]);
+    for (a, axes64) in ctx.axes.iter().zip(&s.orientations) {
         // Axes in meters, q in Å⁻¹: the 1e10 makes h dimensionless.
         let hkl_at = |p: usize| -> [f64; 3] {
-            let (x, y, z) = (q[0][p].f64(), q[1][p].f64(), q[2][p].f64());
+            let (x, y, z) = (qx[p].f64(), qy[p].f64(), qz[p].f64());
             std::array::from_fn(|r| 1e10 * (axes64[r][0] * x + axes64[r][1] * y + axes64[r][2] * z))
         };
         if s.shape == Shape::Square {
-            for p in 0..lat.len() {
-                let h = a[0] * q[0][p] + a[1] * q[1][p] + a[2] * q[2][p];
-                let k = a[3] * q[0][p] + a[4] * q[1][p] + a[5] * q[2][p];
-                let l = a[6] * q[0][p] + a[7] * q[1][p] + a[8] * q[2][p];
-                lat[p] = sincg2(h, nabc[0], nn[0]) * sincg2(k, nabc[1], nn[1]) * sincg2(l, nabc[2], nn[2]);
+            for p in 0..n {
+                lat[p] = square_lattice::<T, M>(ctx, miller::<T, M>(a, qx[p], qy[p], qz[p]));
             }
         } else {
             for (p, l) in lat.iter_mut().enumerate() {
@@ -430,9 +542,10 @@ mod tests {
             let x = i as f64 * 0.0137;
             let want = (std::f64::consts::PI * x).sin().powi(2);
             let r = frac(x);
-            assert!((f64::sin_pi_small(r).powi(2) - want).abs() < 1e-13, "{x}");
+            assert!((sin_pi_small::<f64, Plain>(r).powi(2) - want).abs() < 1e-13, "{x}");
+            assert!((sin_pi_small::<f64, Fused>(r).powi(2) - want).abs() < 1e-13, "{x}");
             let r32 = frac(x as f32);
-            assert!(((f32::sin_pi_small(r32) as f64).powi(2) - want).abs() < 2e-6, "{x}");
+            assert!(((sin_pi_small::<f32, Plain>(r32) as f64).powi(2) - want).abs() < 2e-6, "{x}");
         }
     }
 
@@ -443,7 +556,7 @@ mod tests {
             let h = i as f64 * 0.01 + 0.0013;
             for n in [1.0, 2.0, 5.0, 17.0] {
                 let want = scalar::sincg(std::f64::consts::PI * h, n).powi(2);
-                let got = sincg2(h, n, n * n);
+                let got = sincg2::<f64, Plain>(h, n, n * n);
                 assert!((got - want).abs() <= 1e-9 * want.max(1.0), "h={h} n={n}: {got} vs {want}");
             }
         }

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use ndarray::{s, Array2};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -11,9 +12,10 @@ use crate::error::{Error, Result};
 /// Pixels per parallel work unit.
 const CHUNK: usize = 1 << 16;
 
+/// Pixels as a (slow, fast) array in standard row-major order.
 pub enum Pixels {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
+    F32(Array2<f32>),
+    F64(Array2<f64>),
 }
 
 pub struct Image {
@@ -22,19 +24,26 @@ pub struct Image {
     pub pixels: Pixels,
 }
 
+/// Slow-axis rows of `fpixels` values each.
+fn rows<T>(fpixels: usize, spixels: usize, v: Vec<T>) -> Array2<T> {
+    Array2::from_shape_vec((spixels, fpixels), v).unwrap_or_else(|e| panic!("{spixels}x{fpixels} image: {e}"))
+}
+
 impl Image {
     pub fn f32(fpixels: usize, spixels: usize, v: Vec<f32>) -> Image {
-        Image { fpixels, spixels, pixels: Pixels::F32(v) }
+        Image { fpixels, spixels, pixels: Pixels::F32(rows(fpixels, spixels, v)) }
     }
 
     pub fn f64(fpixels: usize, spixels: usize, v: Vec<f64>) -> Image {
-        Image { fpixels, spixels, pixels: Pixels::F64(v) }
+        Image { fpixels, spixels, pixels: Pixels::F64(rows(fpixels, spixels, v)) }
     }
 
+    /// Pixel `i` in row-major order.
     pub fn get(&self, i: usize) -> f64 {
+        let at = (i / self.fpixels, i % self.fpixels);
         match &self.pixels {
-            Pixels::F32(v) => v[i] as f64,
-            Pixels::F64(v) => v[i],
+            Pixels::F32(v) => v[at] as f64,
+            Pixels::F64(v) => v[at],
         }
     }
 
@@ -46,33 +55,46 @@ impl Image {
         self.len() == 0
     }
 
-    /// Zero every pixel outside nanoBragg's `-roi xmin xmax ymin ymax` (inclusive).
+    /// Zero every pixel outside nanoBragg's `-roi xmin xmax ymin ymax` (inclusive): the image
+    /// keeps only its view of the region.
     pub fn keep_roi(&mut self, [x0, x1, y0, y1]: [usize; 4]) {
-        let w = self.fpixels;
-        self.keep(move |i| (x0..=x1).contains(&(i % w)) && (y0..=y1).contains(&(i / w)));
+        let (x1, y1) = (x1.min(self.fpixels - 1), y1.min(self.spixels - 1));
+        fn only<T: Clone + Default>(a: &mut Array2<T>, [x0, x1, y0, y1]: [usize; 4]) {
+            let mut out = Array2::<T>::default(a.raw_dim());
+            out.slice_mut(s![y0..=y1, x0..=x1]).assign(&a.slice(s![y0..=y1, x0..=x1]));
+            *a = out;
+        }
+        match &mut self.pixels {
+            Pixels::F32(v) => only(v, [x0, x1, y0, y1]),
+            Pixels::F64(v) => only(v, [x0, x1, y0, y1]),
+        }
     }
 
-    /// Zero every pixel where `keep` is false.
+    /// Zero every pixel where `keep` (of the row-major index) is false.
     pub fn keep(&mut self, keep: impl Fn(usize) -> bool + Sync) {
         match &mut self.pixels {
-            Pixels::F32(v) => v.par_iter_mut().enumerate().filter(|(i, _)| !keep(*i)).for_each(|(_, x)| *x = 0.0),
-            Pixels::F64(v) => v.par_iter_mut().enumerate().filter(|(i, _)| !keep(*i)).for_each(|(_, x)| *x = 0.0),
+            Pixels::F32(v) => {
+                flat_mut(v).par_iter_mut().enumerate().filter(|(i, _)| !keep(*i)).for_each(|(_, x)| *x = 0.0)
+            }
+            Pixels::F64(v) => {
+                flat_mut(v).par_iter_mut().enumerate().filter(|(i, _)| !keep(*i)).for_each(|(_, x)| *x = 0.0)
+            }
         }
     }
 
     /// Sum over fixed chunks in parallel, added in order: the same total whatever the threads.
     pub fn sum(&self) -> f64 {
         let parts: Vec<f64> = match &self.pixels {
-            Pixels::F32(v) => v.par_chunks(CHUNK).map(|c| c.iter().map(|&x| x as f64).sum()).collect(),
-            Pixels::F64(v) => v.par_chunks(CHUNK).map(|c| c.iter().sum()).collect(),
+            Pixels::F32(v) => flat(v).par_chunks(CHUNK).map(|c| c.iter().map(|&x| x as f64).sum()).collect(),
+            Pixels::F64(v) => flat(v).par_chunks(CHUNK).map(|c| c.iter().sum()).collect(),
         };
         parts.iter().sum()
     }
 
     pub fn max(&self) -> f64 {
         match &self.pixels {
-            Pixels::F32(v) => v.par_iter().map(|&x| x as f64).reduce(|| f64::MIN, f64::max),
-            Pixels::F64(v) => v.par_iter().copied().reduce(|| f64::MIN, f64::max),
+            Pixels::F32(v) => flat(v).par_iter().map(|&x| x as f64).reduce(|| f64::MIN, f64::max),
+            Pixels::F64(v) => flat(v).par_iter().copied().reduce(|| f64::MIN, f64::max),
         }
     }
 
@@ -82,12 +104,12 @@ impl Image {
         let out = bytes.par_chunks_mut(CHUNK * 4).enumerate();
         match &self.pixels {
             Pixels::F32(v) => out.for_each(|(k, b)| {
-                for (o, x) in b.chunks_exact_mut(4).zip(&v[k * CHUNK..]) {
+                for (o, x) in b.chunks_exact_mut(4).zip(&flat(v)[k * CHUNK..]) {
                     o.copy_from_slice(&x.to_le_bytes());
                 }
             }),
             Pixels::F64(v) => out.for_each(|(k, b)| {
-                for (o, x) in b.chunks_exact_mut(4).zip(&v[k * CHUNK..]) {
+                for (o, x) in b.chunks_exact_mut(4).zip(&flat(v)[k * CHUNK..]) {
                     o.copy_from_slice(&(*x as f32).to_le_bytes());
                 }
             }),
@@ -114,6 +136,15 @@ impl Image {
         }
         write_file(path, &buf)
     }
+}
+
+/// The pixels as one row-major slice (images are built in standard layout).
+fn flat<T>(a: &Array2<T>) -> &[T] {
+    a.as_slice().unwrap_or_else(|| unreachable!("images are row-major"))
+}
+
+fn flat_mut<T>(a: &mut Array2<T>) -> &mut [T] {
+    a.as_slice_mut().unwrap_or_else(|| unreachable!("images are row-major"))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {

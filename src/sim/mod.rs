@@ -60,7 +60,10 @@ pub fn clock_seed() -> i64 {
 pub struct Rendered {
     pub image: Image,
     pub seconds: f64,
-    pub times: fast::StageTimes,
+    /// Stage times per worker thread (profile mode; empty otherwise).
+    pub threads: Vec<fast::StageTimes>,
+    /// The instruction set it ran with.
+    pub simd: fast::Simd,
 }
 
 /// Run `f` on a pool of `threads` threads (0: all cores).
@@ -75,20 +78,33 @@ pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Re
     Ok(pool.install(f))
 }
 
-/// Render with the vectorized path in the chosen precision.
+/// Render with the vectorized path in the chosen precision, with the best instruction set the
+/// CPU has.
 pub fn render(setup: &Setup, dtype: Dtype, profile: bool, on_row: &(dyn Fn() + Sync)) -> Rendered {
+    render_with(setup, dtype, fast::Simd::detect(), profile, on_row)
+}
+
+/// Render with a chosen instruction set (`Simd::Avx2Fma` only where `Simd::detect` gives it).
+pub fn render_with(
+    setup: &Setup,
+    dtype: Dtype,
+    simd: fast::Simd,
+    profile: bool,
+    on_row: &(dyn Fn() + Sync),
+) -> Rendered {
+    let simd = if simd == fast::Simd::Avx2Fma { fast::Simd::detect() } else { simd };
     let t = Instant::now();
-    let (image, times) = match dtype {
+    let (image, threads) = match dtype {
         Dtype::Float32 => {
-            let (px, times) = fast::render::<f32>(setup, profile, on_row);
+            let (px, times) = fast::render::<f32>(setup, simd, profile, on_row);
             (Image::f32(setup.fpixels, setup.spixels, px), times)
         }
         Dtype::Float64 => {
-            let (px, times) = fast::render::<f64>(setup, profile, on_row);
+            let (px, times) = fast::render::<f64>(setup, simd, profile, on_row);
             (Image::f64(setup.fpixels, setup.spixels, px), times)
         }
     };
-    Rendered { image: masked(setup, image), seconds: t.elapsed().as_secs_f64(), times }
+    Rendered { image: masked(setup, image), seconds: t.elapsed().as_secs_f64(), threads, simd }
 }
 
 /// Render with the scalar reference (slow; for checking).

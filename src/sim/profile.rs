@@ -18,8 +18,9 @@ pub const CORR_MIN: f64 = 0.999;
 pub const SUM_RATIO_TOL: f64 = 5e-3;
 /// On larger detectors the scalar reference renders this many evenly spaced rows.
 pub const REFERENCE_ROWS: usize = 128;
-/// All spans on one track, so viewers (and `loop hotspots`) see them nested.
+/// The main thread's track; worker k's stage spans are on track WORKER_TID + k.
 const TID: u64 = 1;
+const WORKER_TID: u64 = 100;
 
 pub struct Request {
     pub sizes: Vec<usize>,
@@ -45,7 +46,10 @@ pub struct SizeMetrics {
     pub corr_vs_reference: f64,
     pub sum_ratio: f64,
     pub max_rel_err: f64,
+    /// Time per pixel of the scalar reference over the vectorized path, both on `threads` threads.
     pub speedup_vs_scalar: f64,
+    /// The vectorized path's instruction set (avx2-fma or baseline).
+    pub simd: super::fast::Simd,
     pub image: String,
     pub png: String,
 }
@@ -64,6 +68,12 @@ struct Trace {
 impl Trace {
     fn us(&self, t: Instant) -> f64 {
         (t - self.t0).as_secs_f64() * 1e6
+    }
+    fn name_track(&mut self, tid: u64, name: &str) {
+        let meta = json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": name}});
+        if !self.events.contains(&meta) {
+            self.events.push(meta);
+        }
     }
     fn span(&mut self, name: &str, tid: u64, start: f64, dur: f64, args: serde_json::Value) {
         self.events.push(
@@ -120,28 +130,26 @@ pub fn run(req: &Request, progress: &dyn Progress) -> Result<Summary> {
                 r.seconds * 1e6,
                 json!({"size": size, "threads": threads}),
             );
-            // Stage spans: CPU time summed over threads, shown as wall time per thread.
-            let mut at = ts;
-            let stages: [(&str, std::time::Duration); 5] = [
-                ("geometry", r.times.geometry),
-                ("lattice", r.times.lattice),
-                ("structure_factors", r.times.structure_factors),
-                ("accumulation", r.times.accumulation),
-                ("scaling", r.times.scaling),
-            ];
-            // Nested inside the warm run; shrunk together if per-thread time exceeds the wall.
-            let per_thread: f64 = stages.iter().map(|(_, d)| d.as_secs_f64() * 1e6 / threads as f64).sum();
-            let fit = if per_thread > r.seconds * 1e6 { r.seconds * 1e6 / per_thread } else { 1.0 };
-            for (name, d) in stages {
-                let cpu_us = d.as_secs_f64() * 1e6;
-                let dur = cpu_us / threads as f64 * fit;
-                trace.span(name, TID, at, dur, json!({"cpu_ms": cpu_us / 1e3, "threads": threads}));
-                at += dur;
+            // Stage spans per worker thread, each on its own track: the time that thread spent
+            // in each stage, laid end to end inside its busy span from the run's start.
+            for (k, t) in r.threads.iter().enumerate() {
+                let tid = WORKER_TID + k as u64;
+                trace.name_track(tid, &format!("worker {k}"));
+                let busy: f64 = t.stages().iter().map(|(_, d)| d.as_secs_f64() * 1e6).sum();
+                trace.span(&format!("warm run {} rows", it + 1), tid, ts, busy, json!({"worker": k}));
+                let mut at = ts;
+                for (name, d) in t.stages() {
+                    let dur = d.as_secs_f64() * 1e6;
+                    trace.span(name, tid, at, dur, json!({"worker": k}));
+                    at += dur;
+                }
             }
             warm.push(r.seconds);
             last = Some(r);
         }
-        let image = last.ok_or_else(|| Error::Failed("no warm run".into()))?.image;
+        let last = last.ok_or_else(|| Error::Failed("no warm run".into()))?;
+        let simd = last.simd;
+        let image = last.image;
         let warm_s = warm.iter().sum::<f64>() / warm.len() as f64;
 
         // The scalar reference: the whole image when small, evenly spaced rows when large.
@@ -152,15 +160,20 @@ pub fn run(req: &Request, progress: &dyn Progress) -> Result<Summary> {
             (0..size).step_by(step).collect()
         };
         progress.start(&format!("{size}² scalar reference"), rows.len() as u64);
+        // On the same threads as the vectorized runs, so the speed-up compares equal thread counts.
         let t = Instant::now();
-        let reference: Vec<f64> = rows
-            .iter()
-            .flat_map(|&r| {
-                let row = scalar::render_rows(&setup, &[r]);
-                progress.tick();
-                row
-            })
-            .collect();
+        let reference: Vec<f64> = super::with_threads(req.threads, || {
+            use rayon::prelude::*;
+            let per_row: Vec<Vec<f64>> = rows
+                .par_iter()
+                .map(|&r| {
+                    let row = scalar::render_rows(&setup, &[r]);
+                    progress.tick();
+                    row
+                })
+                .collect();
+            per_row.concat()
+        })?;
         let reference_s = t.elapsed().as_secs_f64();
         trace.span("reference (scalar)", TID, trace.us(t), reference_s * 1e6, json!({"rows": rows.len()}));
         let ours: Vec<f64> =
@@ -196,6 +209,7 @@ pub fn run(req: &Request, progress: &dyn Progress) -> Result<Summary> {
             sum_ratio: stats.sum_ratio,
             max_rel_err: stats.max_rel_err,
             speedup_vs_scalar: round(scalar_per_px / vector_per_px, 2),
+            simd,
             image: bin,
             png,
         });
@@ -232,15 +246,15 @@ fn write_outputs(dir: &Path, runs: &[SizeMetrics], trace: &Trace) -> Result<()> 
     }
     write("metrics.json", serde_json::to_string_pretty(&m).unwrap_or_default() + "\n")?;
     let mut s = String::from("# Simulator profile\n\nBenchmark case: `-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 -detpixels SIZE`.\n\n");
-    s.push_str("| size | dtype | threads | cold s | warm s | Mpixel/s | corr vs scalar | sum ratio | max rel err | speed-up vs scalar | gates |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    s.push_str("| size | dtype | simd | threads | cold s | warm s | Mpixel/s | corr vs scalar | sum ratio | max rel err | speed-up vs scalar | gates |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for r in runs {
         let c = if r.corr_vs_reference >= CORR_MIN { "✅" } else { "❌" };
         let sr = if (r.sum_ratio - 1.0).abs() <= SUM_RATIO_TOL { "✅" } else { "❌" };
         s.push_str(&format!(
-            "| {0}² | {1:?} | {2} | {3:.3} | {4:.3} | {5:.1} | {6:.7} {c} | {7:.6} {sr} | {8:.2e} | {9:.1}× | corr ≥{CORR_MIN} {c}, abs(sum_ratio−1) ≤{SUM_RATIO_TOL} {sr} |\n",
-            r.size, r.dtype, r.threads, r.cold_s, r.warm_s, r.pixels_per_s / 1e6, r.corr_vs_reference, r.sum_ratio, r.max_rel_err, r.speedup_vs_scalar
+            "| {0}² | {1:?} | {10:?} | {2} | {3:.3} | {4:.3} | {5:.1} | {6:.7} {c} | {7:.6} {sr} | {8:.2e} | {9:.1}× | corr ≥{CORR_MIN} {c}, abs(sum_ratio−1) ≤{SUM_RATIO_TOL} {sr} |\n",
+            r.size, r.dtype, r.threads, r.cold_s, r.warm_s, r.pixels_per_s / 1e6, r.corr_vs_reference, r.sum_ratio, r.max_rel_err, r.speedup_vs_scalar, r.simd
         ));
     }
-    s.push_str("\nThe scalar reference renders the whole image up to 1024², and 128 evenly spaced rows above; the speed-up compares time per pixel.\nTrace: `trace.json` (open in Perfetto or chrome://tracing). Stage spans show CPU time summed over threads, divided by the thread count.\n");
+    s.push_str("\nThe scalar reference renders the whole image up to 1024², and 128 evenly spaced rows above; the speed-up compares time per pixel.\nThe scalar reference runs on the same threads as the vectorized path, so the speed-up compares equal thread counts.\nTrace: `trace.json` (open in Perfetto or chrome://tracing): one track per worker thread with the time it spent in each stage.\n");
     write("summary.md", s)
 }

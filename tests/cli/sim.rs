@@ -1,5 +1,6 @@
 use crate::common::*;
 use ledger_loop::evidence::compare::Stats;
+use ledger_loop::sim::fast::Simd;
 use ledger_loop::sim::geometry::Setup;
 use ledger_loop::sim::params::{Params, Shape};
 use ledger_loop::sim::{fast, scalar};
@@ -8,12 +9,12 @@ fn golden_dir() -> std::path::PathBuf {
     fixtures().join("golden")
 }
 
-fn vectorized(p: &Params, f64_path: bool) -> Vec<f64> {
+fn vectorized(p: &Params, f64_path: bool, simd: Simd) -> Vec<f64> {
     let s = Setup::new(p).unwrap();
     if f64_path {
-        fast::render::<f64>(&s, false, &|| ()).0
+        fast::render::<f64>(&s, simd, false, &|| ()).0
     } else {
-        fast::render::<f32>(&s, false, &|| ()).0.into_iter().map(|x| x as f64).collect()
+        fast::render::<f32>(&s, simd, false, &|| ()).0.into_iter().map(|x| x as f64).collect()
     }
 }
 
@@ -97,10 +98,13 @@ fn vectorized_agrees_with_the_scalar_reference() {
     for (name, p) in cases() {
         let reference = scalar::render(&Setup::new(&p).unwrap());
         assert!(reference.iter().sum::<f64>() > 0.0, "{name}: empty image");
-        let s64 = Stats::of(&vectorized(&p, true), &reference);
-        assert!(s64.corr >= 0.99999 && (s64.sum_ratio - 1.0).abs() <= 1e-5, "{name} f64: {s64:?}");
-        let s32 = Stats::of(&vectorized(&p, false), &reference);
-        assert!(s32.corr >= 0.999 && (s32.sum_ratio - 1.0).abs() <= 5e-3, "{name} f32: {s32:?}");
+        // Both builds of the row renderer: the baseline and, where the CPU has them, AVX2+FMA.
+        for simd in [Simd::Baseline, Simd::detect()] {
+            let s64 = Stats::of(&vectorized(&p, true, simd), &reference);
+            assert!(s64.corr >= 0.99999 && (s64.sum_ratio - 1.0).abs() <= 1e-5, "{name} f64 {simd:?}: {s64:?}");
+            let s32 = Stats::of(&vectorized(&p, false, simd), &reference);
+            assert!(s32.corr >= 0.999 && (s32.sum_ratio - 1.0).abs() <= 5e-3, "{name} f32 {simd:?}: {s32:?}");
+        }
     }
 }
 
@@ -230,7 +234,7 @@ fn bragg_peak_lands_where_braggs_law_says() {
         spixels: size,
         ..Params::benchmark(size)
     };
-    let img = vectorized(&p, true);
+    let img = vectorized(&p, true, Simd::detect());
     let (d, px) = (100.0, 0.1);
     let z = d * (6.2 / 100.0) / (1.0 - (0.062f64).powi(2)).sqrt();
     let fbeam = (size as f64 * px + px) / 2.0 + px / 2.0;
@@ -265,7 +269,7 @@ fn image_is_symmetric_where_the_geometry_is() {
         oversample: Some(1),
         ..Params::default()
     };
-    let img = vectorized(&p, true);
+    let img = vectorized(&p, true, Simd::detect());
     // The MOSFLM beam centre sits between pixels size/2 and size/2+1: pixel i mirrors to size+1-i.
     for s in 2..size {
         for f in 2..size {
@@ -291,7 +295,7 @@ fn peak_intensity_scales_as_n_to_the_sixth() {
             oversample: Some(1),
             ..Params::default()
         };
-        vectorized(&p, true)[16 * 33 + 16]
+        vectorized(&p, true, Simd::detect())[16 * 33 + 16]
     };
     let ratio = at(6) / at(2);
     assert!((ratio - 3f64.powi(6)).abs() / 729.0 < 1e-9, "{ratio}");
@@ -312,7 +316,7 @@ fn solid_angle_falloff_matches_the_formula() {
         oversample: Some(1),
         ..Params::default()
     };
-    let img = vectorized(&p, true);
+    let img = vectorized(&p, true, Simd::detect());
     let (px, d) = (1e-3, 0.04);
     let beam = (size as f64 * px + px) / 2.0 + px / 2.0;
     for s in 0..size {
@@ -375,7 +379,19 @@ fn profile_writes_trace_metrics_and_summary() {
     for stage in ["geometry", "lattice", "accumulation", "scaling", "output", "reference (scalar)", "warm run 2"] {
         assert!(names.contains(&stage), "trace lacks {stage}: {names:?}");
     }
-    assert!(t["traceEvents"].as_array().unwrap().iter().all(|e| e["ph"] == "X" && e["dur"].as_f64().unwrap() >= 0.0));
+    let events = t["traceEvents"].as_array().unwrap();
+    assert!(events.iter().filter(|e| e["ph"] == "X").all(|e| e["dur"].as_f64().unwrap() >= 0.0));
+    // One named track per worker thread, each with its own lattice span.
+    let workers = events.iter().filter(|e| e["ph"] == "M" && e["args"]["name"].as_str().unwrap().starts_with("worker"));
+    let tracks: Vec<&serde_json::Value> = workers.map(|e| &e["tid"]).collect();
+    assert!(!tracks.is_empty());
+    for tid in tracks {
+        assert!(events.iter().any(|e| &e["tid"] == tid && e["name"] == "lattice"), "track {tid} has no lattice span");
+    }
+    assert_eq!(
+        m["simd"].as_str().unwrap(),
+        if std::is_x86_feature_detected!("avx2") { "avx2-fma" } else { "baseline" }
+    );
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(summary.contains("| 96² |") && summary.contains("✅"), "{summary}");
     assert_eq!(std::fs::metadata(dir.join("image_96.bin")).unwrap().len(), 96 * 96 * 4);
