@@ -446,6 +446,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Sim(SimCommand::Run(a)) => sim::cmd_sim_run(a),
         Command::Sim(SimCommand::Profile(a)) => sim::cmd_sim_profile(a),
+        Command::Sim(SimCommand::Options(a)) => sim::cmd_sim_options(a),
         Command::Run(a) => {
             cmd_next(&cli, &NextArgs { step: a.step.clone(), json: a.json, run: true, dry_run: a.dry_run })
         }

@@ -24,6 +24,44 @@ pub enum SimCommand {
         after_help = "Examples:\n  loop sim profile --sizes 1024 --outdir reports/sim/<STAMP>/profile/\n  loop sim profile --sizes 1024,4096 --dtype float32 --iterations 3 \\\n      --threads 2 --outdir out/\n\nWrites trace.json (Chrome trace events), metrics.json, summary.md,\nimage_SIZE.bin and .png. Exit 1 when corr < 0.999 or |sum_ratio−1| >\n5e-3 against the scalar reference."
     )]
     Profile(SimProfileArgs),
+    /// Every nanoBragg option: its long option here, values, unit, and whether it is supported.
+    #[command(
+        after_help = "Examples:\n  loop sim options\n  loop sim options --markdown\n  loop sim options --json | jq '.[] | select(.supported | not)'"
+    )]
+    Options(SimOptionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimOptionsArgs {
+    /// Print the table as Markdown (the README's table).
+    #[arg(long, conflicts_with = "json")]
+    pub markdown: bool,
+    /// Print the table as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) fn cmd_sim_options(a: &SimOptionsArgs) -> Result<ExitCode> {
+    if a.json {
+        out_json(&options::json());
+    } else if a.markdown {
+        out(&options::markdown());
+    } else {
+        let mut s = String::new();
+        for o in options::OPTIONS {
+            let names =
+                o.nb.iter()
+                    .copied()
+                    .chain((!o.long.is_empty() && o.supported()).then_some(o.long))
+                    .map(|n| if o.nb.contains(&n) { n.to_string() } else { format!("--{n}") })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+            let what = if o.supported() { o.help_text() } else { format!("refused: {}", o.help) };
+            s.push_str(&format!("{names}\n    {what}\n"));
+        }
+        out(&s);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, Args)]

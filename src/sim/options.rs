@@ -549,6 +549,43 @@ pub const OPTIONS: &[Opt] = &[
     refused!(&["-sample_size", "-sample_thick", "-sample_x", "-width", "-height", "-sample_den", "-density", "-MW", "-molecules", "-source_dist", "-phistep"], Numbers(1), "sample-volume, source-distance and phi-step-size settings"),
 ];
 
+/// The table as Markdown: every nanoBragg spelling, the long option, values and unit, and
+/// whether it is supported (the README's table is this text).
+pub fn markdown() -> String {
+    let mut s = String::from("| nanoBragg | `loop sim run` | values | meaning |\n| --- | --- | --- | --- |\n");
+    for o in OPTIONS {
+        let nb = if o.nb.is_empty() {
+            "—".to_string()
+        } else {
+            o.nb.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" ")
+        };
+        let long = if o.long.is_empty() || !o.supported() { "—".to_string() } else { format!("`--{}`", o.long) };
+        let values = match o.value {
+            Value::Flag => String::new(),
+            Value::Numbers(n) => format!("{n} number{}", if n > 1 { "s" } else { "" }),
+            Value::Word(w) => w.to_string(),
+            Value::KeywordOr(k, n) => format!("`{k}` or {n} numbers"),
+        };
+        let values = if o.unit.is_empty() { values } else { format!("{values} ({})", o.unit) };
+        let meaning = if o.supported() { o.help.replace('|', "\\|") } else { format!("**refused**: {}", o.help) };
+        s.push_str(&format!("| {nb} | {long} | {values} | {meaning} |\n"));
+    }
+    s
+}
+
+/// The table as JSON, for agents.
+pub fn json() -> serde_json::Value {
+    OPTIONS
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "nanobragg": o.nb, "long": (!o.long.is_empty() && o.supported()).then(|| format!("--{}", o.long)),
+                "values": o.value.names(o.long), "unit": o.unit, "help": o.help, "supported": o.supported(),
+            })
+        })
+        .collect()
+}
+
 /// The row for a nanoBragg spelling (`-lambda`) or a long option (`--lambda`).
 pub fn find(word: &str) -> Option<&'static Opt> {
     if let Some(long) = word.strip_prefix("--") {
@@ -746,6 +783,24 @@ mod tests {
         let (a, b) = (a.finish().unwrap(), b.finish().unwrap());
         assert_eq!((a.lambda_a, a.n, a.detector_thick_um, a.curved), (6.2, [3, 5, 5], 100.0, true));
         assert_eq!((b.lambda_a, b.n, b.detector_thick_um, b.curved), (6.2, [3, 5, 5], 100.0, true));
+    }
+
+    /// Every option nanoBragg's usage text lists (run the C with no arguments) has a row.
+    #[test]
+    fn covers_the_usage_text() {
+        let usage = "-mat -hkl -misset -cell -default_F -distance -detsize -detpixels -pixel -img -mask \
+            -detector_absorb -detector_thick -detector_thicksteps -Xbeam -Ybeam -mosflm -xds -ORGX -twotheta -N \
+            -xtalsize -square_xtal -round_xtal -gauss_xtal -tophat_spots -oversample -oversample_thick \
+            -oversample_polar -oversample_omega -lambda -mosaic -mosaic_domains -dispersion -dispsteps -hdivrange \
+            -vdivrange -hdivstep -vdivstep -square_div -phi -osc -phisteps -water -floatfile -intfile -scale -adc \
+            -polar -noisefile -pgmfile -pgmscale -nopgm -roi -printout -seed -mosaic_seed -misset_seed -fluence \
+            -flux -beamsize -exposure -nonoise -noprogress -nopolar -nointerpolate -interpolate -point_pixel \
+            -curved_det -fdet_vector -sdet_vector -odet_vector -beam_vector -polar_vector -spindle_axis -pix0_vector";
+        for w in usage.split_whitespace() {
+            assert!(find(w).is_some(), "{w} has no row");
+        }
+        let refused: Vec<&str> = usage.split_whitespace().filter(|w| !find(w).is_some_and(Opt::supported)).collect();
+        assert_eq!(refused, ["-img", "-printout", "-pix0_vector"]);
     }
 
     #[test]

@@ -489,3 +489,26 @@ fn mask_skips_the_pixels_it_zeroes() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("mask.img") && stderr(&o).contains("32x32"), "{}", stderr(&o));
 }
+
+/// The README's option table is the one `loop sim options --markdown` prints.
+#[test]
+fn readme_lists_every_nanobragg_option_from_the_table() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let start = readme.find("<!-- sim-options:begin -->\n").unwrap() + "<!-- sim-options:begin -->\n".len();
+    let end = readme.find("<!-- sim-options:end -->").unwrap();
+    assert_eq!(
+        &readme[start..end],
+        ledger_loop::sim::options::markdown(),
+        "regenerate with `loop sim options --markdown`"
+    );
+    let o = cmd(&repo_root()).args(["sim", "options", "--json"]).output().unwrap();
+    let rows = json(&o);
+    let refused: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["supported"] == false)
+        .map(|r| r["nanobragg"][0].as_str().unwrap())
+        .collect();
+    assert!(refused.contains(&"-img") && refused.contains(&"-pix0_vector"), "{refused:?}");
+}
