@@ -110,16 +110,26 @@ PY
 }
 
 sim() {
-  echo "== simulator: 4096² benchmark case, $THREADS threads"
-  local args="-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 -detpixels 4096"
+  # The two cases the simulator is held to: the 4096² benchmark, and a 1024² detector with
+  # two-theta, three detector rotations, a 3-layer sensor and 10 mosaic domains.
+  local big="-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 -detpixels 4096"
+  local rot="-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 -detpixels 1024 -twotheta 10 -detector_rotx 2 -detector_roty 3 -detector_rotz 4 -detector_thick 100 -detector_thicksteps 3 -mosaic 0.5 -mosaic_dom 10"
+  echo "== simulator: profile of the 4096² case, $THREADS threads"
   "$LOOP" sim profile --sizes 4096 --iterations 3 --threads "$THREADS" --outdir "$WORK/prof"
-  /usr/bin/time -f "loop sim run max RSS: %M KB" "$LOOP" sim run --nb-args "$args" --threads "$THREADS" --floatfile "$WORK/r.bin" >/dev/null
-  if [ -n "${NB_C_BIN:-}" ]; then
-    (cd "$WORK" && OMP_NUM_THREADS=$THREADS hf -m 5 "$NB_C_BIN $args -nonoise -floatfile c.bin" "$LOOP sim run --nb-args '$args' --threads $THREADS --floatfile r.bin")
-    "$LOOP" compare "$WORK/r.bin" "$WORK/c.bin" --gate "corr>=0.999,sum_ratio=1±5e-3"
-  else
-    echo "(set NB_C_BIN to a nanoBragg built with gcc -O3 -march=native -fopenmp to compare)"
-  fi
+  /usr/bin/time -f "loop sim run max RSS: %M KB" "$LOOP" sim run --nb-args "$big" --threads "$THREADS" --floatfile "$WORK/r.bin" >/dev/null
+  for case in big rot; do
+    local args=${!case}
+    echo "== simulator vs nanoBragg C, case $case: $args"
+    echo "-- AVX2+FMA build against the baseline build (render only):"
+    for simd in auto baseline; do "$LOOP" sim run --nb-args "$args" --threads "$THREADS" --simd "$simd"; done
+    if [ -n "${NB_C_BIN:-}" ]; then
+      (cd "$WORK" && rm -f Fdump.bin && OMP_NUM_THREADS=$THREADS hf -m 5 \
+        "$NB_C_BIN $args -nonoise -nopgm -floatfile c.bin" "$LOOP sim run --nb-args '$args' --threads $THREADS --floatfile r.bin")
+      "$LOOP" compare "$WORK/r.bin" "$WORK/c.bin" --gate "corr>=0.999,sum_ratio=1±5e-3"
+    else
+      echo "(set NB_C_BIN to a nanoBragg built with gcc -O3 -march=native -fopenmp to compare)"
+    fi
+  done
 }
 
 for what in ${@:-ledger merge guard compare hotspots sim}; do
