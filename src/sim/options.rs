@@ -82,6 +82,10 @@ pub struct Reader {
     cell_given: bool,
     /// The last pivot an option implied (nanoBragg's rule, used by the custom convention).
     implied_pivot: Pivot,
+    /// Beam centre (mm) and XDS origin (pixels) from an -img/-mask header, used where the
+    /// pivot gives them a meaning and no option set them.
+    header_beam: [Option<f64>; 2],
+    header_org: [Option<f64>; 2],
 }
 
 fn num(w: &str) -> std::result::Result<f64, String> {
@@ -196,8 +200,10 @@ pub const OPTIONS: &[Opt] = &[
         r.p.pixel_mm = num(v[0])?;
         Ok(())
     }),
-    refused!(&["-img"], Word("FILE"), "reading the geometry from an SMV header; give the values as options"),
-    opt!(&["-mask"], "mask", Word("FILE"), "", "SMV image; pixels that are 0 there are not simulated (left 0)", |r, v| {
+    // -img and -mask take the detector from the image's header before any other option, as
+    // nanoBragg does (see Reader::read); the options themselves only name the file.
+    opt!(&["-img"], "img", Word("FILE"), "", "SMV image whose header gives the detector: size, pixel, distance, wavelength, beam centre, phi, osc (other options override)", |_, _| Ok(())),
+    opt!(&["-mask"], "mask", Word("FILE"), "", "SMV image: its header as -img, and pixels that are 0 in it are not simulated (left 0)", |r, v| {
         r.p.mask = Some(PathBuf::from(v[0]));
         Ok(())
     }),
@@ -608,11 +614,54 @@ impl Reader {
             misset_seed: None,
             cell_given: false,
             implied_pivot: Pivot::Beam,
+            header_beam: [None; 2],
+            header_org: [None; 2],
         }
+    }
+
+    /// The detector from an SMV header, as nanoBragg's -img and -mask read it (the mask's
+    /// BEAM_CENTER_Y counted from the far edge, as the C does).
+    fn header(&mut self, file: &str, mask: bool) -> Result<()> {
+        let path = Path::new(file);
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let smv = super::output::parse_smv(path, &bytes)?;
+        let v = |k: &str| smv.value_as_nanobragg(k);
+        let p = &mut self.p;
+        (p.fpixels, p.spixels, self.detpixels_given) = (smv.width, smv.height, true);
+        if let Some(x) = v("PIXEL_SIZE") {
+            p.pixel_mm = x;
+        }
+        if let Some(x) = v("DISTANCE") {
+            p.distance_mm = x;
+        }
+        if let Some(x) = v("CLOSE_DISTANCE") {
+            p.close_distance_mm = Some(x);
+        }
+        if let Some(x) = v("WAVELENGTH") {
+            p.lambda_a = x;
+        }
+        let detsize_s = p.pixel_mm * p.spixels as f64;
+        self.header_beam = [v("BEAM_CENTER_X"), v("BEAM_CENTER_Y").map(|y| if mask { detsize_s - y } else { y })];
+        self.header_org = [v("ORGX"), v("ORGY")];
+        if let Some(x) = v("PHI") {
+            p.phi_deg = x;
+        }
+        if let Some(x) = v("OSC_RANGE") {
+            p.osc_deg = Some(x);
+        }
+        // nanoBragg reads TWOTHETA into a variable its geometry never uses: no swing.
+        Ok(())
     }
 
     /// Read words (nanoBragg spellings or long options, mixed) in order; later ones win.
     pub fn read(&mut self, words: &[&str]) -> Result<()> {
+        // nanoBragg reads -mask, then -img, before every other option.
+        for name in ["mask", "img"] {
+            let at = words.iter().rposition(|w| w.strip_prefix('-').map(|w| w.trim_start_matches('-')) == Some(name));
+            if let Some(file) = at.and_then(|i| words.get(i + 1)) {
+                self.header(file, name == "mask")?;
+            }
+        }
         let mut i = 0;
         while i < words.len() {
             let flag = words[i];
@@ -649,6 +698,17 @@ impl Reader {
         }
         if p.convention == Convention::Custom && p.pivot.is_none() {
             p.pivot = Some(self.implied_pivot);
+        }
+        // A header's beam centre where the beam pivots (or in the custom convention), its
+        // origin where the sample does; options given win.
+        let pivot = p.pivot.unwrap_or(p.convention.pivot());
+        if pivot == Pivot::Beam || p.convention == Convention::Custom {
+            p.xbeam_mm = p.xbeam_mm.or(self.header_beam[0]);
+            p.ybeam_mm = p.ybeam_mm.or(self.header_beam[1]);
+        }
+        if pivot == Pivot::Sample {
+            p.orgx = p.orgx.or(self.header_org[0]);
+            p.orgy = p.orgy.or(self.header_org[1]);
         }
         if self.random_misset {
             // nanoBragg's random orientation: a "90" (radian) spherical-cap rotation from the
@@ -800,13 +860,13 @@ mod tests {
             assert!(find(w).is_some(), "{w} has no row");
         }
         let refused: Vec<&str> = usage.split_whitespace().filter(|w| !find(w).is_some_and(Opt::supported)).collect();
-        assert_eq!(refused, ["-img", "-printout", "-pix0_vector"]);
+        assert_eq!(refused, ["-printout", "-pix0_vector"]);
     }
 
     #[test]
     fn refused_options_say_why() {
-        let e = Reader::new().read(&["-img", "x.img"]).unwrap_err().to_string();
-        assert!(e.contains("-img: not supported: reading the geometry from an SMV header"), "{e}");
+        let e = Reader::new().read(&["-pix0_vector", "0", "0", "0"]).unwrap_err().to_string();
+        assert!(e.contains("-pix0_vector: not supported: nanoBragg reads it but"), "{e}");
         let e = Reader::new().read(&["-frobnicate"]).unwrap_err().to_string();
         assert!(e.contains("unsupported nanoBragg option `-frobnicate`"), "{e}");
         let e = Reader::new().read(&["-cell", "1", "2"]).unwrap_err().to_string();

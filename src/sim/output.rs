@@ -213,38 +213,76 @@ fn write_smv(path: &Path, header: &str, data: &[u16]) -> Result<()> {
     f.write_all(&bytes).map_err(|e| Error::io(path, e))
 }
 
-/// Read an SMV image (as nanoBragg writes them): header size, dimensions and byte order from the
-/// header, unsigned 16-bit pixels after it.
-pub fn read_smv(path: &Path, bytes: &[u8]) -> Result<(usize, usize, Vec<f64>)> {
+/// An SMV image: its size, header and pixels.
+pub struct Smv {
+    pub width: usize,
+    pub height: usize,
+    header: String,
+    pub data: Vec<f64>,
+}
+
+impl Smv {
+    /// A header value (`KEY=value;`), as text.
+    pub fn text(&self, k: &str) -> Option<&str> {
+        self.header
+            .split([';', '\n'])
+            .find_map(|kv| kv.trim().strip_prefix(k).and_then(|r| r.strip_prefix('=')).map(str::trim))
+    }
+
+    /// A numeric header value.
+    pub fn value(&self, k: &str) -> Option<f64> {
+        self.text(k).and_then(|v| v.parse().ok())
+    }
+
+    /// A numeric value as nanoBragg reads headers: the number after the `=` that follows the
+    /// *last* place the text `k` occurs anywhere (so `DISTANCE` finds `CLOSE_DISTANCE=` when
+    /// that comes later, and `ORGX` finds `XDS_ORGX=`).
+    pub fn value_as_nanobragg(&self, k: &str) -> Option<f64> {
+        let at = self.header.rfind(k)? + k.len();
+        let rest = &self.header[at..];
+        let rest = rest[rest.find('=')? + 1..].trim_start();
+        // atof: the longest prefix that is a number.
+        let end = rest.find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c))).unwrap_or(rest.len());
+        (1..=end).rev().find_map(|n| rest[..n].parse().ok()).or(Some(0.0))
+    }
+}
+
+/// Read an SMV image (nanoBragg's `-intfile`, ADSC-style): unsigned 16-bit pixels after a
+/// `{ KEY=value; ... }` header.
+pub fn parse_smv(path: &Path, bytes: &[u8]) -> Result<Smv> {
     let shown = path.display().to_string();
     let end = bytes
         .iter()
         .position(|&b| b == b'}')
         .ok_or_else(|| Error::input(&shown, 0, "not an SMV image: no `}` ending the header"))?;
-    let head = String::from_utf8_lossy(&bytes[..end]);
-    let key = |k: &str| {
-        head.split([';', '\n'])
-            .find_map(|kv| kv.trim().strip_prefix(k).and_then(|r| r.strip_prefix('=')).map(|v| v.trim().to_string()))
-    };
-    let num = |k: &str| {
-        key(k)
+    let mut smv =
+        Smv { width: 0, height: 0, header: String::from_utf8_lossy(&bytes[..end]).into_owned(), data: Vec::new() };
+    let num = |smv: &Smv, k: &str| {
+        smv.text(k)
             .and_then(|v| v.parse::<usize>().ok())
             .ok_or_else(|| Error::input(&shown, 0, format!("SMV header has no {k}")))
     };
-    let (header, w, h) = (num("HEADER_BYTES")?, num("SIZE1")?, num("SIZE2")?);
-    if key("TYPE").as_deref() != Some("unsigned_short") {
+    let (header, w, h) = (num(&smv, "HEADER_BYTES")?, num(&smv, "SIZE1")?, num(&smv, "SIZE2")?);
+    if smv.text("TYPE") != Some("unsigned_short") {
         return Err(Error::input(&shown, 0, "SMV TYPE is not unsigned_short"));
     }
-    let big = key("BYTE_ORDER").as_deref() == Some("big_endian");
-    let need = header + 2 * w * h;
-    if bytes.len() < need {
-        return Err(Error::input(&shown, 0, format!("SMV image is {} bytes, its header promises {need}", bytes.len())));
-    }
-    let v = bytes[header..need]
+    let big = smv.text("BYTE_ORDER") == Some("big_endian");
+    let need = w.checked_mul(h).and_then(|n| n.checked_mul(2)).and_then(|n| n.checked_add(header));
+    let need = need.filter(|n| *n <= bytes.len()).ok_or_else(|| {
+        Error::input(&shown, 0, format!("SMV image is {} bytes, less than its header promises ({w}x{h})", bytes.len()))
+    })?;
+    smv.data = bytes[header..need]
         .chunks_exact(2)
         .map(|c| if big { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) } as f64)
         .collect();
-    Ok((w, h, v))
+    (smv.width, smv.height) = (w, h);
+    Ok(smv)
+}
+
+/// Read an SMV image's size and pixels.
+pub fn read_smv(path: &Path, bytes: &[u8]) -> Result<(usize, usize, Vec<f64>)> {
+    let smv = parse_smv(path, bytes)?;
+    Ok((smv.width, smv.height, smv.data))
 }
 
 /// nanoBragg's Poisson deviates (Numerical Recipes `poidev`, with its `gaussdev` above a million
