@@ -1,5 +1,5 @@
-//! Everything about a simulation that does not depend on the pixel: detector frame (MOSFLM
-//! convention), crystal axes for every phi step and mosaic domain, sources, and the final scale.
+//! Everything about a simulation that does not depend on the pixel: detector frame (in the
+//! chosen convention), crystal axes for every phi step and mosaic domain, sources, and the final scale.
 //! Built once from `Params`, shared by the scalar and the vectorized renderers.
 
 use super::hkl::Hkl;
@@ -776,6 +776,31 @@ mod tests {
         // And -Xbeam means nothing where the sample pivots: refused, not ignored.
         p.xbeam_mm = Some(1.0);
         assert!(Setup::new(&p).is_err());
+    }
+
+    /// The custom convention (any unit-vector option): MOSFLM's axes unless given, the beam
+    /// centre is the point nearest the sample, with no half pixel; two-theta about +y.
+    #[test]
+    fn custom_convention_places_the_detector_as_the_spec_says() {
+        use crate::sim::params::{Convention, Params, Vectors};
+        let mut p = Params::benchmark(64);
+        (p.distance_mm, p.pixel_mm, p.fpixels, p.spixels) = (100.0, 0.1, 64, 48);
+        (p.convention, p.xbeam_mm, p.ybeam_mm) = (Convention::Custom, Some(2.0), Some(3.0));
+        let close = |a: V3, b: V3| a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-12);
+        // Fbeam = Xbeam along fast (+z), Sbeam = Ybeam along slow (−y), beam +x.
+        let s = Setup::new(&p).unwrap();
+        assert!(close(s.pix0, [0.1, 0.003, -0.002]), "{:?}", s.pix0);
+        // A fast axis tilted off z is made unit length; a normal that is not unit length is
+        // replaced by fast × slow.
+        p.vectors = Vectors { fdet: Some([0.0, 0.0, 2.0]), odet: Some([2.0, 0.0, 0.0]), ..Vectors::default() };
+        let s = Setup::new(&p).unwrap();
+        assert!(close(s.fdet, [0.0, 0.0, 1.0]) && close(s.odet, cross([0.0, 0.0, 1.0], [0.0, -1.0, 0.0])));
+        // Two-theta swings the detector about +y (MOSFLM's is −z).
+        p.vectors = Vectors::default();
+        p.twotheta_deg = 30.0;
+        let s = Setup::new(&p).unwrap();
+        let (sin, cos) = 30f64.to_radians().sin_cos();
+        assert!(close(s.odet, [cos, 0.0, -sin]), "{:?}", s.odet);
     }
 
     #[test]

@@ -348,6 +348,20 @@ fn bad_input_is_refused_with_exit_2() {
     let o = sim(&["--hkl", "bad.hkl", "--detpixels", "8"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.hkl:2: expected `h k l F`"), "{}", stderr(&o));
+    // Matrix and source files: a word where a number belongs is refused with file and line.
+    write(d.path(), "bad.mat", "0.01 0 0\n0 zero 0\n0 0 0.01\n");
+    write(d.path(), "bad.src", "-10 0 0 1 1e-10\n-10 0 0 1 1e-10 7\n");
+    for (args, want) in [
+        (vec!["--mat", "bad.mat", "--default-F", "1", "--floatfile", "x.bin"], "bad.mat:2: `zero` is not a number"),
+        (vec!["--sourcefile", "bad.src", "--default-F", "1", "--floatfile", "x.bin"], "bad.src:2: expected at most 5"),
+        (vec!["--nb-args", "-default_F 1 -pix0_vector 0 0 0", "--floatfile", "x.bin"], "-pix0_vector: not supported"),
+        (vec!["--detector-thick", "-5", "--default-F", "1", "--floatfile", "x.bin"], "-detector_thick"),
+    ] {
+        let o = sim(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        assert!(!d.path().join("x.bin").exists(), "nothing written");
+    }
     let o = cmd(d.path()).args(["sim", "profile", "--sizes", "200000", "--outdir", "p"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(!d.path().join("p").exists(), "nothing written before refusing");
