@@ -129,6 +129,52 @@ macro_rules! refused {
     };
 }
 
+/// A row whose one number sets a field (`Some` for an optional one).
+macro_rules! number {
+    ($nb:expr, $long:expr, $unit:expr, $help:expr, Some $($f:ident).+) => {
+        opt!($nb, $long, Numbers(1), $unit, $help, |r, v| {
+            r.p.$($f).+ = Some(num(v[0])?);
+            Ok(())
+        })
+    };
+    ($nb:expr, $long:expr, $unit:expr, $help:expr, $($f:ident).+) => {
+        opt!($nb, $long, Numbers(1), $unit, $help, |r, v| {
+            r.p.$($f).+ = num(v[0])?;
+            Ok(())
+        })
+    };
+}
+
+/// A row whose one whole number sets an optional count.
+macro_rules! count {
+    ($nb:expr, $long:expr, $unit:expr, $help:expr, $($f:ident).+) => {
+        opt!($nb, $long, Numbers(1), $unit, $help, |r, v| {
+            r.p.$($f).+ = Some(whole(v[0])?);
+            Ok(())
+        })
+    };
+}
+
+/// A switch that sets a field to a value.
+macro_rules! switch {
+    ($nb:expr, $long:expr, $help:expr, $($f:ident).+ = $value:expr) => {
+        opt!($nb, $long, Flag, "", $help, |r, _| {
+            r.p.$($f).+ = $value;
+            Ok(())
+        })
+    };
+}
+
+/// A lab vector of the custom convention.
+macro_rules! vector {
+    ($nb:expr, $long:expr, $help:expr, $f:ident) => {
+        opt!($nb, $long, Numbers(3), "", $help, |r, v| {
+            custom(r).$f = Some(vec3(v)?);
+            Ok(())
+        })
+    };
+}
+
 use Value::{Flag, KeywordOr, Numbers, Word};
 
 /// Every option, in the order of nanoBragg's usage text where it has one.
@@ -157,10 +203,7 @@ pub const OPTIONS: &[Opt] = &[
         r.cell_given = true;
         Ok(())
     }),
-    opt!(&["-default_F"], "default-F", Numbers(1), "electrons", "structure factor of every reflection not in the HKL file", |r, v| {
-        r.p.default_f = num(v[0])?;
-        Ok(())
-    }),
+    number!(&["-default_F"], "default-F", "electrons", "structure factor of every reflection not in the HKL file", default_f),
     opt!(&["-distance"], "distance", Numbers(1), "mm", "sample to detector along the beam", |r, v| {
         r.p.distance_mm = num(v[0])?;
         r.implied_pivot = Pivot::Beam;
@@ -196,10 +239,7 @@ pub const OPTIONS: &[Opt] = &[
         (r.p.spixels, r.detpixels_given) = (whole(v[0])? as usize, true);
         Ok(())
     }),
-    opt!(&["-pixel"], "pixel", Numbers(1), "mm", "pixel size", |r, v| {
-        r.p.pixel_mm = num(v[0])?;
-        Ok(())
-    }),
+    number!(&["-pixel"], "pixel", "mm", "pixel size", pixel_mm),
     // -img and -mask take the detector from the image's header before any other option, as
     // nanoBragg does (see Reader::read); the options themselves only name the file.
     opt!(&["-img"], "img", Word("FILE"), "", "SMV image whose header gives the detector: size, pixel, distance, wavelength, beam centre, phi, osc (other options override)", |_, _| Ok(())),
@@ -215,14 +255,8 @@ pub const OPTIONS: &[Opt] = &[
         }
         Ok(())
     }),
-    opt!(&["-detector_thick"], "detector-thick", Numbers(1), "µm", "sensor thickness", |r, v| {
-        r.p.detector_thick_um = num(v[0])?;
-        Ok(())
-    }),
-    opt!(&["-detector_thicksteps", "-thicksteps"], "detector-thicksteps", Numbers(1), "layers", "sensor layers (default 2 when a thickness is given)", |r, v| {
-        r.p.detector_thicksteps = Some(whole(v[0])?);
-        Ok(())
-    }),
+    number!(&["-detector_thick"], "detector-thick", "µm", "sensor thickness", detector_thick_um),
+    count!(&["-detector_thicksteps", "-thicksteps"], "detector-thicksteps", "layers", "sensor layers (default 2 when a thickness is given)", detector_thicksteps),
     opt!(&["-Xbeam"], "Xbeam", Numbers(1), "mm", "beam centre, the convention's X", |r, v| {
         r.p.xbeam_mm = Some(num(v[0])?);
         r.implied_pivot = Pivot::Beam;
@@ -256,10 +290,7 @@ pub const OPTIONS: &[Opt] = &[
         (r.p.pivot, r.implied_pivot) = (Some(p), p);
         Ok(())
     }),
-    opt!(&["-twotheta"], "twotheta", Numbers(1), "degrees", "detector swing about the two-theta axis", |r, v| {
-        r.p.twotheta_deg = num(v[0])?;
-        Ok(())
-    }),
+    number!(&["-twotheta"], "twotheta", "degrees", "detector swing about the two-theta axis", twotheta_deg),
     opt!(&["-detector_rotx"], "detector-rotx", Numbers(1), "degrees", "detector rotation about x (first)", |r, v| {
         r.p.detector_rot_deg[0] = num(v[0])?;
         Ok(())
@@ -292,128 +323,53 @@ pub const OPTIONS: &[Opt] = &[
         r.xtalsize_mm = Some(num(v[0])?);
         Ok(())
     }),
-    opt!(&["-square_xtal"], "", Flag, "", "parallelepiped crystal (sincg lattice factor)", |r, _| {
-        r.p.shape = Shape::Square;
-        Ok(())
-    }),
-    opt!(&["-round_xtal"], "", Flag, "", "spherical crystal", |r, _| {
-        r.p.shape = Shape::Round;
-        Ok(())
-    }),
-    opt!(&["-gauss_xtal"], "", Flag, "", "Gaussian spots", |r, _| {
-        r.p.shape = Shape::Gauss;
-        Ok(())
-    }),
-    opt!(&["-tophat_spots", "-binary_spots"], "", Flag, "", "flat-top spots", |r, _| {
-        r.p.shape = Shape::Tophat;
-        Ok(())
-    }),
+    switch!(&["-square_xtal"], "", "parallelepiped crystal (sincg lattice factor)", shape = Shape::Square),
+    switch!(&["-round_xtal"], "", "spherical crystal", shape = Shape::Round),
+    switch!(&["-gauss_xtal"], "", "Gaussian spots", shape = Shape::Gauss),
+    switch!(&["-tophat_spots", "-binary_spots"], "", "flat-top spots", shape = Shape::Tophat),
     opt!(&[], "shape", Word("square|round|gauss|tophat"), "", "crystal shape for the lattice factor", |r, v| {
         r.p.shape = v[0].parse()?;
         Ok(())
     }),
-    opt!(&["-fudge"], "fudge", Numbers(1), "", "spot-size fudge factor of the round, gauss and tophat shapes", |r, v| {
-        r.p.fudge = num(v[0])?;
-        Ok(())
-    }),
-    opt!(&["-oversample"], "oversample", Numbers(1), "subpixels", "subpixels per pixel side (default: from crystal size)", |r, v| {
-        r.p.oversample = Some(whole(v[0])?);
-        Ok(())
-    }),
-    opt!(&["-oversample_thick"], "oversample-thick", Flag, "", "absorption per subpixel, multiplied into the running sum as nanoBragg does", |r, _| {
-        r.p.oversample_thick = true;
-        Ok(())
-    }),
-    opt!(&["-oversample_polar"], "oversample-polar", Flag, "", "polarization per subpixel, multiplied into the running sum as nanoBragg does", |r, _| {
-        r.p.oversample_polar = true;
-        Ok(())
-    }),
-    opt!(&["-oversample_omega"], "oversample-omega", Flag, "", "solid angle per subpixel, multiplied into the running sum as nanoBragg does", |r, _| {
-        r.p.oversample_omega = true;
-        Ok(())
-    }),
-    opt!(&["-lambda", "-wave"], "lambda", Numbers(1), "Å", "wavelength", |r, v| {
-        r.p.lambda_a = num(v[0])?;
-        Ok(())
-    }),
+    number!(&["-fudge"], "fudge", "", "spot-size fudge factor of the round, gauss and tophat shapes", fudge),
+    count!(&["-oversample"], "oversample", "subpixels", "subpixels per pixel side (default: from crystal size)", oversample),
+    switch!(&["-oversample_thick"], "oversample-thick", "absorption per subpixel, multiplied into the running sum as nanoBragg does", oversample_thick = true),
+    switch!(&["-oversample_polar"], "oversample-polar", "polarization per subpixel, multiplied into the running sum as nanoBragg does", oversample_polar = true),
+    switch!(&["-oversample_omega"], "oversample-omega", "solid angle per subpixel, multiplied into the running sum as nanoBragg does", oversample_omega = true),
+    number!(&["-lambda", "-wave"], "lambda", "Å", "wavelength", lambda_a),
     opt!(&["-energy"], "energy", Numbers(1), "eV", "photon energy (sets the wavelength)", |r, v| {
         r.p.lambda_a = 12398.42 / num(v[0])?;
         Ok(())
     }),
-    opt!(&["-mosaic", "-mosaic_spread", "-mosaicity"], "mosaic", Numbers(1), "degrees", "mosaic spread", |r, v| {
-        r.p.mosaic_deg = num(v[0])?;
-        Ok(())
-    }),
-    opt!(&["-mosaic_domains", "-mosaic_dom"], "mosaic-dom", Numbers(1), "domains", "mosaic domains (default 10 with a spread)", |r, v| {
-        r.p.mosaic_domains = Some(whole(v[0])?);
-        Ok(())
-    }),
-    opt!(&["-dispersion"], "dispersion", Numbers(1), "%", "spectral dispersion", |r, v| {
-        r.p.dispersion_pct = num(v[0])?;
-        Ok(())
-    }),
-    opt!(&["-dispsteps"], "dispsteps", Numbers(1), "wavelengths", "wavelengths across the dispersion", |r, v| {
-        r.p.dispsteps = Some(whole(v[0])?);
-        Ok(())
-    }),
+    number!(&["-mosaic", "-mosaic_spread", "-mosaicity"], "mosaic", "degrees", "mosaic spread", mosaic_deg),
+    count!(&["-mosaic_domains", "-mosaic_dom"], "mosaic-dom", "domains", "mosaic domains (default 10 with a spread)", mosaic_domains),
+    number!(&["-dispersion"], "dispersion", "%", "spectral dispersion", dispersion_pct),
+    count!(&["-dispsteps"], "dispsteps", "wavelengths", "wavelengths across the dispersion", dispsteps),
     opt!(&["-divergence"], "divergence", Numbers(1), "mrad", "beam divergence, both directions", |r, v| {
         r.p.divergence_mrad = num(v[0])?;
         (r.p.hdiv_mrad, r.p.vdiv_mrad) = (None, None);
         Ok(())
     }),
-    opt!(&["-hdivrange"], "hdivrange", Numbers(1), "mrad", "horizontal divergence", |r, v| {
-        r.p.hdiv_mrad = Some(num(v[0])?);
-        Ok(())
-    }),
-    opt!(&["-vdivrange"], "vdivrange", Numbers(1), "mrad", "vertical divergence", |r, v| {
-        r.p.vdiv_mrad = Some(num(v[0])?);
-        Ok(())
-    }),
-    opt!(&["-hdivstep"], "hdivstep", Numbers(1), "mrad", "horizontal divergence step", |r, v| {
-        r.p.hdivstep_mrad = Some(num(v[0])?);
-        Ok(())
-    }),
-    opt!(&["-vdivstep"], "vdivstep", Numbers(1), "mrad", "vertical divergence step", |r, v| {
-        r.p.vdivstep_mrad = Some(num(v[0])?);
-        Ok(())
-    }),
+    number!(&["-hdivrange"], "hdivrange", "mrad", "horizontal divergence", Some hdiv_mrad),
+    number!(&["-vdivrange"], "vdivrange", "mrad", "vertical divergence", Some vdiv_mrad),
+    number!(&["-hdivstep"], "hdivstep", "mrad", "horizontal divergence step", Some hdivstep_mrad),
+    number!(&["-vdivstep"], "vdivstep", "mrad", "vertical divergence step", Some vdivstep_mrad),
     opt!(&["-divsteps"], "divsteps", Numbers(1), "steps", "divergence steps in each direction", |r, v| {
         r.p.divsteps = Some(whole(v[0])?);
         (r.p.hdivsteps, r.p.vdivsteps) = (None, None);
         Ok(())
     }),
-    opt!(&["-hdivsteps"], "hdivsteps", Numbers(1), "steps", "horizontal divergence steps", |r, v| {
-        r.p.hdivsteps = Some(whole(v[0])?);
-        Ok(())
-    }),
-    opt!(&["-vdivsteps"], "vdivsteps", Numbers(1), "steps", "vertical divergence steps", |r, v| {
-        r.p.vdivsteps = Some(whole(v[0])?);
-        Ok(())
-    }),
-    opt!(&["-square_div"], "square-div", Flag, "", "the whole rectangular divergence grid", |r, _| {
-        r.p.square_div = true;
-        Ok(())
-    }),
-    opt!(&["-round_div"], "round-div", Flag, "", "the divergence grid trimmed to an ellipse (default)", |r, _| {
-        r.p.square_div = false;
-        Ok(())
-    }),
+    count!(&["-hdivsteps"], "hdivsteps", "steps", "horizontal divergence steps", hdivsteps),
+    count!(&["-vdivsteps"], "vdivsteps", "steps", "vertical divergence steps", vdivsteps),
+    switch!(&["-square_div"], "square-div", "the whole rectangular divergence grid", square_div = true),
+    switch!(&["-round_div"], "round-div", "the divergence grid trimmed to an ellipse (default)", square_div = false),
     opt!(&["-sourcefile"], "sourcefile", Word("FILE"), "m", "sources, `X Y Z [weight [lambda]]` per line (replaces divergence and dispersion)", |r, v| {
         r.p.sources = Some(read_sources(Path::new(v[0])).map_err(|e| e.to_string())?);
         Ok(())
     }),
-    opt!(&["-phi"], "phi", Numbers(1), "degrees", "starting spindle angle", |r, v| {
-        r.p.phi_deg = num(v[0])?;
-        Ok(())
-    }),
-    opt!(&["-osc"], "osc", Numbers(1), "degrees", "oscillation range", |r, v| {
-        r.p.osc_deg = Some(num(v[0])?);
-        Ok(())
-    }),
-    opt!(&["-phisteps"], "phisteps", Numbers(1), "steps", "phi steps across the oscillation", |r, v| {
-        r.p.phisteps = Some(whole(v[0])?);
-        Ok(())
-    }),
+    number!(&["-phi"], "phi", "degrees", "starting spindle angle", phi_deg),
+    number!(&["-osc"], "osc", "degrees", "oscillation range", Some osc_deg),
+    count!(&["-phisteps"], "phisteps", "steps", "phi steps across the oscillation", phisteps),
     opt!(&[], "phi-carryover", Word("spec|c-parity"), "", "phi step at exactly 0: spec (unrotated) or c-parity (nanoBragg's carry-over of the previous sample's last phi)", |r, v| {
         r.p.phi_carryover_c = match v[0] {
             "spec" => false,
@@ -422,10 +378,7 @@ pub const OPTIONS: &[Opt] = &[
         };
         Ok(())
     }),
-    opt!(&["-water"], "water", Numbers(1), "µm", "water droplet around the crystal (a flat background)", |r, v| {
-        r.p.water_um = num(v[0])?;
-        Ok(())
-    }),
+    number!(&["-water"], "water", "µm", "water droplet around the crystal (a flat background)", water_um),
     opt!(&["-floatfile", "-floatimage"], "floatfile", Word("FILE"), "", "raw float32 image", |r, v| {
         r.p.outputs.floatfile = Some(PathBuf::from(v[0]));
         Ok(())
@@ -434,18 +387,9 @@ pub const OPTIONS: &[Opt] = &[
         r.p.outputs.intfile = Some(PathBuf::from(v[0]));
         Ok(())
     }),
-    opt!(&["-scale"], "scale", Numbers(1), "counts/photon", "scale of the SMV images (default 55000 / brightest pixel)", |r, v| {
-        r.p.outputs.scale = num(v[0])?;
-        Ok(())
-    }),
-    opt!(&["-adc"], "adc", Numbers(1), "counts", "offset added to the SMV images", |r, v| {
-        r.p.outputs.adc = num(v[0])?;
-        Ok(())
-    }),
-    opt!(&["-polar"], "polar", Numbers(1), "", "Kahn polarization factor (0 unpolarized .. 1)", |r, v| {
-        r.p.polar = num(v[0])?;
-        Ok(())
-    }),
+    number!(&["-scale"], "scale", "counts/photon", "scale of the SMV images (default 55000 / brightest pixel)", outputs.scale),
+    number!(&["-adc"], "adc", "counts", "offset added to the SMV images", outputs.adc),
+    number!(&["-polar"], "polar", "", "Kahn polarization factor (0 unpolarized .. 1)", polar),
     opt!(&["-noisefile", "-noiseimage"], "noisefile", Word("FILE"), "", "SMV image with Poisson noise (see -seed)", |r, v| {
         r.p.outputs.noisefile = Some(PathBuf::from(v[0]));
         Ok(())
@@ -454,10 +398,7 @@ pub const OPTIONS: &[Opt] = &[
         r.p.outputs.pgmfile = Some(PathBuf::from(v[0]));
         Ok(())
     }),
-    opt!(&["-pgmscale"], "pgmscale", Numbers(1), "levels/photon", "scale of the PGM (default from the image's spread)", |r, v| {
-        r.p.outputs.pgmscale = num(v[0])?;
-        Ok(())
-    }),
+    number!(&["-pgmscale"], "pgmscale", "levels/photon", "scale of the PGM (default from the image's spread)", outputs.pgmscale),
     // This tool writes only the files named, so these have nothing left to switch off.
     opt!(&["-nopgm"], "", Flag, "", "no PGM file (this tool writes only the files named)", |_, _| Ok(())),
     opt!(&["-nonoise"], "", Flag, "", "no noise file (this tool writes only the files named)", |_, _| Ok(())),
@@ -483,10 +424,7 @@ pub const OPTIONS: &[Opt] = &[
         r.misset_seed = Some(seed(v[0])?);
         Ok(())
     }),
-    opt!(&["-fluence"], "fluence", Numbers(1), "photons/m²", "integrated beam intensity", |r, v| {
-        r.p.fluence = num(v[0])?;
-        Ok(())
-    }),
+    number!(&["-fluence"], "fluence", "photons/m²", "integrated beam intensity", fluence),
     opt!(&["-flux"], "flux", Numbers(1), "photons/s", "beam flux (with -exposure and -beamsize sets the fluence)", |r, v| {
         r.flux = num(v[0])?;
         Ok(())
@@ -499,54 +437,18 @@ pub const OPTIONS: &[Opt] = &[
         r.exposure = num(v[0])?;
         Ok(())
     }),
-    opt!(&["-nopolar"], "nopolar", Flag, "", "no polarization factor", |r, _| {
-        r.p.nopolar = true;
-        Ok(())
-    }),
-    opt!(&["-nointerpolate"], "nointerpolate", Flag, "", "nearest structure factor (default when every N > 2)", |r, _| {
-        r.p.interpolate = Some(false);
-        Ok(())
-    }),
-    opt!(&["-interpolate"], "interpolate", Flag, "", "tricubic interpolation of structure factors", |r, _| {
-        r.p.interpolate = Some(true);
-        Ok(())
-    }),
-    opt!(&["-point_pixel"], "point-pixel", Flag, "", "inverse-square solid angle, no obliquity", |r, _| {
-        r.p.point_pixel = true;
-        Ok(())
-    }),
-    opt!(&["-curved_det"], "curved-det", Flag, "", "every pixel at the same distance from the sample", |r, _| {
-        r.p.curved = true;
-        Ok(())
-    }),
-    opt!(&["-fdet_vector"], "fdet-vector", Numbers(3), "", "fast detector axis (custom convention)", |r, v| {
-        custom(r).fdet = Some(vec3(v)?);
-        Ok(())
-    }),
-    opt!(&["-sdet_vector"], "sdet-vector", Numbers(3), "", "slow detector axis (custom convention)", |r, v| {
-        custom(r).sdet = Some(vec3(v)?);
-        Ok(())
-    }),
-    opt!(&["-odet_vector"], "odet-vector", Numbers(3), "", "detector normal, away from the sample (custom convention)", |r, v| {
-        custom(r).odet = Some(vec3(v)?);
-        Ok(())
-    }),
-    opt!(&["-beam_vector"], "beam-vector", Numbers(3), "", "beam direction (custom convention)", |r, v| {
-        custom(r).beam = Some(vec3(v)?);
-        Ok(())
-    }),
-    opt!(&["-polar_vector"], "polar-vector", Numbers(3), "", "E-vector of the beam's polarization (custom convention)", |r, v| {
-        custom(r).polar = Some(vec3(v)?);
-        Ok(())
-    }),
-    opt!(&["-spindle_axis"], "spindle-axis", Numbers(3), "", "right-handed phi axis (custom convention)", |r, v| {
-        custom(r).spindle = Some(vec3(v)?);
-        Ok(())
-    }),
-    opt!(&["-twotheta_axis"], "twotheta-axis", Numbers(3), "", "two-theta axis (custom convention)", |r, v| {
-        custom(r).twotheta = Some(vec3(v)?);
-        Ok(())
-    }),
+    switch!(&["-nopolar"], "nopolar", "no polarization factor", nopolar = true),
+    switch!(&["-nointerpolate"], "nointerpolate", "nearest structure factor (default when every N > 2)", interpolate = Some(false)),
+    switch!(&["-interpolate"], "interpolate", "tricubic interpolation of structure factors", interpolate = Some(true)),
+    switch!(&["-point_pixel"], "point-pixel", "inverse-square solid angle, no obliquity", point_pixel = true),
+    switch!(&["-curved_det"], "curved-det", "every pixel at the same distance from the sample", curved = true),
+    vector!(&["-fdet_vector"], "fdet-vector", "fast detector axis (custom convention)", fdet),
+    vector!(&["-sdet_vector"], "sdet-vector", "slow detector axis (custom convention)", sdet),
+    vector!(&["-odet_vector"], "odet-vector", "detector normal, away from the sample (custom convention)", odet),
+    vector!(&["-beam_vector"], "beam-vector", "beam direction (custom convention)", beam),
+    vector!(&["-polar_vector"], "polar-vector", "E-vector of the beam's polarization (custom convention)", polar),
+    vector!(&["-spindle_axis"], "spindle-axis", "right-handed phi axis (custom convention)", spindle),
+    vector!(&["-twotheta_axis"], "twotheta-axis", "two-theta axis (custom convention)", twotheta),
     refused!(&["-pix0_vector"], Numbers(3), "nanoBragg reads it but places the first pixel from the beam centre anyway; give -Xbeam/-Ybeam or -ORGX/-ORGY"),
     refused!(&["-stol", "-stolout", "-4stol", "-Q"], Word("FILE"), "amorphous-scattering tables (-water gives the flat background)"),
     refused!(&["-Xclose", "-Yclose"], Numbers(1), "give -ORGX/-ORGY (pixels) for the point nearest the sample"),
