@@ -82,6 +82,9 @@ pub struct Reader {
     cell_given: bool,
     /// The last pivot an option implied (nanoBragg's rule, used by the custom convention).
     implied_pivot: Pivot,
+    /// -nonoise/-nopgm in force (nanoBragg's calculate_noise and write_pgm, off).
+    noise_off: bool,
+    pgm_off: bool,
     /// Beam centre (mm) and XDS origin (pixels) from an -img/-mask header, used where the
     /// pivot gives them a meaning and no option set them.
     header_beam: [Option<f64>; 2],
@@ -391,17 +394,27 @@ pub const OPTIONS: &[Opt] = &[
     number!(&["-adc"], "adc", "counts", "offset added to the SMV images", outputs.adc),
     number!(&["-polar"], "polar", "", "Kahn polarization factor (0 unpolarized .. 1)", polar),
     opt!(&["-noisefile", "-noiseimage"], "noisefile", Word("FILE"), "", "SMV image with Poisson noise (see -seed)", |r, v| {
-        r.p.outputs.noisefile = Some(PathBuf::from(v[0]));
+        (r.p.outputs.noisefile, r.noise_off) = (Some(PathBuf::from(v[0])), false);
         Ok(())
     }),
     opt!(&["-pgmfile", "-pgmimage"], "pgmfile", Word("FILE"), "", "8-bit PGM image", |r, v| {
-        r.p.outputs.pgmfile = Some(PathBuf::from(v[0]));
+        (r.p.outputs.pgmfile, r.pgm_off) = (Some(PathBuf::from(v[0])), false);
         Ok(())
     }),
-    number!(&["-pgmscale"], "pgmscale", "levels/photon", "scale of the PGM (default from the image's spread)", outputs.pgmscale),
-    // This tool writes only the files named, so these have nothing left to switch off.
-    opt!(&["-nopgm"], "", Flag, "", "no PGM file (this tool writes only the files named)", |_, _| Ok(())),
-    opt!(&["-nonoise"], "", Flag, "", "no noise file (this tool writes only the files named)", |_, _| Ok(())),
+    opt!(&["-pgmscale"], "pgmscale", Numbers(1), "levels/photon", "scale of the PGM (default from the image's spread)", |r, v| {
+        (r.p.outputs.pgmscale, r.pgm_off) = (num(v[0])?, false);
+        Ok(())
+    }),
+    // As in nanoBragg, these switch off a noise or PGM file named before them (one named after
+    // them is written); this tool never writes nanoBragg's default file names.
+    opt!(&["-nopgm"], "nopgm", Flag, "", "no PGM file, unless -pgmfile or -pgmscale follows", |r, _| {
+        r.pgm_off = true;
+        Ok(())
+    }),
+    opt!(&["-nonoise"], "nonoise", Flag, "", "no noise file, unless -noisefile follows", |r, _| {
+        r.noise_off = true;
+        Ok(())
+    }),
     opt!(&["-noprogress", "-progress"], "", Flag, "", "progress meter (loop shows one only on a terminal)", |_, _| Ok(())),
     opt!(&["-roi"], "roi", Numbers(4), "pixels", "simulate only xmin xmax ymin ymax (inclusive); the rest is 0", |r, v| {
         let w = [whole(v[0])?, whole(v[1])?, whole(v[2])?, whole(v[3])?].map(|x| x as usize);
@@ -474,7 +487,7 @@ pub fn markdown() -> String {
             Value::Word(w) => w.to_string(),
             Value::KeywordOr(k, n) => format!("`{k}` or {n} numbers"),
         };
-        let values = if o.unit.is_empty() { values } else { format!("{values} ({})", o.unit) };
+        let values = if o.unit.is_empty() { values } else { format!("{values} ({})", o.unit) }.replace('|', "\\|");
         let meaning = if o.supported() { o.help.replace('|', "\\|") } else { format!("**refused**: {}", o.help) };
         s.push_str(&format!("| {nb} | {long} | {values} | {meaning} |\n"));
     }
@@ -518,6 +531,8 @@ impl Reader {
             implied_pivot: Pivot::Beam,
             header_beam: [None; 2],
             header_org: [None; 2],
+            noise_off: false,
+            pgm_off: false,
         }
     }
 
@@ -595,6 +610,12 @@ impl Reader {
     pub fn finish(mut self) -> Result<Params> {
         let p = &mut self.p;
         let err = |m: String| Error::Usage(m);
+        if self.noise_off {
+            p.outputs.noisefile = None;
+        }
+        if self.pgm_off {
+            p.outputs.pgmfile = None;
+        }
         if p.mat.is_some() && !self.cell_given {
             p.user_cell = false;
         }
@@ -742,6 +763,11 @@ mod tests {
         a.read(&["-lambda", "6.2", "-N", "5", "-Na", "3", "-detector_thick", "100", "-curved_det"]).unwrap();
         let mut b = Reader::new();
         b.read(&["--lambda", "6.2", "--N", "5", "--Na", "3", "--detector-thick", "100", "--curved-det"]).unwrap();
+        // -nonoise switches off a noise file named before it, not one named after it (the C's order).
+        let mut c = Reader::new();
+        c.read(&["-noisefile", "n.img", "-nonoise", "-nopgm", "-pgmfile", "p.pgm"]).unwrap();
+        let c = c.finish().unwrap();
+        assert_eq!((c.outputs.noisefile, c.outputs.pgmfile), (None, Some(PathBuf::from("p.pgm"))));
         let (a, b) = (a.finish().unwrap(), b.finish().unwrap());
         assert_eq!((a.lambda_a, a.n, a.detector_thick_um, a.curved), (6.2, [3, 5, 5], 100.0, true));
         assert_eq!((b.lambda_a, b.n, b.detector_thick_um, b.curved), (6.2, [3, 5, 5], 100.0, true));
