@@ -274,9 +274,10 @@ struct Ctx<'a, T> {
 pub fn render<T: Real>(s: &Setup, simd: Simd, profile: bool, on_row: &(dyn Fn() + Sync)) -> (Vec<T>, Vec<StageTimes>) {
     let n = s.fpixels;
     let mut img = vec![T::ZERO; s.pixels()];
-    if s.oversample_thick || s.oversample_polar || s.oversample_omega {
-        // Factors multiplied into the running sum per sample do not separate from the sum:
-        // the reference loop, one pixel at a time, rows in parallel.
+    if s.oversample_thick || s.oversample_polar || s.oversample_omega || s.dmin > 0.0 {
+        // Factors multiplied into the running sum per sample do not separate from the sum, and
+        // a resolution cut-off decides per pixel and source: the reference loop, one pixel at a
+        // time, rows in parallel.
         img.par_chunks_mut(n).enumerate().for_each(|(spixel, row)| {
             for (f, px) in row.iter_mut().enumerate() {
                 *px = T::of(scalar::pixel(s, f, spixel));

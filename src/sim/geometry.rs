@@ -222,6 +222,8 @@ pub struct Setup {
     pub background: f64,
     /// Pixels to simulate (from -mask); None: all.
     pub mask: Option<Vec<bool>>,
+    /// Resolution cut-off, m: a source's contribution to a pixel beyond it is skipped (0: none).
+    pub dmin: f64,
 }
 
 /// Avogadro's number, as nanoBragg has it.
@@ -442,12 +444,19 @@ impl Setup {
 
         // Phi steps (nanoBragg's defaults: one step; `--phisteps` alone sweeps 1 degree).
         let phi0 = p.phi_deg.to_radians();
-        let (phisteps, phistep) = match (p.osc_deg, p.phisteps) {
-            (None, None) | (None, Some(0)) => (1, 0.0),
-            (None, Some(n)) => (n as usize, 1f64.to_radians() / n as f64),
-            (Some(osc), None) if osc > 0.0 => (2, osc.to_radians() / 2.0),
-            (Some(osc), Some(n)) if osc > 0.0 => (n.max(1) as usize, osc.to_radians() / n.max(1) as f64),
-            (Some(_), _) => (1, 0.0),
+        // ... or a step size: with a range it sets the count, alone it is the range of two steps.
+        let step = p.phistep_deg.filter(|s| *s > 0.0).map(f64::to_radians);
+        let (phisteps, phistep) = match (p.osc_deg.map(f64::to_radians), p.phisteps, step) {
+            (None, None, None) | (None, Some(0), None) => (1, 0.0),
+            (None, _, Some(s)) => (2, s),
+            (None, Some(n), None) => (n as usize, 1f64.to_radians() / n as f64),
+            (Some(osc), None, None) if osc > 0.0 => (2, osc / 2.0),
+            (Some(osc), None, Some(s)) if osc > 0.0 => {
+                ((osc / s).ceil().min(super::params::MAX_STEPS as f64) as usize, s)
+            }
+            (Some(osc), Some(n), None) if osc > 0.0 => (n.max(1) as usize, osc / n.max(1) as f64),
+            (Some(osc), Some(n), Some(s)) if osc > 0.0 => (n.max(1) as usize, s),
+            (Some(_), _, _) => (1, 0.0),
         };
         let spread = p.mosaic_deg.to_radians();
         let domains = if spread <= 0.0 { 1 } else { p.mosaic_domains.unwrap_or(10).max(1) as usize };
@@ -554,6 +563,7 @@ impl Setup {
             curved: p.curved,
             background,
             mask,
+            dmin: p.dmin_a * 1e-10,
         })
     }
 

@@ -76,7 +76,8 @@ pub struct Reader {
     flux: f64,
     exposure: f64,
     beamsize_mm: f64,
-    xtalsize_mm: Option<f64>,
+    /// Crystal size along x, y, z (mm): sets N where given.
+    xtalsize_mm: [Option<f64>; 3],
     random_misset: bool,
     misset_seed: Option<i64>,
     cell_given: bool,
@@ -322,8 +323,20 @@ pub const OPTIONS: &[Opt] = &[
         r.p.n[2] = whole(v[0])?;
         Ok(())
     }),
-    opt!(&["-xtalsize", "-xtal_size"], "xtalsize", Numbers(1), "mm", "crystal size, sets N (the beam clips its height and width)", |r, v| {
-        r.xtalsize_mm = Some(num(v[0])?);
+    opt!(&["-xtalsize", "-xtal_size", "-sample_size", "-samplesize"], "xtalsize", Numbers(1), "mm", "crystal size, sets N (the beam clips its height and width)", |r, v| {
+        r.xtalsize_mm = [Some(num(v[0])?); 3];
+        Ok(())
+    }),
+    opt!(&["-xtal_thick", "-xtal_x", "-sample_thick", "-sample_x"], "xtal-x", Numbers(1), "mm", "crystal size along x (sets Na)", |r, v| {
+        r.xtalsize_mm[0] = Some(num(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-xtal_width", "-xtal_y", "-sample_width", "-sample_y", "-width"], "xtal-y", Numbers(1), "mm", "crystal size along y (sets Nb; the beam clips it)", |r, v| {
+        r.xtalsize_mm[1] = Some(num(v[0])?);
+        Ok(())
+    }),
+    opt!(&["-xtal_height", "-xtal_z", "-sample_height", "-sample_z", "-height"], "xtal-z", Numbers(1), "mm", "crystal size along z (sets Nc; the beam clips it)", |r, v| {
+        r.xtalsize_mm[2] = Some(num(v[0])?);
         Ok(())
     }),
     switch!(&["-square_xtal"], "", "parallelepiped crystal (sincg lattice factor)", shape = Shape::Square),
@@ -372,6 +385,7 @@ pub const OPTIONS: &[Opt] = &[
     }),
     number!(&["-phi"], "phi", "degrees", "starting spindle angle", phi_deg),
     number!(&["-osc"], "osc", "degrees", "oscillation range", Some osc_deg),
+    number!(&["-phistep"], "phistep", "degrees", "phi step size (with -osc sets the number of steps)", Some phistep_deg),
     count!(&["-phisteps"], "phisteps", "steps", "phi steps across the oscillation", phisteps),
     opt!(&[], "phi-carryover", Word("spec|c-parity"), "", "phi step at exactly 0: spec (unrotated) or c-parity (nanoBragg's carry-over of the previous sample's last phi)", |r, v| {
         r.p.phi_carryover_c = match v[0] {
@@ -465,9 +479,9 @@ pub const OPTIONS: &[Opt] = &[
     refused!(&["-pix0_vector"], Numbers(3), "nanoBragg reads it but places the first pixel from the beam centre anyway; give -Xbeam/-Ybeam or -ORGX/-ORGY"),
     refused!(&["-stol", "-stolout", "-4stol", "-Q"], Word("FILE"), "amorphous-scattering tables (-water gives the flat background)"),
     refused!(&["-Xclose", "-Yclose"], Numbers(1), "give -ORGX/-ORGY (pixels) for the point nearest the sample"),
-    refused!(&["-dmin"], Numbers(1), "a resolution cut-off"),
+    number!(&["-dmin"], "dmin", "Å", "resolution cut-off: a source's light is skipped where it diffracts beyond it", dmin_a),
     refused!(&["-coherent"], Flag, "coherent source summation"),
-    refused!(&["-sample_size", "-sample_thick", "-sample_x", "-width", "-height", "-sample_den", "-density", "-MW", "-molecules", "-source_dist", "-phistep"], Numbers(1), "sample-volume, source-distance and phi-step-size settings"),
+    refused!(&["-sample_den", "-density", "-MW", "-molecules", "-source_dist"], Numbers(1), "density, molecular weight and source distance: nanoBragg reads them and leaves them unused"),
 ];
 
 /// The table as Markdown: every nanoBragg spelling, the long option, values and unit, and
@@ -524,7 +538,7 @@ impl Reader {
             flux: 0.0,
             exposure: 1.0,
             beamsize_mm: 0.1,
-            xtalsize_mm: None,
+            xtalsize_mm: [None; 3],
             random_misset: false,
             misset_seed: None,
             cell_given: false,
@@ -656,14 +670,17 @@ impl Reader {
             let b = self.beamsize_mm / 1000.0;
             p.fluence = self.flux * self.exposure / b / b;
         }
-        if let Some(x) = self.xtalsize_mm {
+        if self.xtalsize_mm.iter().any(Option::is_some) {
             // A crystal of this size (mm) in unit cells, the beam clipping its height and width.
             let b = self.beamsize_mm;
-            let clip = if b >= 0.0 { x.min(b) } else { x };
             let (axes, _) = super::geometry::cell_axes(p);
-            for (d, size) in [x, clip, clip].into_iter().enumerate() {
-                let len_mm = super::geometry::norm(axes[d]) * 1e-7;
-                p.n[d] = ((size / len_mm).ceil().max(1.0)).min(u32::MAX as f64) as u32;
+            for (d, size) in self.xtalsize_mm.into_iter().enumerate() {
+                let size = size.unwrap_or(0.0);
+                let size = if d > 0 && b >= 0.0 { size.min(b) } else { size };
+                if size > 0.0 {
+                    let len_mm = super::geometry::norm(axes[d]) * 1e-7;
+                    p.n[d] = ((size / len_mm).ceil().max(1.0)).min(u32::MAX as f64) as u32;
+                }
             }
         }
         Ok(self.p)

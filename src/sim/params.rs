@@ -155,6 +155,10 @@ pub struct Params {
     pub vdivstep_mrad: Option<f64>,
     /// Pixels that are 0 in this SMV image are not simulated.
     pub mask: Option<PathBuf>,
+    /// Phi step size, degrees (`-phistep`).
+    pub phistep_deg: Option<f64>,
+    /// Resolution cut-off, Å (`-dmin`; 0: none).
+    pub dmin_a: f64,
 }
 
 impl Default for Params {
@@ -220,6 +224,8 @@ impl Default for Params {
             hdivstep_mrad: None,
             vdivstep_mrad: None,
             mask: None,
+            phistep_deg: None,
+            dmin_a: 0.0,
         }
     }
 }

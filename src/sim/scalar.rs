@@ -116,6 +116,11 @@ pub fn pixel(s: &Setup, fpixel: usize, spixel: usize) -> f64 {
                 capture = layer_capture.unwrap_or(1.0);
                 for src in &s.sources {
                     let q: [f64; 3] = std::array::from_fn(|i| (d[i] - src.incident[i]) / src.lambda);
+                    // Beyond the resolution cut-off this source adds nothing (and sets no polarization).
+                    let stol = 0.5 * norm(q);
+                    if s.dmin > 0.0 && stol > 0.0 && s.dmin > 0.5 / stol {
+                        continue;
+                    }
                     if polar.is_none() || s.oversample_polar {
                         polar = Some(s.polarization(src.incident, d));
                     }
