@@ -403,7 +403,7 @@ impl Setup {
             C::Xds | C::Dials => (fclose, sclose, fclose, sclose),
             // Custom: the beam centre is the point nearest the sample, no half pixel.
             C::Custom => {
-                let (x, y) = (mm(p.xbeam_mm, fclose), mm(p.ybeam_mm, sclose));
+                let (x, y) = (mm(p.xbeam_mm, mm(p.xclose_mm, fclose)), mm(p.ybeam_mm, mm(p.yclose_mm, sclose)));
                 (x, y, x, y)
             }
         };

@@ -477,10 +477,19 @@ pub const OPTIONS: &[Opt] = &[
     vector!(&["-spindle_axis"], "spindle-axis", "right-handed phi axis (custom convention)", spindle),
     vector!(&["-twotheta_axis"], "twotheta-axis", "two-theta axis (custom convention)", twotheta),
     refused!(&["-pix0_vector"], Numbers(3), "nanoBragg reads it but places the first pixel from the beam centre anyway; give -Xbeam/-Ybeam or -ORGX/-ORGY"),
-    refused!(&["-stol", "-stolout", "-4stol", "-Q"], Word("FILE"), "amorphous-scattering tables (-water gives the flat background)"),
-    refused!(&["-Xclose", "-Yclose"], Numbers(1), "give -ORGX/-ORGY (pixels) for the point nearest the sample"),
+    refused!(&["-stol", "-stolout", "-4stol", "-Q"], Word("FILE"), "an amorphous-scattering table, which nanoBragg reads and never puts in the image (-water gives its flat background)"),
+    opt!(&["-Xclose"], "Xclose", Numbers(1), "mm", "point nearest the sample along the fast axis, custom convention (the sample pivots)", |r, v| {
+        r.p.xclose_mm = Some(num(v[0])?);
+        r.implied_pivot = Pivot::Sample;
+        Ok(())
+    }),
+    opt!(&["-Yclose"], "Yclose", Numbers(1), "mm", "point nearest the sample along the slow axis, custom convention (the sample pivots)", |r, v| {
+        r.p.yclose_mm = Some(num(v[0])?);
+        r.implied_pivot = Pivot::Sample;
+        Ok(())
+    }),
     number!(&["-dmin"], "dmin", "Å", "resolution cut-off: a source's light is skipped where it diffracts beyond it", dmin_a),
-    refused!(&["-coherent"], Flag, "coherent source summation"),
+    refused!(&["-coherent"], Flag, "coherent source summation, which nanoBragg reads and never applies"),
     refused!(&["-sample_den", "-density", "-MW", "-molecules", "-source_dist"], Numbers(1), "density, molecular weight and source distance: nanoBragg reads them and leaves them unused"),
 ];
 

@@ -155,6 +155,10 @@ pub struct Params {
     pub vdivstep_mrad: Option<f64>,
     /// Pixels that are 0 in this SMV image are not simulated.
     pub mask: Option<PathBuf>,
+    /// The point nearest the sample, mm (`-Xclose -Yclose`): the custom convention's default
+    /// beam centre.
+    pub xclose_mm: Option<f64>,
+    pub yclose_mm: Option<f64>,
     /// Phi step size, degrees (`-phistep`).
     pub phistep_deg: Option<f64>,
     /// Resolution cut-off, Å (`-dmin`; 0: none).
@@ -224,6 +228,8 @@ impl Default for Params {
             hdivstep_mrad: None,
             vdivstep_mrad: None,
             mask: None,
+            xclose_mm: None,
+            yclose_mm: None,
             phistep_deg: None,
             dmin_a: 0.0,
         }
@@ -327,6 +333,12 @@ impl Params {
         if (self.orgx.is_some() || self.orgy.is_some()) && pivot != Pivot::Sample && !custom {
             return bad(
                 "-ORGX/-ORGY place the sample pivot: give -pivot sample (or -xds/-dials, where the sample pivots)"
+                    .into(),
+            );
+        }
+        if (self.xclose_mm.is_some() || self.yclose_mm.is_some()) && !custom {
+            return bad(
+                "-Xclose/-Yclose place the custom convention's detector (nanoBragg ignores them in the others): give -ORGX/-ORGY"
                     .into(),
             );
         }

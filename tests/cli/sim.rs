@@ -144,7 +144,7 @@ fn matches_nanobragg_golden_images() {
         assert!(j["stats"]["corr"].as_f64().unwrap() >= 0.9999, "{name}");
         seen += 1;
     }
-    assert_eq!(seen, 34);
+    assert_eq!(seen, 35);
 }
 
 /// nanoBragg's output files from one command line, verbatim: the SMV integer image, the noise
