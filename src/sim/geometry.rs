@@ -472,6 +472,11 @@ impl Setup {
                 }
             })
             .collect();
+        if phisteps as f64 * domains as f64 > 1e6 {
+            return Err(crate::error::Error::Usage(format!(
+                "{phisteps} phi steps × {domains} mosaic domains is more than a million orientations"
+            )));
+        }
         let mut orientations = Vec::with_capacity(phisteps * domains);
         for t in 0..phisteps {
             let mut phi = phi0 + phistep * t as f64;
@@ -649,7 +654,7 @@ fn sources(p: &Params, beam: V3, polar: V3, lambda0: f64) -> Result<Vec<Source>>
     let (hrange, hsteps, hstep) = div(p.hdiv_mrad, p.hdivstep_mrad, p.hdivsteps);
     let (vrange, vsteps, vstep) = div(p.vdiv_mrad, p.vdivstep_mrad, p.vdivsteps);
     let (disp, dsteps, dstep) = sweep(p.dispersion_pct / 100.0, None, p.dispsteps);
-    if (hsteps * vsteps * dsteps) as f64 > 1e6 {
+    if hsteps as f64 * vsteps as f64 * dsteps as f64 > 1e6 {
         return Err(crate::error::Error::Usage(format!(
             "{hsteps} × {vsteps} divergence steps × {dsteps} wavelengths is more than a million sources"
         )));

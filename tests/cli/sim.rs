@@ -196,6 +196,10 @@ fn oversized_sampling_is_refused_before_allocating() {
             "-default_F 1 -cell 10 10 10 90 90 90 -N 2 -detpixels 64 -phisteps 100000 -mosaic 1 -mosaic_dom 1000",
             "orientations",
         ),
+        // Step sizes that imply billions of steps.
+        ("-default_F 1 -detpixels 8 -osc 10 -phistep 1e-9 -mosaic 1 -mosaic_dom 1000", "orientations"),
+        ("-default_F 1 -detpixels 8 -hdivrange 1 -hdivstep 1e-9 -vdivrange 1 -vdivstep 1e-9", "sources"),
+        ("-default_F 1 -detpixels 8 -detector_thick 100 -detector_thicksteps 2000000", "detector_thicksteps"),
     ] {
         let o = cmd(d.path()).args(["sim", "run", "--nb-args", args]).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args}: {}", stderr(&o));
