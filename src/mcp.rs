@@ -121,6 +121,16 @@ impl Server {
         Some(self.ws.root.clone())
     }
 
+    /// A tool's work, with the root as the CLI's `--root`, off the protocol loop; its JSON or
+    /// its error is the answer.
+    async fn call(
+        &self,
+        f: impl FnOnce(Option<PathBuf>) -> Result<serde_json::Value> + Send + 'static,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let root = self.root();
+        answer(blocking(move || f(root)).await)
+    }
+
     /// A path argument, resolved inside the workspace; one that escapes it is refused.
     fn inside(&self, rel: &str) -> Result<PathBuf> {
         let p = self.ws.root.join(rel);
@@ -132,90 +142,76 @@ impl Server {
         description = "The workspace's status: ledger items with attempts, Index rows, plans with phases and task states, protected assets, diagnostics (same JSON as `loop status --json`)."
     )]
     async fn status(&self) -> std::result::Result<CallToolResult, McpError> {
-        let root = self.root();
-        answer(blocking(move || to_json(&ledger_loop::status::status(&cli::load(&root)?))).await)
+        self.call(|root| to_json(&ledger_loop::status::status(&cli::load(&root)?))).await
     }
 
     #[tool(
         description = "The next gated step: focus item, plan, phase, task, gate checks with reasons, and the command with <STAMP> filled in, or manual: true (same JSON as `loop next --json`)."
     )]
     async fn next(&self, Parameters(p): Parameters<NextInput>) -> std::result::Result<CallToolResult, McpError> {
-        let root = self.root();
-        answer(
-            blocking(move || {
-                let model = cli::load(&root)?;
-                let a =
-                    NextArgs { step: StepArgs { item: p.item, phase: p.phase, explain: false }, ..Default::default() };
-                to_json(&cli::decide(&model, &a)?)
-            })
-            .await,
-        )
+        self.call(move |root| {
+            let model = cli::load(&root)?;
+            let a = NextArgs { step: StepArgs { item: p.item, phase: p.phase, explain: false }, ..Default::default() };
+            to_json(&cli::decide(&model, &a)?)
+        })
+        .await
     }
 
     #[tool(
         description = "Append a numbered attempt entry to a ledger item (locked, atomic byte splice; protected assets refused; text with line breaks, `|` or code fences refused). dry_run returns the unified diff and writes nothing."
     )]
     async fn attempt(&self, Parameters(p): Parameters<AttemptInput>) -> std::result::Result<CallToolResult, McpError> {
-        let root = self.root();
-        answer(
-            blocking(move || {
-                let result = <ResultWord as clap::ValueEnum>::from_str(&p.result, true)
-                    .map_err(|e| Error::Usage(format!("result {e}")))?;
-                let tasks = p
-                    .task
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|t| cli::parse_task(t).map_err(Error::Usage))
-                    .collect::<Result<Vec<_>>>()?;
-                let a = AttemptArgs {
-                    item: Some(p.item),
-                    result: Some(result),
-                    phase: p.phase,
-                    metrics: p.metrics.unwrap_or_default().into_iter().collect(),
-                    artifacts: p.artifacts.unwrap_or_default(),
-                    note: p.note,
-                    next: p.next,
-                    tasks,
-                    status: p.status,
-                    dry_run: p.dry_run.unwrap_or(false),
-                    ..Default::default()
-                };
-                Ok(cli::record_attempt(&root, &a)?.to_json())
-            })
-            .await,
-        )
+        self.call(move |root| {
+            let result = <ResultWord as clap::ValueEnum>::from_str(&p.result, true)
+                .map_err(|e| Error::Usage(format!("result {e}")))?;
+            let tasks = p
+                .task
+                .unwrap_or_default()
+                .iter()
+                .map(|t| cli::parse_task(t).map_err(Error::Usage))
+                .collect::<Result<Vec<_>>>()?;
+            let a = AttemptArgs {
+                item: Some(p.item),
+                result: Some(result),
+                phase: p.phase,
+                metrics: p.metrics.unwrap_or_default().into_iter().collect(),
+                artifacts: p.artifacts.unwrap_or_default(),
+                note: p.note,
+                next: p.next,
+                tasks,
+                status: p.status,
+                dry_run: p.dry_run.unwrap_or(false),
+                ..Default::default()
+            };
+            Ok(cli::record_attempt(&root, &a)?.to_json())
+        })
+        .await
     }
 
     #[tool(
         description = "Lint the ledger and plans: findings with file, line, severity and code (same JSON as `loop lint --json`)."
     )]
     async fn lint(&self) -> std::result::Result<CallToolResult, McpError> {
-        let root = self.root();
-        answer(
-            blocking(move || {
-                let model = cli::load(&root)?;
-                let today = ledger_loop::clock::date(&ledger_loop::clock::now()?);
-                to_json(&ledger_loop::lint::lint(&model, &today))
-            })
-            .await,
-        )
+        self.call(move |root| {
+            let model = cli::load(&root)?;
+            let today = ledger_loop::clock::date(&ledger_loop::clock::now()?);
+            to_json(&ledger_loop::lint::lint(&model, &today))
+        })
+        .await
     }
 
     #[tool(
         description = "Render the next Do Now memo (input.md) for an item, with the decision behind it. Never writes; writing stays `loop brief --write`."
     )]
     async fn brief(&self, Parameters(p): Parameters<BriefInput>) -> std::result::Result<CallToolResult, McpError> {
-        let root = self.root();
-        answer(
-            blocking(move || {
-                let model = cli::load(&root)?;
-                let (template, name) = cli::brief_template(&model, None)?;
-                let stamp = ledger_loop::clock::stamp(&ledger_loop::clock::now()?);
-                let b = ledger_loop::brief::render(&model, p.item.as_deref(), &stamp, &template, &name)?;
-                Ok(serde_json::json!({"memo": b.text, "decision": b.decision}))
-            })
-            .await,
-        )
+        self.call(move |root| {
+            let model = cli::load(&root)?;
+            let (template, name) = cli::brief_template(&model, None)?;
+            let stamp = ledger_loop::clock::stamp(&ledger_loop::clock::now()?);
+            let b = ledger_loop::brief::render(&model, p.item.as_deref(), &stamp, &template, &name)?;
+            Ok(serde_json::json!({"memo": b.text, "decision": b.decision}))
+        })
+        .await
     }
 
     #[tool(
@@ -225,15 +221,12 @@ impl Server {
         &self,
         Parameters(p): Parameters<GateCheckInput>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let root = self.root();
         let dir = self.inside(&p.dir);
-        answer(
-            blocking(move || {
-                let a = GateCheckArgs { dir: dir?, ..Default::default() };
-                Ok(cli::evidence::gate_check_report(&root, &a)?.0)
-            })
-            .await,
-        )
+        self.call(move |root| {
+            let a = GateCheckArgs { dir: dir?, ..Default::default() };
+            Ok(cli::evidence::gate_check_report(&root, &a)?.0)
+        })
+        .await
     }
 
     #[tool(
@@ -241,14 +234,12 @@ impl Server {
     )]
     async fn compare(&self, Parameters(p): Parameters<CompareInput>) -> std::result::Result<CallToolResult, McpError> {
         let (a, b) = (self.inside(&p.a), self.inside(&p.b));
-        answer(
-            blocking(move || {
-                let roi = p.roi.as_deref().map(cli::evidence::parse_roi).transpose().map_err(Error::Usage)?;
-                let args = CompareArgs { a: a?, b: b?, roi, gate: p.gates, ..Default::default() };
-                Ok(cli::evidence::compare_report(&args)?.0)
-            })
-            .await,
-        )
+        self.call(move |_| {
+            let roi = p.roi.as_deref().map(cli::evidence::parse_roi).transpose().map_err(Error::Usage)?;
+            let args = CompareArgs { a: a?, b: b?, roi, gate: p.gates, ..Default::default() };
+            Ok(cli::evidence::compare_report(&args)?.0)
+        })
+        .await
     }
 
     #[tool(
@@ -260,22 +251,19 @@ impl Server {
                 "running steps is off: start the server with `loop mcp --allow-run` to enable the run tool".into(),
             )));
         }
-        let root = self.root();
-        answer(
-            blocking(move || {
-                let model = cli::load(&root)?;
-                let d = cli::decide(&model, &NextArgs::default())?;
-                if let Some(why) = &d.blocked {
-                    return Err(Error::Failed(format!("blocked: {why}")));
-                }
-                let preview = ledger_loop::run::preview(&model, &d)?;
-                if p.dry_run.unwrap_or(false) {
-                    return Ok(serde_json::json!({"decision": d, "dry_run": preview}));
-                }
-                to_json(&ledger_loop::run::execute(&model, &d, true)?)
-            })
-            .await,
-        )
+        self.call(move |root| {
+            let model = cli::load(&root)?;
+            let d = cli::decide(&model, &NextArgs::default())?;
+            if let Some(why) = &d.blocked {
+                return Err(Error::Failed(format!("blocked: {why}")));
+            }
+            let preview = ledger_loop::run::preview(&model, &d)?;
+            if p.dry_run.unwrap_or(false) {
+                return Ok(serde_json::json!({"decision": d, "dry_run": preview}));
+            }
+            to_json(&ledger_loop::run::execute(&model, &d, true)?)
+        })
+        .await
     }
 }
 

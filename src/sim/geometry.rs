@@ -220,8 +220,8 @@ pub struct Setup {
     pub curved: bool,
     /// Water background added to every pixel's sum before scaling (nanoBragg's I_bg).
     pub background: f64,
-    /// Pixels to simulate (from -mask); None: all.
-    pub mask: Option<Vec<bool>>,
+    /// Pixels to simulate (from -mask, row-major); None: all.
+    pub mask: Option<std::sync::Arc<Vec<bool>>>,
     /// Resolution cut-off, m: a source's contribution to a pixel beyond it is skipped (0: none).
     pub dmin: f64,
 }
@@ -507,21 +507,13 @@ impl Setup {
         let water = p.water_um * 1e-6;
         // nanoBragg's water: F = 2.57 electrons, 18 g/mol, 1 g/cm³, scaled once more below.
         let background = 2.57 * 2.57 * R_E_SQR * p.fluence * water * water * water * 1e6 * AVOGADRO / 18.0;
-        let mask = match &p.mask {
-            None => None,
-            Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| crate::error::Error::io(path, e))?;
-                let (w, h, v) = super::output::read_smv(path, &bytes)?;
-                if (w, h) != (p.fpixels, p.spixels) {
-                    return Err(crate::error::Error::input(
-                        path.display().to_string(),
-                        0,
-                        format!("mask is {w}x{h} pixels, the detector {}x{}", p.fpixels, p.spixels),
-                    ));
-                }
-                Some(v.iter().map(|&x| x != 0.0).collect())
-            }
-        };
+        if let Some(m) = p.mask.as_ref().filter(|m| (m.fpixels, m.spixels) != (p.fpixels, p.spixels)) {
+            return Err(crate::error::Error::input(
+                m.path.display().to_string(),
+                0,
+                format!("mask is {}x{} pixels, the detector {}x{}", m.fpixels, m.spixels, p.fpixels, p.spixels),
+            ));
+        }
         let fcell = match &p.hkl {
             None => Fcell::Constant(p.default_f),
             Some(path) => {
@@ -567,7 +559,7 @@ impl Setup {
             oversample_omega: p.oversample_omega,
             curved: p.curved,
             background,
-            mask,
+            mask: p.mask.as_ref().map(|m| m.keep.clone()),
             dmin: p.dmin_a * 1e-10,
         })
     }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::geometry::V3;
-use super::params::{Convention, Params, Pivot, Shape};
+use super::params::{Convention, Mask, Params, Pivot, Shape};
 use crate::error::{Error, Result};
 
 /// What follows an option on the command line.
@@ -244,13 +244,10 @@ pub const OPTIONS: &[Opt] = &[
         Ok(())
     }),
     number!(&["-pixel"], "pixel", "mm", "pixel size", pixel_mm),
-    // -img and -mask take the detector from the image's header before any other option, as
-    // nanoBragg does (see Reader::read); the options themselves only name the file.
+    // -img and -mask are read before any other option, as nanoBragg does (Reader::read): the
+    // detector from the image's header, and the mask's pixels.
     opt!(&["-img"], "img", Word("FILE"), "", "SMV image whose header gives the detector: size, pixel, distance, wavelength, beam centre, phi, osc (other options override)", |_, _| Ok(())),
-    opt!(&["-mask"], "mask", Word("FILE"), "", "SMV image: its header as -img, and pixels that are 0 in it are not simulated (left 0)", |r, v| {
-        r.p.mask = Some(PathBuf::from(v[0]));
-        Ok(())
-    }),
+    opt!(&["-mask"], "mask", Word("FILE"), "", "SMV image: its header as -img, and pixels that are 0 in it are not simulated (left 0)", |_, _| Ok(())),
     opt!(&["-detector_absorb", "-detector_abs"], "detector-absorb", Word("DEPTH"), "µm", "attenuation depth of the sensor (`inf` or 0: no absorption, no thickness)", |r, v| {
         if v[0].contains("inf") || num(v[0]).is_ok_and(|x| x == 0.0) {
             (r.p.detector_thick_um, r.p.detector_mu) = (0.0, Some(0.0));
@@ -567,6 +564,11 @@ impl Reader {
         let smv = super::output::parse_smv(path, &bytes)?;
         let v = |k: &str| smv.value_as_nanobragg(k);
         let p = &mut self.p;
+        if mask {
+            let keep = smv.data.iter().map(|&x| x != 0.0).collect();
+            let (fpixels, spixels) = (smv.width, smv.height);
+            p.mask = Some(Mask { path: path.to_path_buf(), fpixels, spixels, keep: std::sync::Arc::new(keep) });
+        }
         (p.fpixels, p.spixels, self.detpixels_given) = (smv.width, smv.height, true);
         if let Some(x) = v("PIXEL_SIZE") {
             p.pixel_mm = x;

@@ -53,6 +53,17 @@ pub struct Vectors {
     pub twotheta: Option<[f64; 3]>,
 }
 
+/// An -mask image, read once: which pixels to simulate.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Mask {
+    pub path: PathBuf,
+    pub fpixels: usize,
+    pub spixels: usize,
+    /// Row-major; false where the image is 0.
+    #[serde(skip)]
+    pub keep: std::sync::Arc<Vec<bool>>,
+}
+
 /// nanoBragg's default fluence (photons/m²).
 pub const DEFAULT_FLUENCE: f64 = 125932015286227086360700780544.0;
 /// Largest image this tool will allocate, in pixels (a 32768² detector).
@@ -154,7 +165,7 @@ pub struct Params {
     pub hdivstep_mrad: Option<f64>,
     pub vdivstep_mrad: Option<f64>,
     /// Pixels that are 0 in this SMV image are not simulated.
-    pub mask: Option<PathBuf>,
+    pub mask: Option<Mask>,
     /// The point nearest the sample, mm (`-Xclose -Yclose`): the custom convention's default
     /// beam centre.
     pub xclose_mm: Option<f64>,

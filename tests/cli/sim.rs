@@ -532,3 +532,20 @@ fn readme_lists_every_nanobragg_option_from_the_table() {
     assert!(refused.contains(&"-printout") && refused.contains(&"-pix0_vector"), "{refused:?}");
     assert!(!refused.contains(&"-img"), "{refused:?}");
 }
+
+/// `--simd baseline` runs the baseline build of the row renderer, auto the best the CPU has;
+/// the images agree.
+#[test]
+fn simd_choice_is_reported_and_agrees() {
+    let d = tempfile::tempdir().unwrap();
+    let args =
+        "-default_F 100 -cell 70 80 90 90 90 90 -lambda 1 -N 6 -distance 80 -pixel 0.4 -detpixels 48 -misset 5 5 5";
+    let run = |simd: &str| {
+        json(&cmd(d.path()).args(["sim", "run", "--nb-args", args, "--simd", simd, "--json"]).output().unwrap())
+    };
+    let (base, auto) = (run("baseline"), run("auto"));
+    assert_eq!(base["simd"], "baseline");
+    assert_eq!(auto["simd"], if std::is_x86_feature_detected!("avx2") { "avx2-fma" } else { "baseline" });
+    let (a, b) = (base["sum"].as_f64().unwrap(), auto["sum"].as_f64().unwrap());
+    assert!(a > 0.0 && ((a - b) / a).abs() < 1e-5, "{a} vs {b}");
+}
