@@ -196,14 +196,8 @@ pub struct SimProfileArgs {
 }
 
 fn sim_params(a: &SimRunArgs) -> Result<ledger_loop::sim::params::Params> {
-    let mut r = options::Reader::new();
-    if let Some(args) = &a.nb_args {
-        let words: Vec<&str> = args.split_whitespace().collect();
-        r.read(&words).map_err(|e| Error::Usage(format!("--nb-args: {e}")))?;
-    }
-    let words: Vec<&str> = a.options.words.iter().map(String::as_str).collect();
-    r.read(&words)?;
-    let p = r.finish()?;
+    let long: Vec<&str> = a.options.words.iter().map(String::as_str).collect();
+    let p = ledger_loop::sim::params::Params::read(a.nb_args.as_deref(), &long)?;
     p.validate()?;
     Ok(p)
 }

@@ -360,10 +360,9 @@ fn render_row<T: Real, M: MulAdd>(ctx: &Ctx<T>, spixel: usize, row: &mut [T], sc
                 let (dx, dy, dz) = (&mut dx[..n], &mut dy[..n], &mut dz[..n]);
                 let omega = &mut sc.omega[..n];
                 if s.curved {
+                    // Per pixel in f64, through the reference's own position (rotations per pixel).
                     for p in 0..n {
-                        let f = fdv[p].f64();
-                        let flat: [f64; 3] = std::array::from_fn(|i| [bx, by, bz][i].f64() + f * s.fdet[i]);
-                        let pos = s.curve(flat);
+                        let pos = s.subpixel_position(p, spixel, subf, subs, layer);
                         let r = super::geometry::norm(pos);
                         (dx[p], dy[p], dz[p]) = (T::of(pos[0] / r), T::of(pos[1] / r), T::of(pos[2] / r));
                         if first {

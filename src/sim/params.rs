@@ -377,9 +377,17 @@ impl Params {
     /// Read a nanoBragg command line (`-default_F 100 -cell 100 100 100 90 90 90 -N 5 ...`),
     /// output options included; an option this simulator does not implement is refused by name.
     pub fn from_nb_args(args: &str) -> Result<Params> {
-        let words: Vec<&str> = args.split_whitespace().collect();
+        Params::read(Some(args), &[])
+    }
+
+    /// A nanoBragg command line, then long options (`--lambda 1.2`) over it.
+    pub fn read(nb_args: Option<&str>, long: &[&str]) -> Result<Params> {
         let mut r = super::options::Reader::new();
-        r.read(&words).map_err(|e| Error::Usage(format!("--nb-args: {e}")))?;
+        if let Some(args) = nb_args {
+            let words: Vec<&str> = args.split_whitespace().collect();
+            r.read(&words).map_err(|e| Error::Usage(format!("--nb-args: {e}")))?;
+        }
+        r.read(long)?;
         r.finish()
     }
 }

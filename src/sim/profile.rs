@@ -70,10 +70,7 @@ impl Trace {
         (t - self.t0).as_secs_f64() * 1e6
     }
     fn name_track(&mut self, tid: u64, name: &str) {
-        let meta = json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": name}});
-        if !self.events.contains(&meta) {
-            self.events.push(meta);
-        }
+        self.events.push(json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": name}}));
     }
     fn span(&mut self, name: &str, tid: u64, start: f64, dur: f64, args: serde_json::Value) {
         self.events.push(
@@ -100,6 +97,10 @@ pub fn run(req: &Request, progress: &dyn Progress) -> Result<Summary> {
     std::fs::create_dir_all(&req.outdir).map_err(|e| Error::io(&req.outdir, e))?;
     let threads = if req.threads == 0 { rayon::current_num_threads() } else { req.threads };
     let mut trace = Trace { t0: Instant::now(), events: Vec::new() };
+    trace.name_track(TID, "main");
+    for k in 0..threads {
+        trace.name_track(WORKER_TID + k as u64, &format!("worker {k}"));
+    }
     let mut runs = Vec::new();
     for &size in &req.sizes {
         let params = Params::benchmark(size);
@@ -134,7 +135,6 @@ pub fn run(req: &Request, progress: &dyn Progress) -> Result<Summary> {
             // in each stage, laid end to end inside its busy span from the run's start.
             for (k, t) in r.threads.iter().enumerate() {
                 let tid = WORKER_TID + k as u64;
-                trace.name_track(tid, &format!("worker {k}"));
                 let busy: f64 = t.stages().iter().map(|(_, d)| d.as_secs_f64() * 1e6).sum();
                 trace.span(&format!("warm run {} rows", it + 1), tid, ts, busy, json!({"worker": k}));
                 let mut at = ts;
