@@ -12,29 +12,46 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::evidence::gates;
-use crate::ledger::{self, Ledger};
-use crate::markdown::{splice, Document};
+use crate::focus;
+use crate::insert::{attempt_insertion, next_action_insertion};
+use crate::ledger;
+use crate::markdown::splice;
 use crate::model::Model;
 use crate::plan::TaskState;
-use crate::run::RunRecord;
-use crate::{gate, run};
+use crate::run_record::{RunRecord, LAST_RUN};
+use crate::transaction::{self, change, Change};
+use crate::workspace::Workspace;
 
 static DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d{4}-\d{2}-\d{2}").unwrap());
 static MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[[^\]]{0,3}\]").unwrap());
-static NUMBERED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\s*)(\d+)([.)])(\s+)").unwrap());
 
+named_enum!(
+    /// What an attempt came to.
+    ResultWord {
+        Success = "success",
+        Failed = "failed",
+        Partial = "partial",
+        Blocked = "blocked",
+        Planning = "planning",
+    }
+);
+
+/// One `loop attempt`, from the command line or an agent: what to record and which pointers to move.
 #[derive(Debug, Default, Clone)]
 pub struct Request {
     pub item: Option<String>,
     pub line: Option<usize>,
-    pub result: Option<String>,
+    pub result: Option<ResultWord>,
     pub phase: Option<String>,
     pub metrics: Vec<(String, String)>,
     pub artifacts: Vec<String>,
     pub note: Option<String>,
     pub next: Option<String>,
-    pub date: String,
+    /// `YYYY-MM-DD`; today (UTC, `LOOP_NOW` honoured) when not given.
+    pub date: Option<String>,
     pub from_run: Option<PathBuf>,
+    /// Take `from_run` from the last `loop next --run` (`reports/.last_run`).
+    pub last_run: bool,
     pub tasks: Vec<(String, TaskState)>,
     pub next_actions: Vec<String>,
     pub status: Option<String>,
@@ -43,27 +60,78 @@ pub struct Request {
     pub no_task: bool,
     /// Record a run folder that an earlier attempt already recorded.
     pub again: bool,
+    /// Build the change and its diff; write nothing.
+    pub dry_run: bool,
 }
 
-/// One file's change: its bytes before and after, and the spliced ranges.
-#[derive(Debug, Clone, Serialize)]
-pub struct Change {
-    pub file: String,
-    #[serde(skip)]
-    pub path: PathBuf,
-    #[serde(skip)]
-    pub before: String,
-    #[serde(skip)]
-    pub after: String,
-    /// Byte ranges of the original file that were replaced, with their new text.
-    pub edits: Vec<EditOut>,
+/// `C1=D`: a task and the state to give it (D, P, B, S for skipped, or empty for todo).
+pub fn parse_task(s: &str) -> std::result::Result<(String, TaskState), String> {
+    let (id, st) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected ID=STATE, e.g. C1=D"))?;
+    let state = match st.trim() {
+        "D" | "d" => TaskState::Done,
+        "P" | "p" => TaskState::Partial,
+        "B" | "b" => TaskState::Blocked,
+        "" | " " | "todo" => TaskState::Todo,
+        other => return Err(format!("`{other}`: state must be D, P, B or empty")),
+    };
+    if id.trim().is_empty() {
+        return Err(format!("`{s}`: no task ID before `=`"));
+    }
+    Ok((id.trim().to_string(), state))
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct EditOut {
-    pub start: usize,
-    pub end: usize,
-    pub text: String,
+/// What `record` did (or, for a dry run, would do).
+#[derive(Debug)]
+pub struct Recorded {
+    pub outcome: Outcome,
+    /// The ledger's path, relative to the root.
+    pub ledger: String,
+    /// The unified diff of a dry run (nothing was written).
+    pub diff: Option<String>,
+}
+
+impl Recorded {
+    /// The `--json` form (docs/json.md).
+    pub fn to_json(&self) -> serde_json::Value {
+        match &self.diff {
+            Some(d) => serde_json::json!({"dry_run": true, "attempt": &self.outcome, "diff": d}),
+            None => serde_json::to_value(&self.outcome).unwrap_or_default(),
+        }
+    }
+}
+
+/// Record an attempt: lock the ledger, read the workspace, build every change, write all or none.
+pub fn record(ws: Workspace, req: &Request) -> Result<Recorded> {
+    let ledger = ws.ledger_path();
+    // Read, modify and write under one lock, so concurrent attempts get distinct numbers.
+    let _lock = if ledger.is_file() { Some(crate::atomic::Lock::exclusive(&ledger)?) } else { None };
+    let model = Model::load(ws)?;
+    let mut req = req.clone();
+    let date = match &req.date {
+        Some(d) => check_date(d)?,
+        None => crate::clock::date(&crate::clock::now()?),
+    };
+    req.date = Some(date);
+    if req.last_run && req.from_run.is_none() {
+        req.from_run = Some(last_run(&model)?);
+    }
+    let outcome = prepare(&model, &req)?;
+    let diff = if req.dry_run { Some(transaction::diff(&outcome.changes)) } else { None };
+    if diff.is_none() {
+        transaction::apply(&model, &outcome.changes)?;
+    }
+    Ok(Recorded { outcome, ledger: model.ledger.doc.file.clone(), diff })
+}
+
+/// A `YYYY-MM-DD` date that exists, written with both digits of month and day (the form the
+/// ledger's readers find).
+pub fn check_date(d: &str) -> Result<String> {
+    let shaped = d.len() == 10
+        && d.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    if !shaped || chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+        return Err(Error::Usage(format!("--date {d}: expected a date written YYYY-MM-DD, e.g. 2026-01-05")));
+    }
+    Ok(d.to_string())
 }
 
 #[derive(Debug, Serialize)]
@@ -139,14 +207,15 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
                 .into(),
         ));
     }
-    let result = req.result.clone().unwrap_or_default();
+    let result = req.result.map_or("", ResultWord::as_str);
+    let date = req.date.clone().unwrap_or_default();
     let ledger = &model.ledger;
     let item = pick_item(model, &req)?;
     let lpath = &ledger.doc.file;
     model.protected.check_writable(lpath)?;
 
     // Gates from the plan, when the item has one and the phase is known.
-    let plan = gate::plan_for(model, item).ok();
+    let plan = focus::plan_for(model, item).ok();
     let gate_list = match (&plan, &req.phase) {
         (Some(p), Some(ph)) => gates::from_plan(p, ph),
         _ => Vec::new(),
@@ -200,7 +269,7 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
     }
 
     let number = if pointers_only { 0 } else { item.next_attempt_number() };
-    let mut entry = format!("[{}] Attempt #{number} — Result: {result}", req.date);
+    let mut entry = format!("[{date}] Attempt #{number} — Result: {result}");
     if let Some(p) = &req.phase {
         entry.push_str(&format!(" (Phase {p})"));
     }
@@ -254,8 +323,8 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
             .ok_or_else(|| Error::input(lpath, 0, "no `**Last Updated:**` line to touch"))?;
         let value = &doc.text[h.value_range.clone()];
         let (range, new) = match DATE.find(value) {
-            Some(m) => (h.value_range.start + m.start()..h.value_range.start + m.end(), req.date.clone()),
-            None => (h.value_range.clone(), req.date.clone()),
+            Some(m) => (h.value_range.start + m.start()..h.value_range.start + m.end(), date.clone()),
+            None => (h.value_range.clone(), date.clone()),
         };
         edits.push((range, new));
     }
@@ -302,53 +371,6 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
     Ok(Outcome { item: item.id.clone(), number, line, entry, byte_range, changes, warnings, tasks: task_notes })
 }
 
-fn change(model: &Model, file: &str, before: &str, after: String, edits: &[(Range<usize>, String)]) -> Change {
-    Change {
-        file: file.to_string(),
-        path: model.ws.path(file),
-        before: before.to_string(),
-        after,
-        edits: edits.iter().map(|(r, t)| EditOut { start: r.start, end: r.end, text: t.clone() }).collect(),
-    }
-}
-
-/// Write every change, all or none: each file is checked (protected, writable, unchanged on
-/// disk) before any is replaced, and a later failure puts the earlier files back. The caller
-/// holds the ledger lock; the plans are locked here, after it, always in that order.
-pub fn apply(model: &Model, outcome: &Outcome) -> Result<()> {
-    let mut locks = Vec::new();
-    for c in &outcome.changes {
-        model.protected.check_writable(&c.file)?;
-        crate::atomic::check_writable(&c.path, &c.file)?;
-        if c.file != model.ledger.doc.file {
-            locks.push(crate::atomic::Lock::exclusive(&c.path)?);
-        }
-    }
-    let mut done: Vec<&Change> = Vec::new();
-    for c in &outcome.changes {
-        if let Err(e) = crate::atomic::replace(&c.path, &c.file, c.before.as_bytes(), c.after.as_bytes()) {
-            for d in done.iter().rev() {
-                let _ = crate::atomic::replace(&d.path, &d.file, d.after.as_bytes(), d.before.as_bytes());
-            }
-            return Err(e);
-        }
-        done.push(c);
-    }
-    Ok(())
-}
-
-/// Unified diffs of all changes, for `--dry-run`.
-pub fn diff(outcome: &Outcome) -> String {
-    let mut out = String::new();
-    for c in &outcome.changes {
-        let d = similar::TextDiff::from_lines(&c.before, &c.after);
-        out.push_str(
-            &d.unified_diff().context_radius(2).header(&format!("a/{}", c.file), &format!("b/{}", c.file)).to_string(),
-        );
-    }
-    out
-}
-
 fn sentence(s: &str) -> String {
     let s = s.trim();
     if s.ends_with(['.', '!', '?']) {
@@ -362,7 +384,7 @@ fn pick_item<'m>(model: &'m Model, req: &Request) -> Result<&'m ledger::Item> {
     let ledger = &model.ledger;
     let id = match &req.item {
         Some(id) => id.clone(),
-        None => gate::focus(model, None)?.0.id.clone(),
+        None => focus::focus(model, None)?.0.id.clone(),
     };
     let found = ledger.find(&id);
     if let Some(line) = req.line {
@@ -372,7 +394,7 @@ fn pick_item<'m>(model: &'m Model, req: &Request) -> Result<&'m ledger::Item> {
             .ok_or_else(|| Error::input(&ledger.doc.file, line, format!("no [{id}] item heading on this line")));
     }
     match found.as_slice() {
-        [] => Err(gate::unknown_item(model, &id)),
+        [] => Err(focus::unknown_item(model, &id)),
         [one] => Ok(one),
         many => Err(Error::input(
             &ledger.doc.file,
@@ -411,7 +433,7 @@ fn from_run(
     if req.phase.is_none() {
         req.phase = rec.task.clone().or(rec.phase.clone());
     }
-    req.result.get_or_insert_with(|| if rec.exit_code == 0 { "success".into() } else { "failed".into() });
+    req.result.get_or_insert(if rec.exit_code == 0 { ResultWord::Success } else { ResultWord::Failed });
     let rel = model.ws.relative(&abs)?;
     let mut files = vec![format!("{rel}/run.json")];
     for sub in ["", "profile/", "hotspots/"] {
@@ -444,90 +466,9 @@ fn from_run(
 
 /// The run folder `loop next --run` wrote last.
 pub fn last_run(model: &Model) -> Result<PathBuf> {
-    let p = model.ws.path(&model.ws.config.reports).join(run::LAST_RUN);
+    let p = model.ws.path(&model.ws.config.reports).join(LAST_RUN);
     let text = std::fs::read_to_string(&p).map_err(|_| {
         Error::Usage(format!("--last-run: no run recorded yet ({} missing); run `loop next --run`", p.display()))
     })?;
     Ok(PathBuf::from(text.trim()))
-}
-
-/// The last non-blank line of a range, as the offset just past its line ending.
-fn after_last_line(doc: &Document, range: &Range<usize>) -> usize {
-    let mut line = doc.line_of(range.end.saturating_sub(1).max(range.start));
-    let first = doc.line_of(range.start);
-    while line > first && doc.line_text(line).trim().is_empty() {
-        line -= 1;
-    }
-    doc.line_start(line + 1)
-}
-
-/// Where the entry goes and the exact text to insert there.
-fn attempt_insertion(ledger: &Ledger, item: &ledger::Item, entry: &str, nl: &str) -> (usize, String) {
-    let doc = &ledger.doc;
-    let prefix_of = |line: usize, text_start: usize| doc.text[doc.line_start(line)..text_start].to_string();
-    // A file whose last line has no line ending needs one before anything appended after it.
-    let fix_eof = |at: usize| if at == doc.text.len() && !doc.text.ends_with('\n') { nl } else { "" };
-    if let Some(field) = item.field("Attempts History") {
-        let fitem = &doc.items[field.item];
-        let at = after_last_line(doc, &fitem.range);
-        let listed = item.attempts.iter().rev().filter_map(|a| a.item.map(|i| (a, &doc.items[i])));
-        let prefix = match listed.clone().find(|(_, it)| fitem.range.contains(&it.range.start)) {
-            Some((a, it)) => prefix_of(a.line, it.text_range.start),
-            None => format!("{}  * ", " ".repeat(indent_of(doc, fitem.line))),
-        };
-        return (at, format!("{}{prefix}{entry}{nl}", fix_eof(at)));
-    }
-    if let Some((last, it)) = item.attempts.iter().rev().find_map(|a| a.item.map(|i| (a, &doc.items[i]))) {
-        let at = after_last_line(doc, &it.range);
-        return (at, format!("{}{}{entry}{nl}", fix_eof(at), prefix_of(last.line, it.text_range.start)));
-    }
-    // No history yet: create the field after the item's last field (documented in README).
-    let (at, indent, bullet) = match item.fields.last() {
-        Some(f) => {
-            let it = &doc.items[f.item];
-            let marker = doc.text[doc.line_start(it.line)..it.text_range.start].trim().to_string();
-            (after_last_line(doc, &(it.range.start..item.range.end.min(it.range.end))), indent_of(doc, it.line), marker)
-        }
-        None => (doc.line_start(item.line + 1), 0, "-".to_string()),
-    };
-    let pad = " ".repeat(indent);
-    (at, format!("{}{pad}{bullet} Attempts History:{nl}{pad}  * {entry}{nl}", fix_eof(at)))
-}
-
-fn indent_of(doc: &Document, line: usize) -> usize {
-    let t = doc.line_text(line);
-    t.len() - t.trim_start().len()
-}
-
-fn next_action_insertion(
-    ledger: &Ledger,
-    item: &ledger::Item,
-    action: &str,
-    nl: &str,
-) -> Result<(Range<usize>, String)> {
-    let doc = &ledger.doc;
-    let f = item
-        .field("Next Actions")
-        .ok_or_else(|| Error::input(&doc.file, item.line, format!("[{}] has no `- Next Actions:` field", item.id)))?;
-    let fitem = &doc.items[f.item];
-    let at = after_last_line(doc, &fitem.range);
-    let last_line = doc.line_of(at.saturating_sub(1));
-    let text = if last_line > fitem.line {
-        let last = doc.line_text(last_line);
-        match NUMBERED.captures(last) {
-            Some(c) => {
-                let n: u64 = c[2].parse().unwrap_or(0) + 1;
-                format!("{}{n}{}{}{action}{nl}", &c[1], &c[3], &c[4])
-            }
-            None => {
-                let t = last.trim_start();
-                let marker = t.chars().next().filter(|c| matches!(c, '-' | '*' | '+')).unwrap_or('-');
-                format!("{}{marker} {action}{nl}", &last[..last.len() - t.len()])
-            }
-        }
-    } else {
-        format!("{}  - {action}{nl}", " ".repeat(indent_of(doc, fitem.line)))
-    };
-    let eof = if at == doc.text.len() && !doc.text.ends_with('\n') { nl } else { "" };
-    Ok((at..at, format!("{eof}{text}")))
 }

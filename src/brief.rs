@@ -4,8 +4,10 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::gate::{self, Decision, Outcome};
+use crate::focus;
+use crate::gate::Outcome;
 use crate::model::Model;
+use crate::next::{self, Decision};
 
 #[derive(Debug, Serialize)]
 struct Ctx {
@@ -34,7 +36,7 @@ pub struct Brief {
 }
 
 pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, template_name: &str) -> Result<Brief> {
-    let d = gate::decide(model, &gate::Request { item, phase: None, stamp: stamp.to_string(), plan_only: true })?;
+    let d = next::decide(model, &next::Request { item, phase: None, stamp: stamp.to_string(), plan_only: true })?;
     if let Some(why) = &d.blocked {
         return Err(Error::Failed(format!("no memo to write, the item is blocked: {why}")));
     }
@@ -47,7 +49,7 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     let plan_path = plan_path.as_str();
     let command = d.command_template.clone().unwrap_or_default();
     let ledger = &model.ledger;
-    let litem = ledger.find(&d.item.id).into_iter().next().ok_or_else(|| gate::unknown_item(model, &d.item.id))?;
+    let litem = ledger.find(&d.item.id).into_iter().next().ok_or_else(|| focus::unknown_item(model, &d.item.id))?;
     let doc = &ledger.doc;
     // Nested bullets of a field (Risks/Assumptions, Next Actions), as plain lines.
     let nested = |key: &str| ledger.field_entries(litem, key);
@@ -137,6 +139,61 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     env.add_template("memo", template).map_err(tmpl_err)?;
     let text = env.get_template("memo").map_err(tmpl_err)?.render(&ctx).map_err(tmpl_err)?;
     Ok(Brief { text, decision: d })
+}
+
+/// The memo template and its name: `given`, else the workspace's templates/input.md, else the
+/// built-in one.
+pub fn template(model: &Model, given: Option<&std::path::Path>) -> Result<(String, String)> {
+    Ok(match given {
+        Some(p) => (crate::fsutil::read_utf8(p, &p.display().to_string())?, p.display().to_string()),
+        None => {
+            let p = model.ws.path("templates/input.md");
+            if p.is_file() {
+                (crate::fsutil::read_utf8(&p, "templates/input.md")?, "templates/input.md".to_string())
+            } else {
+                (DEFAULT_TEMPLATE.to_string(), "(built-in template)".to_string())
+            }
+        }
+    })
+}
+
+/// What `write` wrote.
+#[derive(Debug)]
+pub struct Written {
+    /// The memo's path, relative to the root.
+    pub path: String,
+    pub text: String,
+    pub decision: Decision,
+    /// The unified diff against the old memo when it is a protected asset written anyway.
+    pub protected_diff: Option<String>,
+}
+
+/// Draft the memo and replace the workspace's memo with it, locked and atomically. A protected
+/// memo is refused unless `force_protected`.
+pub fn write(
+    ws: crate::workspace::Workspace,
+    item: Option<&str>,
+    template_path: Option<&std::path::Path>,
+    force_protected: bool,
+) -> Result<Written> {
+    let input = ws.path(&ws.config.input);
+    let _lock = if input.is_file() { Some(crate::atomic::Lock::exclusive(&input)?) } else { None };
+    let model = Model::load(ws)?;
+    let (tmpl, name) = template(&model, template_path)?;
+    let stamp = crate::clock::stamp(&crate::clock::now()?);
+    let b = render(&model, item, &stamp, &tmpl, &name)?;
+    let rel = model.ws.config.input.clone();
+    let before = std::fs::read_to_string(&input).unwrap_or_default();
+    let mut protected_diff = None;
+    if model.protected.contains(&rel) {
+        if !force_protected {
+            model.protected.check_writable(&rel)?;
+        }
+        let d = similar::TextDiff::from_lines(&before, &b.text);
+        protected_diff = Some(d.unified_diff().header(&format!("a/{rel}"), &format!("b/{rel}")).to_string());
+    }
+    crate::atomic::replace(&input, &rel, before.as_bytes(), b.text.as_bytes())?;
+    Ok(Written { path: rel, text: b.text, decision: b.decision, protected_diff })
 }
 
 /// The default template, for workspaces without `templates/input.md`.

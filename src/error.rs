@@ -45,6 +45,23 @@ impl Error {
         Error::Input { file: file.into(), line, message: message.into() }
     }
 
+    /// What `--json` prints instead of a result: `{"error": {kind, message, file, line, exit_code}}`
+    /// (docs/json.md), so an agent always gets one JSON document.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (kind, file, line) = match self {
+            Error::Io { path, .. } => ("io", Some(path.display().to_string()), None),
+            Error::Input { file, line, .. } => {
+                ("input", (!file.is_empty()).then(|| file.clone()), (*line > 0).then_some(*line))
+            }
+            Error::Usage(_) => ("usage", None, None),
+            Error::Git(_) => ("git", None, None),
+            Error::Failed(_) => ("failed", None, None),
+        };
+        serde_json::json!({"error": {
+            "kind": kind, "message": self.to_string(), "file": file, "line": line, "exit_code": self.exit_code(),
+        }})
+    }
+
     /// 1 when the work failed, 2 when the input or the usage was bad (grep's convention).
     pub fn exit_code(&self) -> u8 {
         match self {

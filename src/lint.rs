@@ -273,7 +273,7 @@ fn artifact_missing(c: &Ctx, f: &mut Vec<Finding>) {
         for cap in REPORT_PATH.captures_iter(l.doc.slice(&a.text)) {
             let p = cap[1].trim_end_matches(['.', ',', ';']);
             // `reports/.../<STAMP>/x.md`, `$STAMP`, `<loop_slug>`: a pattern, not a file.
-            if !crate::gate::is_template(p) && !c.model.ws.root.join(p).exists() {
+            if !crate::artifacts::is_template(p) && !c.model.ws.root.join(p).exists() {
                 f.push(finding(
                     &c.ledger_file(),
                     a.line,
@@ -289,7 +289,7 @@ fn artifact_missing(c: &Ctx, f: &mut Vec<Finding>) {
 /// An open item whose plan field names no active plan (a closed item's plan may be archived).
 fn plan_missing(c: &Ctx, f: &mut Vec<Finding>) {
     for item in sections(c).filter(|i| i.is_open()) {
-        match crate::gate::resolve_plan(c.model, item).broken {
+        match crate::focus::resolve_plan(c.model, item).broken {
             Some(crate::Error::Input { file, line, message }) => {
                 f.push(finding(&file, line, Severity::Error, "plan-missing", message))
             }
@@ -359,6 +359,25 @@ fn anchor(text: &str) -> String {
             _ => None,
         })
         .collect()
+}
+
+/// `loop lint [--fix]`: the findings, and with `fix` the mechanical ones repaired first (under the
+/// ledger's lock) and the findings that are left.
+pub fn run(ws: crate::workspace::Workspace, fix_them: bool) -> Result<Report> {
+    let ledger = ws.ledger_path();
+    let _lock = if fix_them && ledger.is_file() { Some(crate::atomic::Lock::exclusive(&ledger)?) } else { None };
+    let model = Model::load(ws)?;
+    let today = crate::clock::date(&crate::clock::now()?);
+    let mut report = lint(&model, &today);
+    if fix_them {
+        let fixed = fix(&model, &report)?;
+        if fixed > 0 {
+            let model = Model::load(model.ws.clone())?;
+            report = lint(&model, &today);
+            report.fixed = fixed;
+        }
+    }
+    Ok(report)
 }
 
 /// Apply the fixable findings to the ledger in one atomic write. Returns how many were fixed.

@@ -18,9 +18,9 @@ use rmcp::{tool, tool_handler, tool_router, ErrorData as McpError, RoleServer, S
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::cli::evidence::GateCheckArgs;
-use crate::cli::{self, AttemptArgs, CompareArgs, NextArgs, ResultWord, StepArgs};
+use ledger_loop::attempt::{self, ResultWord};
 use ledger_loop::error::{Error, Result};
+use ledger_loop::evidence::{compare, gates};
 use ledger_loop::model::Model;
 use ledger_loop::workspace::Workspace;
 
@@ -116,19 +116,14 @@ impl Server {
         Server { ws, allow_run, tool_router: Self::tool_router() }
     }
 
-    /// The root as the CLI's `--root`: each call reads the workspace afresh.
-    fn root(&self) -> Option<PathBuf> {
-        Some(self.ws.root.clone())
-    }
-
-    /// A tool's work, with the root as the CLI's `--root`, off the protocol loop; its JSON or
-    /// its error is the answer.
+    /// A tool's work on the workspace, off the protocol loop; its JSON or its error is the
+    /// answer. Each call reads the workspace afresh (its configuration included).
     async fn call(
         &self,
-        f: impl FnOnce(Option<PathBuf>) -> Result<serde_json::Value> + Send + 'static,
+        f: impl FnOnce(Workspace) -> Result<serde_json::Value> + Send + 'static,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let root = self.root();
-        answer(blocking(move || f(root)).await)
+        let root = self.ws.root.clone();
+        answer(blocking(move || f(Workspace::discover(&root, Some(&root))?)).await)
     }
 
     /// A path argument, resolved inside the workspace; one that escapes it is refused.
@@ -142,17 +137,15 @@ impl Server {
         description = "The workspace's status: ledger items with attempts, Index rows, plans with phases and task states, protected assets, diagnostics (same JSON as `loop status --json`)."
     )]
     async fn status(&self) -> std::result::Result<CallToolResult, McpError> {
-        self.call(|root| to_json(&ledger_loop::status::status(&cli::load(&root)?))).await
+        self.call(|ws| to_json(&ledger_loop::status::status(&Model::load(ws)?))).await
     }
 
     #[tool(
         description = "The next gated step: focus item, plan, phase, task, gate checks with reasons, and the command with <STAMP> filled in, or manual: true (same JSON as `loop next --json`)."
     )]
     async fn next(&self, Parameters(p): Parameters<NextInput>) -> std::result::Result<CallToolResult, McpError> {
-        self.call(move |root| {
-            let model = cli::load(&root)?;
-            let a = NextArgs { step: StepArgs { item: p.item, phase: p.phase, explain: false }, ..Default::default() };
-            to_json(&cli::decide(&model, &a)?)
+        self.call(move |ws| {
+            to_json(&ledger_loop::next::decide_now(&Model::load(ws)?, p.item.as_deref(), p.phase.as_deref())?)
         })
         .await
     }
@@ -161,16 +154,15 @@ impl Server {
         description = "Append a numbered attempt entry to a ledger item (locked, atomic byte splice; protected assets refused; text with line breaks, `|` or code fences refused). dry_run returns the unified diff and writes nothing."
     )]
     async fn attempt(&self, Parameters(p): Parameters<AttemptInput>) -> std::result::Result<CallToolResult, McpError> {
-        self.call(move |root| {
-            let result = <ResultWord as clap::ValueEnum>::from_str(&p.result, true)
-                .map_err(|e| Error::Usage(format!("result {e}")))?;
+        self.call(move |ws| {
+            let result: ResultWord = p.result.parse().map_err(|e| Error::Usage(format!("result {e}")))?;
             let tasks = p
                 .task
                 .unwrap_or_default()
                 .iter()
-                .map(|t| cli::parse_task(t).map_err(Error::Usage))
+                .map(|t| attempt::parse_task(t).map_err(|e| Error::Usage(format!("task {e}"))))
                 .collect::<Result<Vec<_>>>()?;
-            let a = AttemptArgs {
+            let req = attempt::Request {
                 item: Some(p.item),
                 result: Some(result),
                 phase: p.phase,
@@ -183,7 +175,7 @@ impl Server {
                 dry_run: p.dry_run.unwrap_or(false),
                 ..Default::default()
             };
-            Ok(cli::record_attempt(&root, &a)?.to_json())
+            Ok(attempt::record(ws, &req)?.to_json())
         })
         .await
     }
@@ -192,21 +184,16 @@ impl Server {
         description = "Lint the ledger and plans: findings with file, line, severity and code (same JSON as `loop lint --json`)."
     )]
     async fn lint(&self) -> std::result::Result<CallToolResult, McpError> {
-        self.call(move |root| {
-            let model = cli::load(&root)?;
-            let today = ledger_loop::clock::date(&ledger_loop::clock::now()?);
-            to_json(&ledger_loop::lint::lint(&model, &today))
-        })
-        .await
+        self.call(move |ws| to_json(&ledger_loop::lint::run(ws, false)?)).await
     }
 
     #[tool(
         description = "Render the next Do Now memo (input.md) for an item, with the decision behind it. Never writes; writing stays `loop brief --write`."
     )]
     async fn brief(&self, Parameters(p): Parameters<BriefInput>) -> std::result::Result<CallToolResult, McpError> {
-        self.call(move |root| {
-            let model = cli::load(&root)?;
-            let (template, name) = cli::brief_template(&model, None)?;
+        self.call(move |ws| {
+            let model = Model::load(ws)?;
+            let (template, name) = ledger_loop::brief::template(&model, None)?;
             let stamp = ledger_loop::clock::stamp(&ledger_loop::clock::now()?);
             let b = ledger_loop::brief::render(&model, p.item.as_deref(), &stamp, &template, &name)?;
             Ok(serde_json::json!({"memo": b.text, "decision": b.decision}))
@@ -222,9 +209,9 @@ impl Server {
         Parameters(p): Parameters<GateCheckInput>,
     ) -> std::result::Result<CallToolResult, McpError> {
         let dir = self.inside(&p.dir);
-        self.call(move |root| {
-            let a = GateCheckArgs { dir: dir?, ..Default::default() };
-            Ok(cli::evidence::gate_check_report(&root, &a)?.0)
+        self.call(move |ws| {
+            let req = gates::CheckRequest { dir: dir?, ..Default::default() };
+            to_json(&gates::check(&req, || Model::load(ws))?)
         })
         .await
     }
@@ -235,9 +222,10 @@ impl Server {
     async fn compare(&self, Parameters(p): Parameters<CompareInput>) -> std::result::Result<CallToolResult, McpError> {
         let (a, b) = (self.inside(&p.a), self.inside(&p.b));
         self.call(move |_| {
-            let roi = p.roi.as_deref().map(cli::evidence::parse_roi).transpose().map_err(Error::Usage)?;
-            let args = CompareArgs { a: a?, b: b?, roi, gate: p.gates, ..Default::default() };
-            Ok(cli::evidence::compare_report(&args)?.0)
+            let roi =
+                p.roi.as_deref().map(compare::parse_roi).transpose().map_err(|e| Error::Usage(format!("roi: {e}")))?;
+            let req = compare::CompareRequest { a: a?, b: b?, roi, gate: p.gates, ..Default::default() };
+            to_json(&compare::report(&req)?)
         })
         .await
     }
@@ -251,9 +239,9 @@ impl Server {
                 "running steps is off: start the server with `loop mcp --allow-run` to enable the run tool".into(),
             )));
         }
-        self.call(move |root| {
-            let model = cli::load(&root)?;
-            let d = cli::decide(&model, &NextArgs::default())?;
+        self.call(move |ws| {
+            let model = Model::load(ws)?;
+            let d = ledger_loop::next::decide_now(&model, None, None)?;
             if let Some(why) = &d.blocked {
                 return Err(Error::Failed(format!("blocked: {why}")));
             }
@@ -272,7 +260,7 @@ fn read(root: &Path, uri: &str) -> Result<String> {
     let model = Model::load(Workspace::discover(root, Some(root))?)?;
     if let Some(id) = uri.strip_prefix("ledger://items/") {
         let item =
-            model.ledger.find(id).into_iter().next().ok_or_else(|| ledger_loop::gate::unknown_item(&model, id))?;
+            model.ledger.find(id).into_iter().next().ok_or_else(|| ledger_loop::focus::unknown_item(&model, id))?;
         return Ok(model.ledger.doc.text[item.range.clone()].to_string());
     }
     if let Some(path) = uri.strip_prefix("plan://") {

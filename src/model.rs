@@ -46,6 +46,11 @@ impl Model {
         Ok(Model { protected: Protected::load(&ws)?, ledger: ledger?, plans: plans?, memo, ws })
     }
 
+    /// The workspace at `--root` (else found from the current directory), read.
+    pub fn open(root: Option<&std::path::Path>) -> Result<Model> {
+        Model::load(Workspace::find(root)?)
+    }
+
     pub fn diagnostics(&self) -> Vec<&Diagnostic> {
         self.ledger.diagnostics.iter().chain(self.plans.iter().flat_map(|p| &p.diagnostics)).collect()
     }

@@ -10,64 +10,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::gate::Decision;
 use crate::model::Model;
+use crate::next::Decision;
+use crate::run_record::{EnvInfo, RunRecord, LAST_RUN};
 
 /// Lines of stderr the If-Blocked log keeps.
 const TAIL_LINES: usize = 50;
-/// Where the last run's folder is remembered, under the reports folder, for `attempt --last-run`.
-pub const LAST_RUN: &str = ".last_run";
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EnvInfo {
-    pub os: String,
-    pub cpus: usize,
-    pub loop_version: String,
-}
-
-/// `run.json`: everything needed to reproduce and record a run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunRecord {
-    pub item: String,
-    pub plan: Option<String>,
-    pub phase: Option<String>,
-    pub task: Option<String>,
-    pub command: String,
-    /// The command as written (stamp unfilled) and where: `input.md:7`, `plans/x.md:24`.
-    #[serde(default)]
-    pub command_template: Option<String>,
-    #[serde(default)]
-    pub command_from: Option<String>,
-    pub cwd: String,
-    pub stamp: String,
-    pub artifacts: String,
-    pub start: String,
-    pub end: String,
-    pub duration_s: f64,
-    pub exit_code: i32,
-    pub interrupted: bool,
-    /// The signal that stopped the step (`SIGINT` when loop was interrupted), if one did.
-    #[serde(default)]
-    pub signal: Option<String>,
-    pub blocked_log: Option<String>,
-    pub git: Option<crate::git::GitInfo>,
-    pub env: EnvInfo,
-}
-
-impl RunRecord {
-    pub fn load(dir: &Path) -> Result<RunRecord> {
-        let path = dir.join("run.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::input(path.display().to_string(), e.line(), format!("not a run.json: {e}")))
-    }
-}
 
 /// What a dry run would do, or what a real run did.
 #[derive(Debug, Serialize)]

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::diag::Diagnostic;
-use crate::gate;
+use crate::focus;
 use crate::model::Model;
 use crate::plan::TaskState;
 
@@ -158,7 +158,7 @@ pub fn render(model: &Model) -> String {
             let _ = writeln!(out, "  - {}", ellipsize(f, 110));
         }
     }
-    match gate::focus(model, None) {
+    match focus::focus(model, None) {
         Ok((item, why)) => {
             let _ = writeln!(
                 out,
@@ -182,7 +182,7 @@ pub fn render(model: &Model) -> String {
                     let _ = writeln!(out, "  attempts  none");
                 }
             }
-            match gate::plan_for(model, item) {
+            match focus::plan_for(model, item) {
                 Ok(plan) => {
                     let _ = writeln!(out, "  plan      {}", plan.path);
                     for p in &plan.phases {

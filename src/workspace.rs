@@ -84,6 +84,12 @@ impl Workspace {
         Ok(Workspace { root, config })
     }
 
+    /// `discover` from the current directory.
+    pub fn find(root: Option<&Path>) -> Result<Workspace> {
+        let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+        Workspace::discover(&cwd, root)
+    }
+
     fn read_config(root: &Path) -> Result<Config> {
         let path = root.join(CONFIG_FILE);
         if !path.is_file() {

@@ -41,7 +41,25 @@ pub struct SimOptionsArgs {
     pub json: bool,
 }
 
-pub(super) fn cmd_sim_options(a: &SimOptionsArgs) -> Result<ExitCode> {
+impl SimCommand {
+    pub(super) fn wants_json(&self) -> bool {
+        match self {
+            SimCommand::Run(a) => a.json,
+            SimCommand::Profile(a) => a.json,
+            SimCommand::Options(a) => a.json,
+        }
+    }
+}
+
+pub(super) fn cmd_sim(s: &SimCommand) -> Result<ExitCode> {
+    match s {
+        SimCommand::Run(a) => cmd_sim_run(a),
+        SimCommand::Profile(a) => cmd_sim_profile(a),
+        SimCommand::Options(a) => cmd_sim_options(a),
+    }
+}
+
+fn cmd_sim_options(a: &SimOptionsArgs) -> Result<ExitCode> {
     if a.json {
         out_json(&options::json());
     } else if a.markdown {
@@ -197,7 +215,7 @@ pub struct SimProfileArgs {
 
 fn sim_params(a: &SimRunArgs) -> Result<ledger_loop::sim::params::Params> {
     let long: Vec<&str> = a.options.words.iter().map(String::as_str).collect();
-    let p = ledger_loop::sim::params::Params::read(a.nb_args.as_deref(), &long)?;
+    let p = ledger_loop::sim::options::read(a.nb_args.as_deref(), &long)?;
     p.validate()?;
     Ok(p)
 }
@@ -241,7 +259,7 @@ impl ledger_loop::sim::profile::Progress for Bar {
     }
 }
 
-pub(super) fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
+fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
     use ledger_loop::sim::profile::Progress;
     let p = sim_params(a)?;
     let bar = Bar::new();
@@ -292,7 +310,7 @@ pub(super) fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn cmd_sim_profile(a: &SimProfileArgs) -> Result<ExitCode> {
+fn cmd_sim_profile(a: &SimProfileArgs) -> Result<ExitCode> {
     if a.device != "cpu" {
         return Err(Error::Usage(format!(
             "--device {}: only `cpu` is available (this simulator has no GPU backend)",

@@ -1,11 +1,10 @@
 //! Comparing two float images: correlation, sum ratio, RMSE, worst pixel. Accumulates in f64 over
 //! parallel chunks, so a 4096² pair takes about as long as reading it.
 
-use std::path::Path;
-
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::float_image::{read_image, FloatImage};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -133,175 +132,6 @@ impl Stats {
     }
 }
 
-/// A float image read from disk: raw float32 (nanoBragg `-floatfile`), `.npy` (float32/float64,
-/// C order, 2-D) or 16-bit grayscale PNG. Pixels are kept as little-endian float32 bytes; raw
-/// files and float32 `.npy` are memory-mapped, so comparing costs little more than reading.
-pub struct FloatImage {
-    pub width: usize,
-    pub height: usize,
-    bytes: Bytes,
-}
-
-enum Bytes {
-    Mapped(memmap2::Mmap, usize),
-    Owned(Vec<u8>),
-}
-
-impl FloatImage {
-    fn owned(width: usize, height: usize, v: impl IntoIterator<Item = f32>) -> FloatImage {
-        FloatImage { width, height, bytes: Bytes::Owned(v.into_iter().flat_map(f32::to_le_bytes).collect()) }
-    }
-
-    /// The pixels as little-endian float32 bytes.
-    pub fn raw(&self) -> &[u8] {
-        match &self.bytes {
-            Bytes::Mapped(m, off) => &m[*off..*off + self.width * self.height * 4],
-            Bytes::Owned(v) => v,
-        }
-    }
-
-    pub fn get(&self, i: usize) -> f32 {
-        let b = &self.raw()[4 * i..4 * i + 4];
-        f32::from_le_bytes([b[0], b[1], b[2], b[3]])
-    }
-}
-
-fn map(path: &Path) -> Result<memmap2::Mmap> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    // SAFETY: the map is read-only and lives only while the command runs; a file truncated by
-    // another process meanwhile would fault, which is the same risk every mmap-based tool
-    // (ripgrep, ...) accepts for a large speed-up over copying the file.
-    #[allow(unsafe_code)]
-    let m = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-    Ok(m)
-}
-
-/// An SMV image (nanoBragg's -intfile/-noisefile) starts `{\nHEADER_BYTES=`.
-fn is_smv(path: &Path) -> bool {
-    let mut head = [0u8; 15];
-    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok()
-        && head.starts_with(b"{\nHEADER_BYTES=")
-}
-
-pub fn read_image(path: &Path, shape: Option<(usize, usize)>) -> Result<FloatImage> {
-    let shown = path.display().to_string();
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "npy" => read_npy(map(path)?, &shown),
-        "png" => read_png(&std::fs::read(path).map_err(|e| Error::io(path, e))?, &shown),
-        _ if is_smv(path) => {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            let (w, h, v) = crate::sim::output::read_smv(path, &bytes)?;
-            Ok(FloatImage::owned(w, h, v.into_iter().map(|x| x as f32)))
-        }
-        _ => {
-            let m = map(path)?;
-            if m.len() % 4 != 0 {
-                return Err(Error::input(
-                    &shown,
-                    0,
-                    format!("{} bytes is not a whole number of float32 pixels (truncated?)", m.len()),
-                ));
-            }
-            let n = m.len() / 4;
-            let (h, w) = match shape {
-                Some((s, f)) => (s, f),
-                None => {
-                    let side = (n as f64).sqrt().round() as usize;
-                    if side * side != n {
-                        return Err(Error::input(
-                            &shown,
-                            0,
-                            format!("{n} pixels is not a square image; give --shape SLOWxFAST"),
-                        ));
-                    }
-                    (side, side)
-                }
-            };
-            if h * w != n {
-                return Err(Error::input(
-                    &shown,
-                    0,
-                    format!("--shape {h}x{w} needs {} pixels, the file holds {n} (truncated or wrong shape)", h * w),
-                ));
-            }
-            Ok(FloatImage { width: w, height: h, bytes: Bytes::Mapped(m, 0) })
-        }
-    }
-}
-
-fn read_npy(bytes: memmap2::Mmap, file: &str) -> Result<FloatImage> {
-    let bad = |m: &str| Error::input(file, 0, format!("not a readable .npy: {m}"));
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(bad("missing magic"));
-    }
-    let (hlen, start) = if bytes[6] == 1 {
-        (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
-    } else {
-        if bytes.len() < 12 {
-            return Err(bad("short header"));
-        }
-        (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
-    };
-    let header = std::str::from_utf8(bytes.get(start..start + hlen).ok_or_else(|| bad("short header"))?)
-        .map_err(|_| bad("header"))?;
-    if header.contains("'fortran_order': True") {
-        return Err(bad("Fortran order is not supported"));
-    }
-    let descr =
-        header.split("'descr':").nth(1).and_then(|s| s.split('\'').nth(1)).ok_or_else(|| bad("no descr"))?.to_string();
-    let shape_txt = header
-        .split("'shape':")
-        .nth(1)
-        .and_then(|s| s.split('(').nth(1))
-        .and_then(|s| s.split(')').next())
-        .ok_or_else(|| bad("no shape"))?;
-    let dims: Vec<usize> = shape_txt
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().map_err(|_| bad("shape")))
-        .collect::<Result<_>>()?;
-    let [h, w] = dims[..] else { return Err(bad("expected a 2-D array")) };
-    let body = start + hlen;
-    let width = match descr.as_str() {
-        "<f4" => 4,
-        "<f8" => 8,
-        other => return Err(bad(&format!("dtype {other} (float32 or float64 little-endian only)"))),
-    };
-    let have = (bytes.len() - body) / width;
-    if have != h * w {
-        return Err(Error::input(
-            file,
-            0,
-            format!("shape {h}x{w} needs {} values, the file holds {have} (truncated?)", h * w),
-        ));
-    }
-    if width == 4 {
-        return Ok(FloatImage { width: w, height: h, bytes: Bytes::Mapped(bytes, body) });
-    }
-    let v = bytes[body..].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32);
-    Ok(FloatImage::owned(w, h, v))
-}
-
-fn read_png(bytes: &[u8], file: &str) -> Result<FloatImage> {
-    let dec = png::Decoder::new(std::io::Cursor::new(bytes));
-    let mut reader = dec.read_info().map_err(|e| Error::input(file, 0, format!("png: {e}")))?;
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).map_err(|e| Error::input(file, 0, format!("png: {e}")))?;
-    let (w, h) = (info.width as usize, info.height as usize);
-    match (info.color_type, info.bit_depth) {
-        (png::ColorType::Grayscale, png::BitDepth::Sixteen) => Ok(FloatImage::owned(
-            w,
-            h,
-            buf[..w * h * 2].chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]) as f32),
-        )),
-        (png::ColorType::Grayscale, png::BitDepth::Eight) => {
-            Ok(FloatImage::owned(w, h, buf[..w * h].iter().map(|&v| v as f32)))
-        }
-        other => Err(Error::input(file, 0, format!("png: {other:?} is not a grayscale image"))),
-    }
-}
-
 /// Stats over two runs of little-endian float32 bytes of equal length: eight independent lanes
 /// so the compiler can vectorize the f64 sums, the worst pixel found afterwards.
 fn lane_stats(a: &[u8], b: &[u8], base: usize) -> Acc {
@@ -384,6 +214,105 @@ pub fn compare_images(a: &FloatImage, b: &FloatImage, roi: [usize; 4]) -> Stats 
             .reduce(Acc::default, Acc::merge)
     };
     acc.stats()
+}
+
+/// `x0,y0,x1,y1` (fast, slow; x1 and y1 exclusive), as `--roi` takes it.
+pub fn parse_roi(s: &str) -> std::result::Result<[usize; 4], String> {
+    let v: Vec<usize> = s
+        .split(',')
+        .map(|x| x.trim().parse().map_err(|_| format!("`{x}` is not a pixel index")))
+        .collect::<std::result::Result<_, _>>()?;
+    match v[..] {
+        [x0, y0, x1, y1] if x0 < x1 && y0 < y1 => Ok([x0, y0, x1, y1]),
+        _ => Err("expected x0,y0,x1,y1 with x0<x1 and y0<y1".into()),
+    }
+}
+
+/// `loop compare`: two images, how to read them, and what to check.
+#[derive(Debug, Clone, Default)]
+pub struct CompareRequest {
+    /// The candidate (sum_ratio = sum(A)/sum(B)).
+    pub a: std::path::PathBuf,
+    /// The reference.
+    pub b: std::path::PathBuf,
+    /// Shape of raw files: (slow, fast).
+    pub shape: Option<(usize, usize)>,
+    /// Region of interest x0,y0,x1,y1 (fast, slow; x1 and y1 exclusive).
+    pub roi: Option<[usize; 4]>,
+    /// Gates, comma-separated: `corr>=0.999,sum_ratio=1±5e-3`.
+    pub gate: Option<String>,
+    /// Write |A−B| as an 8-bit PNG here.
+    pub diff_png: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Pixel {
+    pub slow: usize,
+    pub fast: usize,
+}
+
+/// Image statistics and gate verdicts (`loop compare --json`).
+#[derive(Debug, Serialize)]
+pub struct CompareReport {
+    pub a: std::path::PathBuf,
+    pub b: std::path::PathBuf,
+    /// (slow, fast).
+    pub shape: [usize; 2],
+    pub roi: [usize; 4],
+    pub stats: Stats,
+    pub worst_pixel: Pixel,
+    pub gates: Vec<super::gates::Verdict>,
+    pub pass: bool,
+}
+
+/// Compare two images (read side by side) inside the region, then evaluate the gates; a gate no
+/// statistic answers fails.
+pub fn report(req: &CompareRequest) -> Result<CompareReport> {
+    use super::gates;
+    let gate_list = req.gate.as_deref().map(gates::parse_list).transpose()?;
+    let (ia, ib) = rayon::join(|| read_image(&req.a, req.shape), || read_image(&req.b, req.shape));
+    let (ia, ib) = (ia?, ib?);
+    if (ia.width, ia.height) != (ib.width, ib.height) {
+        return Err(Error::input(
+            req.b.display().to_string(),
+            0,
+            format!("shape {}x{} differs from {} ({}x{})", ib.height, ib.width, req.a.display(), ia.height, ia.width),
+        ));
+    }
+    let w = ia.width;
+    let [x0, y0, x1, y1] = req.roi.unwrap_or([0, 0, w, ia.height]);
+    if x1 > w || y1 > ia.height {
+        return Err(Error::Usage(format!("--roi {x0},{y0},{x1},{y1} is outside the {}x{} image", ia.height, w)));
+    }
+    let rw = (x1 - x0).max(1);
+    let stats = compare_images(&ia, &ib, [x0, y0, x1, y1]);
+    if let Some(p) = &req.diff_png {
+        let diff: Vec<f64> = (0..w * ia.height).map(|i| (ia.get(i) as f64 - ib.get(i) as f64).abs()).collect();
+        crate::sim::image::Image::f64(w, ia.height, diff).write_png(p)?;
+    }
+    let metrics: std::collections::BTreeMap<String, f64> = [
+        ("corr", stats.corr),
+        ("sum_ratio", stats.sum_ratio),
+        ("rmse", stats.rmse),
+        ("max_abs_err", stats.max_abs_err),
+        ("max_rel_err", stats.max_rel_err),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let verdicts = gate_list.as_ref().map(|g| gates::evaluate(g, &metrics)).unwrap_or_default();
+    let unanswered = gate_list.as_ref().is_some_and(|g| g.iter().any(|gate| !verdicts.iter().any(|v| v.gate == *gate)));
+    let pass = verdicts.iter().all(|v| v.pass) && !unanswered;
+    Ok(CompareReport {
+        a: req.a.clone(),
+        b: req.b.clone(),
+        shape: [ia.height, w],
+        roi: [x0, y0, x1, y1],
+        worst_pixel: Pixel { slow: y0 + stats.worst / rw, fast: x0 + stats.worst % rw },
+        stats,
+        gates: verdicts,
+        pass,
+    })
 }
 
 #[cfg(test)]

@@ -208,6 +208,64 @@ pub fn fmt_num(x: f64) -> String {
     }
 }
 
+/// `loop gate check`: which run folder, and whose gates.
+#[derive(Debug, Clone, Default)]
+pub struct CheckRequest {
+    /// Run folder holding metrics.json (or profile/metrics.json).
+    pub dir: std::path::PathBuf,
+    /// Explicit gates instead of the plan's.
+    pub gate: Option<String>,
+    /// Item whose plan states the gates (default: run.json's, else the focus item).
+    pub item: Option<String>,
+    /// Task or phase whose gates apply (default: run.json's task).
+    pub phase: Option<String>,
+}
+
+/// A run folder's metrics against its gates (`loop gate check --json`).
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub metrics: std::path::PathBuf,
+    pub gates_from: String,
+    pub verdicts: Vec<Verdict>,
+    /// Gates that no metric of the folder answers.
+    pub no_metric: Vec<Gate>,
+    pub pass: bool,
+}
+
+/// Evaluate a run folder's metrics against `--gate`, else against the gates the plan task of its
+/// run.json (or of the request) states; `load` reads the workspace only when the plan is needed.
+pub fn check(req: &CheckRequest, load: impl FnOnce() -> Result<crate::model::Model>) -> Result<CheckReport> {
+    use crate::focus;
+    let (metrics_path, metrics) = run_metrics(&req.dir)?
+        .ok_or_else(|| Error::input(req.dir.display().to_string(), 0, "no metrics.json here or in profile/"))?;
+    let (gate_list, source) = match &req.gate {
+        Some(spec) => (parse_list(spec)?, "--gate".to_string()),
+        None => {
+            let model = load()?;
+            let rec = crate::run_record::RunRecord::load(&req.dir).ok();
+            let item_id = req.item.clone().or(rec.as_ref().map(|r| r.item.clone()));
+            let item = match item_id {
+                Some(id) => {
+                    model.ledger.find(&id).into_iter().next().ok_or_else(|| focus::unknown_item(&model, &id))?
+                }
+                None => focus::focus(&model, None)?.0,
+            };
+            let plan = focus::plan_for(&model, item)?;
+            let phase = req.phase.clone().or(rec.and_then(|r| r.task.or(r.phase))).ok_or_else(|| {
+                Error::Usage("which task's gates? give --phase (the folder has no run.json naming one)".into())
+            })?;
+            (from_plan(plan, &phase), format!("{} (task {phase})", plan.path))
+        }
+    };
+    if gate_list.is_empty() {
+        return Err(Error::input(source, 0, "states no metric gates (write e.g. `corr >= 0.999`)"));
+    }
+    let verdicts = evaluate(&gate_list, &metrics);
+    let no_metric: Vec<Gate> = gate_list.iter().filter(|g| !verdicts.iter().any(|v| v.gate == **g)).cloned().collect();
+    let pass = verdicts.iter().all(|v| v.pass);
+    Ok(CheckReport { metrics: metrics_path, gates_from: source, verdicts, no_metric, pass })
+}
+
 #[cfg(test)]
 mod fmt_tests {
     #[test]

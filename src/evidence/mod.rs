@@ -2,5 +2,7 @@
 //! profiler hotspots.
 
 pub mod compare;
+pub mod float_image;
 pub mod gates;
 pub mod hotspots;
+pub mod trace_scan;

@@ -2,33 +2,6 @@
 //! `hkl`), a scalar reference renderer (`scalar`), the vectorized parallel renderer (`fast`),
 //! image files (`image`) and the profiling mode (`profile`).
 
-/// A unit enum named on the command line: its `NAMES` (for help and value parsers) and a
-/// `FromStr` that says what it expected. `word | alias` accepts an extra spelling.
-macro_rules! named_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $word:literal $(| $alias:literal)*),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-        #[serde(rename_all = "lowercase")]
-        pub enum $name {
-            $($variant),+
-        }
-
-        impl $name {
-            pub const NAMES: &'static [&'static str] = &[$($word),+];
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> std::result::Result<Self, String> {
-                match s {
-                    $($word $(| $alias)* => Ok($name::$variant),)+
-                    _ => Err(format!("`{s}`: expected one of {}", Self::NAMES.join(", "))),
-                }
-            }
-        }
-    };
-}
-
 pub mod fast;
 pub mod geometry;
 pub mod hkl;

@@ -759,9 +759,37 @@ pub fn read_sources(path: &Path) -> Result<Vec<[f64; 4]>> {
         .collect()
 }
 
+/// Read a nanoBragg command line (`-default_F 100 -cell 100 100 100 90 90 90 -N 5 ...`),
+/// output options included; an option this simulator does not implement is refused by name.
+pub fn from_nb_args(args: &str) -> Result<Params> {
+    read(Some(args), &[])
+}
+
+/// A nanoBragg command line, then long options (`--lambda 1.2`) over it.
+pub fn read(nb_args: Option<&str>, long: &[&str]) -> Result<Params> {
+    let mut r = Reader::new();
+    if let Some(args) = nb_args {
+        let words: Vec<&str> = args.split_whitespace().collect();
+        r.read(&words).map_err(|e| Error::Usage(format!("--nb-args: {e}")))?;
+    }
+    r.read(long)?;
+    r.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_benchmark_command_line() {
+        let p =
+            from_nb_args("-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 -detpixels 4096")
+                .unwrap();
+        assert_eq!(p.n, [5, 5, 5]);
+        assert_eq!((p.fpixels, p.lambda_a, p.default_f), (4096, 6.2, 100.0));
+        assert!(from_nb_args("-cell 1 2").is_err());
+        assert!(from_nb_args("-frobnicate").is_err());
+    }
 
     #[test]
     fn every_row_is_described_and_spelled_once() {

@@ -10,34 +10,6 @@ use super::image::Image;
 use super::params::Params;
 use crate::error::{Error, Result};
 
-/// What to write, and how to scale it (nanoBragg's `-floatfile -intfile -noisefile -pgmfile
-/// -scale -pgmscale -adc -seed`).
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Outputs {
-    pub floatfile: Option<PathBuf>,
-    pub intfile: Option<PathBuf>,
-    pub noisefile: Option<PathBuf>,
-    pub pgmfile: Option<PathBuf>,
-    /// Counts per photon in the int file; 0: 55000 / the brightest pixel.
-    pub scale: f64,
-    /// Grey levels per photon in the PGM; 0: 250 / (5 · rmsd).
-    pub pgmscale: f64,
-    /// Added to every pixel of the SMV images.
-    pub adc: f64,
-    /// Noise seed; None: the clock, as nanoBragg.
-    pub seed: Option<i64>,
-}
-
-impl Outputs {
-    pub fn new() -> Outputs {
-        Outputs { adc: 40.0, ..Default::default() }
-    }
-
-    pub fn any(&self) -> bool {
-        self.floatfile.is_some() || self.intfile.is_some() || self.noisefile.is_some() || self.pgmfile.is_some()
-    }
-}
-
 /// What was written, for the report.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Written {

@@ -1,5 +1,5 @@
 //! Simulation parameters, in nanoBragg's units at the edge (Å, mm, degrees, mrad, %) and checked
-//! before anything is allocated. `from_nb_args` reads a nanoBragg command line verbatim.
+//! before anything is allocated. `options::read` fills it from a nanoBragg command line.
 
 use std::path::PathBuf;
 
@@ -137,7 +137,7 @@ pub struct Params {
     /// rest of the image is 0.
     pub roi: Option<[usize; 4]>,
     /// Files to write (`-floatfile -intfile -noisefile -pgmfile`) and their scaling.
-    pub outputs: super::output::Outputs,
+    pub outputs: Outputs,
     /// Sensor thickness (µm), its attenuation (1/m; None: 1/thickness) and layers.
     pub detector_thick_um: f64,
     pub detector_mu: Option<f64>,
@@ -222,7 +222,7 @@ impl Default for Params {
             vdivsteps: None,
             square_div: false,
             roi: None,
-            outputs: super::output::Outputs::new(),
+            outputs: Outputs::new(),
             detector_thick_um: 0.0,
             detector_mu: None,
             detector_thicksteps: None,
@@ -373,40 +373,39 @@ impl Params {
         }
         Ok(())
     }
+}
 
-    /// Read a nanoBragg command line (`-default_F 100 -cell 100 100 100 90 90 90 -N 5 ...`),
-    /// output options included; an option this simulator does not implement is refused by name.
-    pub fn from_nb_args(args: &str) -> Result<Params> {
-        Params::read(Some(args), &[])
+/// What to write, and how to scale it (nanoBragg's `-floatfile -intfile -noisefile -pgmfile
+/// -scale -pgmscale -adc -seed`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Outputs {
+    pub floatfile: Option<PathBuf>,
+    pub intfile: Option<PathBuf>,
+    pub noisefile: Option<PathBuf>,
+    pub pgmfile: Option<PathBuf>,
+    /// Counts per photon in the int file; 0: 55000 / the brightest pixel.
+    pub scale: f64,
+    /// Grey levels per photon in the PGM; 0: 250 / (5 · rmsd).
+    pub pgmscale: f64,
+    /// Added to every pixel of the SMV images.
+    pub adc: f64,
+    /// Noise seed; None: the clock, as nanoBragg.
+    pub seed: Option<i64>,
+}
+
+impl Outputs {
+    pub fn new() -> Outputs {
+        Outputs { adc: 40.0, ..Default::default() }
     }
 
-    /// A nanoBragg command line, then long options (`--lambda 1.2`) over it.
-    pub fn read(nb_args: Option<&str>, long: &[&str]) -> Result<Params> {
-        let mut r = super::options::Reader::new();
-        if let Some(args) = nb_args {
-            let words: Vec<&str> = args.split_whitespace().collect();
-            r.read(&words).map_err(|e| Error::Usage(format!("--nb-args: {e}")))?;
-        }
-        r.read(long)?;
-        r.finish()
+    pub fn any(&self) -> bool {
+        self.floatfile.is_some() || self.intfile.is_some() || self.noisefile.is_some() || self.pgmfile.is_some()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_benchmark_command_line() {
-        let p = Params::from_nb_args(
-            "-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 -detpixels 4096",
-        )
-        .unwrap();
-        assert_eq!(p.n, [5, 5, 5]);
-        assert_eq!((p.fpixels, p.lambda_a, p.default_f), (4096, 6.2, 100.0));
-        assert!(Params::from_nb_args("-cell 1 2").is_err());
-        assert!(Params::from_nb_args("-frobnicate").is_err());
-    }
 
     #[test]
     fn bad_values_are_refused_before_allocating() {

@@ -9,6 +9,7 @@ mod everyday;
 mod evidence;
 mod guard;
 mod history;
+mod house;
 mod mcp;
 mod merge;
 mod next;

@@ -13,6 +13,8 @@
 //! Attempts THEIRS added whose number OURS already uses are renumbered to the next free number.
 //! Sections nobody changed are OURS' bytes, untouched.
 
+pub mod driver;
+
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -85,6 +87,30 @@ fn sections(text: &str) -> Vec<Section<'_>> {
         out.last_mut().unwrap().lines.push(line);
     }
     out
+}
+
+/// `loop merge file`: merge the three files and replace OURS with the result (atomically, only
+/// when it differs).
+pub fn merge_files(
+    base: &std::path::Path,
+    ours: &std::path::Path,
+    theirs: &std::path::Path,
+    label: Option<&str>,
+) -> crate::error::Result<Outcome> {
+    use crate::error::Error;
+    let read = |p: &std::path::Path| {
+        if !p.is_file() {
+            return Err(Error::input(p.display().to_string(), 0, "no such file"));
+        }
+        crate::fsutil::read_utf8(p, &p.display().to_string())
+    };
+    let (b, o, t) = (read(base)?, read(ours)?, read(theirs)?);
+    let label = label.map_or_else(|| ours.display().to_string(), str::to_string);
+    let outcome = merge(&b, &o, &t, &label);
+    if outcome.text != o {
+        crate::atomic::replace(ours, &label, o.as_bytes(), outcome.text.as_bytes())?;
+    }
+    Ok(outcome)
 }
 
 /// Merge three versions of a ledger or plan. `label` names the file in notes.
@@ -426,165 +452,5 @@ fn dedupe_rows(lines: &mut Vec<Line>, conflicts: &mut usize) {
     *lines = out;
 }
 
-/// The `.gitattributes` lines and git config that make git call `loop merge file`.
-pub mod driver {
-    use std::path::Path;
-
-    use serde::Serialize;
-
-    use crate::error::{Error, Result};
-    use crate::guard::open_repo;
-    use crate::workspace::{to_slash, Workspace};
-
-    pub const NAME: &str = "loop";
-
-    #[derive(Debug, Serialize)]
-    pub struct DriverStatus {
-        /// `.gitattributes` lines that route files to the driver.
-        pub attributes: Vec<String>,
-        /// `merge.loop.driver`, when set.
-        pub driver: Option<String>,
-        pub installed: bool,
-    }
-
-    fn wanted(cwd: &Path, root: Option<&Path>) -> Result<(git2::Repository, std::path::PathBuf, Vec<String>)> {
-        let repo = open_repo(cwd)?;
-        let workdir = repo.workdir().ok_or_else(|| Error::Git("bare repository".into()))?.to_path_buf();
-        let workdir = std::fs::canonicalize(&workdir).map_err(|e| Error::io(&workdir, e))?;
-        let ws = Workspace::discover(cwd, root)?;
-        let prefix = to_slash(ws.root.strip_prefix(&workdir).unwrap_or(Path::new("")));
-        let join = |p: &str| if prefix.is_empty() { p.to_string() } else { format!("{prefix}/{p}") };
-        let lines = vec![
-            format!("{} merge={NAME}", join(&ws.config.ledger)),
-            format!("{} merge={NAME}", join(&ws.config.plans)),
-        ];
-        Ok((repo, workdir.join(".gitattributes"), lines))
-    }
-
-    /// The driver command: `loop` from PATH, else the binary that installed it.
-    fn command(bin: &Path) -> String {
-        let bin = crate::run::shell_quote(&bin.display().to_string());
-        format!("b=$(command -v loop || echo {bin}); \"$b\" merge file %O %A %B --path %P")
-    }
-
-    pub fn status(cwd: &Path, root: Option<&Path>) -> Result<DriverStatus> {
-        let (repo, attrs, lines) = wanted(cwd, root)?;
-        let text = std::fs::read_to_string(&attrs).unwrap_or_default();
-        let attributes: Vec<String> =
-            lines.iter().filter(|l| text.lines().any(|t| t.trim() == l.as_str())).cloned().collect();
-        let driver = repo.config()?.get_string(&format!("merge.{NAME}.driver")).ok();
-        Ok(DriverStatus { installed: attributes.len() == lines.len() && driver.is_some(), attributes, driver })
-    }
-
-    /// Add the attribute lines (keeping what is there) and set the driver in the repository's
-    /// own config. Idempotent.
-    pub fn install(cwd: &Path, root: Option<&Path>) -> Result<DriverStatus> {
-        let (repo, attrs, lines) = wanted(cwd, root)?;
-        let text = std::fs::read_to_string(&attrs).unwrap_or_default();
-        let mut new = text.clone();
-        for l in &lines {
-            if !text.lines().any(|t| t.trim() == l.as_str()) {
-                if !new.is_empty() && !new.ends_with('\n') {
-                    new.push('\n');
-                }
-                new.push_str(l);
-                new.push('\n');
-            }
-        }
-        if new != text {
-            crate::atomic::replace(&attrs, ".gitattributes", text.as_bytes(), new.as_bytes())?;
-        }
-        let bin = std::env::current_exe().map_err(|e| Error::io("loop", e))?;
-        let mut config = repo.config()?.open_level(git2::ConfigLevel::Local)?;
-        config.set_str(&format!("merge.{NAME}.name"), "ledger-loop: merge the ledger and plans by structure")?;
-        config.set_str(&format!("merge.{NAME}.driver"), &command(&bin))?;
-        status(cwd, root)
-    }
-
-    /// Remove the attribute lines and the driver config; everything else stays.
-    pub fn uninstall(cwd: &Path, root: Option<&Path>) -> Result<DriverStatus> {
-        let (repo, attrs, lines) = wanted(cwd, root)?;
-        if let Ok(text) = std::fs::read_to_string(&attrs) {
-            let new: String = text.split_inclusive('\n').filter(|t| !lines.iter().any(|l| t.trim() == l)).collect();
-            if new != text {
-                crate::atomic::replace(&attrs, ".gitattributes", text.as_bytes(), new.as_bytes())?;
-            }
-        }
-        let mut config = repo.config()?.open_level(git2::ConfigLevel::Local)?;
-        for key in ["name", "driver"] {
-            let _ = config.remove(&format!("merge.{NAME}.{key}"));
-        }
-        status(cwd, root)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BASE: &str = "# L\n\n**Last Updated:** 2026-01-01\n\n## Index\n| ID | Title | Status |\n| --- | --- | --- |\n| [A-1](#a) | A | open |\n\n## [A-1] A\n- Priority: High\n- Status: open\n- Attempts History:\n  * [2026-01-01] Attempt #1 — Result: planning.\n";
-
-    #[test]
-    fn both_append_an_attempt_and_add_an_item() {
-        let ours = BASE.replace("**Last Updated:** 2026-01-01", "**Last Updated:** 2026-01-03")
-            + "  * [2026-01-03] Attempt #2 — Result: ours.\n\n## [B-2] B\n- Status: open\n";
-        let theirs = BASE.replace("**Last Updated:** 2026-01-01", "**Last Updated:** 2026-01-02")
-            + "  * [2026-01-02] Attempt #2 — Result: theirs.\n\n## [C-3] C\n- Status: open\n";
-        let m = merge(BASE, &ours, &theirs, "f.md");
-        assert_eq!(m.conflicts, 0, "{}", m.text);
-        assert!(m.text.contains("**Last Updated:** 2026-01-03"));
-        assert!(m.text.contains("Attempt #2 — Result: ours."));
-        assert!(m.text.contains("Attempt #3 — Result: theirs."), "{}", m.text);
-        assert!(m.text.contains("## [B-2] B") && m.text.contains("## [C-3] C"));
-        assert_eq!(m.notes.len(), 1);
-    }
-
-    #[test]
-    fn neighbouring_fields_merge_and_one_field_changed_twice_conflicts_alone() {
-        let ours = BASE.replace("- Priority: High", "- Priority: Low");
-        let theirs = BASE.replace("- Status: open\n- Attempts", "- Status: done\n- Attempts");
-        let m = merge(BASE, &ours, &theirs, "f.md");
-        assert_eq!(m.conflicts, 0, "{}", m.text);
-        assert!(m.text.contains("- Priority: Low\n- Status: done\n"));
-        let ours = BASE.replace("- Status: open\n- Attempts", "- Status: blocked\n- Attempts");
-        let m = merge(BASE, &ours, &theirs, "f.md");
-        assert_eq!(m.conflicts, 1);
-        assert!(m.text.contains("- Priority: High\n<<<<<<< ours\n- Status: blocked\n=======\n- Status: done\n>>>>>>> theirs\n- Attempts"), "{}", m.text);
-    }
-
-    #[test]
-    fn task_states_take_the_further_one() {
-        let base = "### Phase A — x\n\n| ID | Task | State | How |\n| --- | --- | --- | --- |\n| A1 | a | [ ] | g |\n";
-        let o = base.replace("| [ ] |", "| [P] |");
-        let t = base.replace("| [ ] |", "| [D] |");
-        assert!(merge(base, &o, &t, "p.md").text.contains("| A1 | a | [D] | g |"));
-        let o = base.replace("| [ ] |", "| [B] |");
-        assert_eq!(merge(base, &o, &t, "p.md").conflicts, 1);
-    }
-
-    #[test]
-    fn index_rows_are_one_per_item() {
-        let row = |st: &str| format!("| [B-2](#b) | B | {st} |\n");
-        let add =
-            |st: &str| BASE.replace("| [A-1](#a) | A | open |\n", &format!("| [A-1](#a) | A | open |\n{}", row(st)));
-        // The same new row on both sides is one row.
-        let m = merge(BASE, &add("open"), &add("open"), "f.md");
-        assert_eq!((m.conflicts, m.text.matches("[B-2]").count()), (0, 1), "{}", m.text);
-        // The same item's row added with two statuses is a conflict on THEIRS' row only.
-        let m = merge(BASE, &add("open"), &add("done"), "f.md");
-        assert_eq!(m.conflicts, 1, "{}", m.text);
-        assert!(
-            m.text.contains(&format!("{}<<<<<<< ours\n=======\n{}>>>>>>> theirs\n", row("open"), row("done"))),
-            "{}",
-            m.text
-        );
-    }
-
-    #[test]
-    fn deleted_unchanged_is_deleted() {
-        let ours = BASE.replace("## [A-1] A\n- Priority: High\n- Status: open\n- Attempts History:\n  * [2026-01-01] Attempt #1 — Result: planning.\n", "");
-        let m = merge(BASE, &ours, BASE, "f.md");
-        assert!(!m.text.contains("## [A-1]"));
-        assert_eq!(m.text, ours);
-    }
-}
+mod tests;

@@ -1,0 +1,193 @@
+//! `loop next` and `loop run`: the decision, its rendering, and running the step.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{err, invocation, load, out, out_json, paint, warn, Cli, BOLD, GREEN, RED, YELLOW};
+use ledger_loop::error::Result;
+use ledger_loop::gate::Outcome;
+use ledger_loop::model::Model;
+use ledger_loop::next::{self as decision, Decision};
+use ledger_loop::{run, status};
+
+/// Which step: shared by `loop next` and `loop run`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StepArgs {
+    /// Focus on this ledger item instead of the memo's or ledger's focus.
+    #[arg(long, value_name = "ID")]
+    pub item: Option<String>,
+    /// Consider this phase instead of the first unfinished one.
+    #[arg(long, value_name = "ID")]
+    pub phase: Option<String>,
+    /// Also list every phase considered.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct NextArgs {
+    #[command(flatten)]
+    pub step: StepArgs,
+    /// Print the decision as JSON (with --run: the run record).
+    #[arg(long)]
+    pub json: bool,
+    /// Run the command, capturing output, timing and environment into the artifacts folder.
+    #[arg(long)]
+    pub run: bool,
+    /// With --run: show what would run and be written, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub step: StepArgs,
+    /// Print the run record (run.json) as JSON on stdout; the step's output goes to stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// Show what would run and be written, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub(super) fn cmd_run(cli: &Cli, a: &RunArgs) -> Result<ExitCode> {
+    cmd_next(cli, &NextArgs { step: a.step.clone(), json: a.json, run: true, dry_run: a.dry_run })
+}
+
+pub(super) fn cmd_next(cli: &Cli, a: &NextArgs) -> Result<ExitCode> {
+    let model = load(&cli.root)?;
+    let d = decision::decide_now(&model, a.step.item.as_deref(), a.step.phase.as_deref())?;
+    for w in &d.warnings {
+        warn(w);
+    }
+    let inv = invocation(&cli.root);
+    if a.run || a.dry_run {
+        return run_step(&model, &d, a, &inv);
+    }
+    if a.json {
+        out_json(&d);
+    } else {
+        let mut s = render_decision(&model, &d, a.step.explain);
+        if d.blocked.is_none() && d.manual {
+            s.push_str(&format!(
+                "\nmanual step: do it by hand, then record it with: {inv} attempt --result success --note '...'\n"
+            ));
+        } else if d.blocked.is_none() {
+            s.push_str(&format!("\nRun it with: {inv} next --run\n"));
+        }
+        out(&s);
+    }
+    Ok(if d.blocked.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn run_step(model: &Model, d: &Decision, a: &NextArgs, inv: &str) -> Result<ExitCode> {
+    if !a.json {
+        out(&render_decision(model, d, a.step.explain));
+    }
+    // A blocked step was explained just above (or is in the JSON): say it once, exit 1.
+    if d.blocked.is_some() {
+        if a.json {
+            out_json(d);
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let plan = run::preview(model, d)?;
+    if a.dry_run {
+        if a.json {
+            out_json(&serde_json::json!({"decision": d, "dry_run": plan}));
+        } else {
+            let mut s = format!(
+                "\ndry run: would run in {}\n  sh -c {}\nand write:\n",
+                plan.cwd,
+                run::shell_quote(&plan.command)
+            );
+            for w in &plan.writes {
+                s.push_str(&format!("  {w}\n"));
+            }
+            out(&s);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !a.json {
+        out(&format!("\n$ {}\n", plan.command));
+    }
+    let record = run::execute(model, d, a.json)?;
+    if record.interrupted {
+        if a.json {
+            out_json(&record);
+        }
+        err(&format!("interrupted; record: {}/run.json\n", record.artifacts));
+        // 128 + SIGINT, as a shell reports a Ctrl-C.
+        return Ok(ExitCode::from(130));
+    }
+    if a.json {
+        out_json(&record);
+    } else {
+        let mut s = format!(
+            "\nexit {} after {:.2} s; record: {}/run.json\n",
+            record.exit_code, record.duration_s, record.artifacts
+        );
+        if let Some(log) = &record.blocked_log {
+            s.push_str(&format!("If-Blocked log: {log}\n"));
+        }
+        s.push_str(&format!("Record it with: {inv} attempt --last-run\n"));
+        err(&s);
+    }
+    Ok(if record.exit_code == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let ledger = &model.ledger.doc.file;
+    let plan = d.plan.as_deref().unwrap_or("(none)");
+    let _ = writeln!(
+        s,
+        "item      [{}] {}  ({ledger}:{}, chosen by {})",
+        d.item.id, d.item.title, d.item.line, d.item.chosen_by
+    );
+    let _ = writeln!(s, "status    {}", d.item.status.as_deref().unwrap_or("(none)"));
+    let _ = writeln!(s, "plan      {plan}");
+    if explain {
+        for c in &d.considered {
+            let _ = writeln!(
+                s,
+                "            Phase {:<4} {:>2}/{:<2} {:<9} {plan}:{}",
+                c.phase.id, c.phase.done, c.phase.total, c.verdict, c.phase.line
+            );
+        }
+    }
+    if let Some(p) = &d.phase {
+        let _ = writeln!(s, "phase     {} — {}  ({plan}:{}, {}/{} tasks done)", p.id, p.title, p.line, p.done, p.total);
+    }
+    for c in &d.checks {
+        let mark = match c.outcome {
+            Outcome::Pass => paint(GREEN, "pass     "),
+            Outcome::Fail => paint(RED, "FAIL     "),
+            Outcome::Unchecked => paint(YELLOW, "unchecked"),
+        };
+        let _ =
+            writeln!(s, "  gate    {mark} {}: {}  ({}:{})", c.name, status::ellipsize(&c.detail, 90), c.file, c.line);
+    }
+    if let Some(t) = &d.task {
+        let _ = writeln!(s, "task      {} {} {}  ({plan}:{})", t.id, t.state.marker(), t.description, t.line);
+    }
+    let from = d.command_from.as_ref().map(|w| format!("{}:{}", w.file, w.line)).unwrap_or_default();
+    if let Some(c) = &d.command {
+        let _ = writeln!(s, "command   {}  (from {from})", paint(BOLD, c));
+    } else if let Some(m) = &d.manual_step {
+        let _ = writeln!(s, "command   none: manual step: {m}  (from {from})");
+    }
+    if !d.artifacts.is_empty() {
+        let _ = writeln!(s, "artifacts {}", d.artifacts);
+    }
+    if let Some(n) = &d.next_task {
+        let _ = writeln!(s, "next up   {} {}", n.id, n.description);
+    }
+    if let Some(why) = &d.blocked {
+        let _ = writeln!(s, "\n{} {why}", paint(RED, "BLOCKED"));
+    }
+    s
+}

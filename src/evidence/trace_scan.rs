@@ -1,0 +1,195 @@
+//! Finding the event objects of a Chrome trace (`{"traceEvents": [...]}` or a bare array) in
+//! blocks read one after another, without parsing the JSON around them.
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum State {
+    /// Before the events array: every byte is looked at (the header is short).
+    #[default]
+    Header,
+    /// Inside the events array, between events: only `{` and `]` matter.
+    Between,
+    /// Inside an event object: braces and strings matter.
+    Event,
+    Done,
+}
+
+/// Finds event objects with `memchr`-driven skipping; brackets inside an event need no counting
+/// because braces alone match in valid JSON.
+#[derive(Default)]
+pub struct Scanner {
+    state: State,
+    // Header state.
+    depth: i32,
+    key: Vec<u8>,
+    key_open: bool,
+    // Shared string state.
+    in_string: bool,
+    escape: bool,
+    // Event state.
+    braces: i32,
+    carry: Vec<u8>,
+    saw_events: bool,
+}
+
+impl Scanner {
+    /// After the last block: was there an events array, and did it end?
+    pub fn finish(&self, file: &str) -> Result<()> {
+        if !self.saw_events {
+            return Err(Error::input(file, 0, "not a Chrome trace: no `traceEvents` array and not an event array"));
+        }
+        if self.state != State::Done && self.state != State::Between {
+            return Err(Error::input(file, 0, "not a Chrome trace: the JSON ends early (truncated?)"));
+        }
+        Ok(())
+    }
+
+    /// Push the ranges (within `block`) of the events that start and end in it; return the
+    /// events that began in an earlier block and end in this one.
+    pub fn feed(&mut self, block: &[u8], ranges: &mut Vec<std::ops::Range<usize>>) -> Vec<Vec<u8>> {
+        let mut carried = Vec::new();
+        let mut start = if self.state == State::Event { None } else { Some(0) };
+        let mut i = 0;
+        let n = block.len();
+        while i < n {
+            match self.state {
+                State::Done => return carried,
+                State::Header => {
+                    let b = block[i];
+                    if self.in_string {
+                        if self.escape {
+                            self.escape = false;
+                        } else if b == b'\\' {
+                            self.escape = true;
+                        } else if b == b'"' {
+                            self.in_string = false;
+                            self.key_open = false;
+                        } else if self.key_open && self.key.len() < 32 {
+                            self.key.push(b);
+                        }
+                    } else {
+                        match b {
+                            b'"' => {
+                                self.in_string = true;
+                                if self.depth == 1 {
+                                    self.key.clear();
+                                    self.key_open = true;
+                                }
+                            }
+                            b'[' if self.depth == 0 || (self.depth == 1 && self.key == b"traceEvents") => {
+                                self.state = State::Between;
+                                self.saw_events = true;
+                            }
+                            b'{' | b'[' => self.depth += 1,
+                            b'}' | b']' => self.depth -= 1,
+                            _ => {}
+                        }
+                    }
+                    i += 1;
+                }
+                State::Between => match memchr::memchr2(b'{', b']', &block[i..]) {
+                    None => i = n,
+                    Some(k) => {
+                        i += k;
+                        if block[i] == b']' {
+                            self.state = State::Done;
+                        } else {
+                            self.state = State::Event;
+                            self.braces = 1;
+                            start = Some(i);
+                        }
+                        i += 1;
+                    }
+                },
+                State::Event => {
+                    if self.in_string {
+                        if self.escape {
+                            // The byte after a backslash, possibly at the start of a block.
+                            self.escape = false;
+                            i += 1;
+                            continue;
+                        }
+                        match memchr::memchr2(b'"', b'\\', &block[i..]) {
+                            None => i = n,
+                            Some(k) => {
+                                i += k;
+                                if block[i] == b'\\' {
+                                    self.escape = true;
+                                } else {
+                                    self.in_string = false;
+                                }
+                                i += 1;
+                            }
+                        }
+                        continue;
+                    }
+                    match memchr::memchr3(b'"', b'{', b'}', &block[i..]) {
+                        None => i = n,
+                        Some(k) => {
+                            i += k;
+                            match block[i] {
+                                b'"' => self.in_string = true,
+                                b'{' => self.braces += 1,
+                                _ => {
+                                    self.braces -= 1;
+                                    if self.braces == 0 {
+                                        self.state = State::Between;
+                                        match start {
+                                            Some(s) => ranges.push(s..i + 1),
+                                            None => {
+                                                self.carry.extend_from_slice(&block[..=i]);
+                                                carried.push(std::mem::take(&mut self.carry));
+                                            }
+                                        }
+                                        start = None;
+                                    }
+                                }
+                            }
+                            i += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if self.state == State::Event {
+            let from = start.unwrap_or(0);
+            self.carry.extend_from_slice(&block[from..]);
+        }
+        carried
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scanner finds the same events whatever the block size, and only the events.
+    #[test]
+    fn block_boundaries_do_not_matter() {
+        let t = r#"{"otherData": {"a": "x]}\"{", "traceEvents": 1}, "traceEvents": [
+            {"name": "o\"uter", "ph": "X", "ts": 0, "dur": 100, "pid": 1, "tid": 1, "args": {"s": "}{][\\", "v": [{"a": 1}]}},
+            {"name": "a", "ph": "X", "ts": 10, "dur": 30, "pid": 1, "tid": 1},
+            {"name": "a", "ph": "B", "ts": 50, "pid": 1, "tid": 1}, {"ph": "E", "ts": 60, "pid": 1, "tid": 1}
+        ], "displayTimeUnit": "ms", "more": [{"name": "not an event", "ph": "X", "ts": 0, "dur": 1}]}"#;
+        let events = |block: usize| {
+            let mut s = Scanner::default();
+            let mut out: Vec<String> = Vec::new();
+            for chunk in t.as_bytes().chunks(block) {
+                let mut ranges = Vec::new();
+                for ev in s.feed(chunk, &mut ranges) {
+                    out.push(String::from_utf8(ev).unwrap());
+                }
+                out.extend(ranges.into_iter().map(|r| String::from_utf8(chunk[r].to_vec()).unwrap()));
+            }
+            s.finish("t").unwrap();
+            out
+        };
+        let whole = events(t.len());
+        assert_eq!(whole.len(), 4);
+        assert!(whole.iter().all(|e| serde_json::from_str::<serde_json::Value>(e).is_ok()), "{whole:?}");
+        for block in [1, 2, 3, 7, 64, 4096] {
+            assert_eq!(events(block), whole, "block {block}");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! A run's record (`run.json`): what `loop next --run` ran, where, when and with which result.
+//! Plain data that the runner writes and the decision, `attempt` and `gate check` read.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Where the last run's folder is remembered, under the reports folder, for `attempt --last-run`.
+pub const LAST_RUN: &str = ".last_run";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnvInfo {
+    pub os: String,
+    pub cpus: usize,
+    pub loop_version: String,
+}
+
+/// `run.json`: everything needed to reproduce and record a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub item: String,
+    pub plan: Option<String>,
+    pub phase: Option<String>,
+    pub task: Option<String>,
+    pub command: String,
+    /// The command as written (stamp unfilled) and where: `input.md:7`, `plans/x.md:24`.
+    #[serde(default)]
+    pub command_template: Option<String>,
+    #[serde(default)]
+    pub command_from: Option<String>,
+    pub cwd: String,
+    pub stamp: String,
+    pub artifacts: String,
+    pub start: String,
+    pub end: String,
+    pub duration_s: f64,
+    pub exit_code: i32,
+    pub interrupted: bool,
+    /// The signal that stopped the step (`SIGINT` when loop was interrupted), if one did.
+    #[serde(default)]
+    pub signal: Option<String>,
+    pub blocked_log: Option<String>,
+    pub git: Option<crate::git::GitInfo>,
+    pub env: EnvInfo,
+}
+
+impl RunRecord {
+    pub fn load(dir: &Path) -> Result<RunRecord> {
+        let path = dir.join("run.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::input(path.display().to_string(), e.line(), format!("not a run.json: {e}")))
+    }
+}
