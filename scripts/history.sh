@@ -2,7 +2,8 @@
 # Sweep every commit of a workspace repository's branch that touches its memo or ledger through
 # `loop status`, `next`, `lint` and `attempt --dry-run`, and print counts: panics, exit codes,
 # whether `next` follows the memo (its focus item, and its command or a manual step), and whether
-# every offered command is one a shell would run (`sh -n`, no bare assignment, no heredoc head).
+# every offered command is one a shell would run (`bash -n`, or `sh -n` without bash: the shell
+# loop runs steps with; no bare assignment, no heredoc head).
 #
 # usage: scripts/history.sh MIRROR [BRANCH]
 #   MIRROR  a git directory (a bare mirror or a clone), e.g. one `fetch` brought
@@ -34,9 +35,14 @@ one() {
   local sha=$1 dir="$OUT/$1"
   [[ -f "$dir/done" ]] && return 0
   rm -rf "$dir" && mkdir -p "$dir/ws"
-  git --git-dir="$mirror" ls-tree -r -z --name-only "$sha" |
-    grep -zE '^(input\.md|fix_plan\.md|loop\.yaml|CLAUDE\.md|AGENTS\.md|docs/(fix_plan|index)\.md|plans/active/.*)$' |
-    xargs -0 -r git --git-dir="$mirror" archive "$sha" -- | tar -x -C "$dir/ws"
+  # File by file: a snapshot may lack blobs of files the sweep does not need, which would
+  # stop `git archive` of the whole list.
+  git --git-dir="$mirror" ls-tree -r --name-only "$sha" |
+    grep -E '^(input\.md|fix_plan\.md|loop\.yaml|CLAUDE\.md|AGENTS\.md|docs/(fix_plan|index)\.md|plans/active/.*)$' |
+    while IFS= read -r f; do
+      mkdir -p "$dir/ws/$(dirname "$f")"
+      git --git-dir="$mirror" cat-file blob "$sha:$f" >"$dir/ws/$f" 2>/dev/null || rm -f "$dir/ws/$f"
+    done
   local ws="$dir/ws"
   run() { # name, args...
     local name=$1; shift
@@ -60,9 +66,11 @@ import json, os, re, subprocess, sys
 from collections import Counter
 
 out, show = sys.argv[1], int(sys.argv[2])
+import shutil
+SHELL = "bash" if shutil.which("bash") else "sh"
 shas = open(os.path.join(out, "commits.txt")).read().split()
 rc = {c: Counter() for c in ("status", "next", "lint", "attempt")}
-panics, exit2, bad_cmd, disagree, closed_focus = [], [], [], [], []
+panics, exit2, bad_cmd, disagree, closed_focus, no_item, consumed = [], [], [], [], [], [], []
 memo_states = agree = 0
 ID = r"[A-Za-z][A-Za-z0-9]*(?:[-\u2010-\u2015][A-Za-z0-9]+)+"
 
@@ -71,34 +79,39 @@ def slug(s):
     return s.replace(" ", "-")
 
 def memo_ids(memo, ledger):
-    """The items a careful reader takes the memo to be about, read independently of loop."""
-    ids = []
-    for line in memo.splitlines():
-        l = line.strip().strip("*").strip()
-        m = re.match(r"(?i)(?:\*\*)?focus(?:\*\*)?\s*:\s*(.*)", l) or re.search(r"Active Focus:\s*(.*)", l)
-        if not m:
-            continue
-        v = m.group(1)
-        for a in re.findall(r"fix_plan\.md#([\w\-]+)", v):
-            for h in re.findall(r"^##+ (.*)$", ledger, re.M):
-                if slug(h) == a.lower():
-                    ids += re.findall(r"\[(" + ID + r")\]", h)
-        ids += re.findall(r"\[(" + ID + r")\]", v) + re.findall(r"\b(" + ID + r")\b", v)
-        if ids:
-            break
-    if not ids:
-        m = re.search(r"(?m)^\s*(?:\*\*)?Do Now(?:\*\*)?[^\n]*?:?\s*\[(" + ID + r")\]", memo)
-        if m:
-            ids.append(m.group(1))
-    return [i.upper() for i in ids]
+    """The items a careful reader takes the memo to be about, read independently of loop: the
+    IDs of its Focus line (a heading anchor counts), else of an `Active Focus:` line, else the
+    IDs the Do Now starts with; only IDs the ledger has."""
+    low = ledger.lower()
+    heads = re.findall(r"(?m)^##+ (.*)$", ledger)
+    def ids_of(v):
+        out = []
+        for a in re.findall(r"(?:fix_plan\.md)?#([A-Za-z0-9][\w\-]*)", v):
+            a = a.lower()
+            hit = [h for h in heads if slug(h) == a] or [h for h in heads if (m := re.match(r"\[(" + ID + r")\]", h)) and a.startswith(slug(m.group(1)))]
+            for h in hit[:1]:
+                out += re.findall(r"\[(" + ID + r")\]", h)
+        v = re.sub(r"(?:fix_plan\.md)?#[A-Za-z0-9][\w\-]*", " ", v)
+        # Lowercase IDs (`seed`) only where the ledger is one initiative's.
+        out += re.findall(r"\b(" + ID + (r"|[a-z][a-z0-9_]+" if "## Current Focus" in ledger else "") + r")\b", v)
+        return [i.upper() for i in out if i.lower() in low and (("[" + i.lower() + "]") in low or ("**" + i.lower()) in low or ("— " + i.lower()) in low or re.search(r"(?im)^##+ .*\b" + re.escape(i) + r"\b", ledger))]
+    for key in ("focus", "active focus"):
+        for line in memo.splitlines():
+            l = line.strip().lstrip("-*+ ").strip("*")
+            m = re.match(r"(?i)\**" + key + r"\**\s*:\**\s*(.*)", l) or (key == "active focus" and re.search(r"Active Focus:\s*(.*)", l))
+            if m and (ids := ids_of(m.group(1))):
+                return ids
+    m = re.search(r"(?mi)^[-*+ ]*\**Do Now\b[^\n]*?:?\s*(.{0,120})", memo)
+    return ids_of(m.group(1)) if m else []
 
 def is_shell(cmd):
     if re.fullmatch(r"\s*[A-Za-z_]\w*=\S*\s*", cmd):
         return "bare assignment"
     if re.search(r"<<-?\s*['\"]?\w+", cmd) and "\n" not in cmd:
         return "heredoc head"
-    p = subprocess.run(["sh", "-n", "-c", cmd], capture_output=True, text=True)
-    return "sh -n: " + p.stderr.strip() if p.returncode else None
+    # loop runs steps with bash where there is one (sh otherwise): check with the same shell.
+    p = subprocess.run([SHELL, "-n", "-c", cmd], capture_output=True, text=True)
+    return f"{SHELL} -n: " + p.stderr.strip() if p.returncode else None
 
 for sha in shas:
     d = os.path.join(out, sha)
@@ -138,10 +151,14 @@ for sha in shas:
     src = (nxt.get("command_from") or {}).get("file")
     stepped = nxt.get("command") or nxt.get("manual")
     warnings = " ".join(nxt.get("warnings") or [])
-    if item.upper() in want and src == "input.md" and stepped:
+    if not want:
+        no_item.append(sha)
+    elif item.upper() in want and src == "input.md" and stepped:
         agree += 1
     elif "is closed" in warnings and "Focus names" in warnings:
         closed_focus.append(sha)
+    elif "already ran" in warnings:
+        consumed.append(sha)
     else:
         disagree.append((sha, ",".join(want[:3]) or "-", item or "-", src or "-", (nxt.get("blocked") or get("next", "err").strip()[-120:] or "")[:140]))
 
@@ -160,9 +177,12 @@ for (c, m), where in sorted(groups.items(), key=lambda g: -len(g[1]))[:show]:
 print(f"commands a shell would not run {len(bad_cmd)}")
 for b in bad_cmd[:show]:
     print("  ", b[0][:8], b[1], "|", b[2])
-pct = 100.0 * agree / max(memo_states, 1)
-print(f"next follows the memo (its focus item, from its Do Now) in {agree}/{memo_states} memo states = {pct:.1f}%")
+named = memo_states - len(no_item)
+pct = 100.0 * agree / max(named, 1)
+print(f"memo states whose memo names an item of the ledger: {named} (naming none: {len(no_item)}, e.g. {' '.join(x[:8] for x in no_item[:4])})")
+print(f"next follows the memo (its focus item, from its Do Now) in {agree}/{named} = {pct:.1f}%")
 print(f"  memo's focus item closed in the ledger (warned, ledger focus used): {len(closed_focus)}")
+print(f"  memo's Do Now already ran and is recorded (plan followed): {len(consumed)}")
 print(f"  disagreements: {len(disagree)}")
 for x in disagree[:show]:
     print("   ", x[0][:8], "memo:", x[1], "| next:", x[2], "from", x[3], "|", x[4])

@@ -67,10 +67,55 @@ pub(crate) fn artifacts_template(
     (path, None)
 }
 
+/// Fill the stamp into a command line: `<STAMP>`-style placeholders everywhere (a shell would
+/// read `<STAMP>` as a redirection), `$STAMP` and `${STAMP}` only where the shell would expand
+/// them — not in single quotes, not after a backslash, and not at all when the line sets
+/// `STAMP` itself. Whatever is left, the shell expands from the exported `STAMP`.
+pub fn fill_command(cmd: &str, stamp: &str) -> String {
+    let marks = cmd.replace("<STAMP>", stamp).replace("<stamp>", stamp).replace("<timestamp>", stamp);
+    let Ok(script) = crate::shell::parse(&marks) else { return marks };
+    let sets_stamp = script.commands.iter().any(|c| {
+        // `STAMP=…`, `export STAMP=…`, `read STAMP`: the line's own stamp.
+        c.assignments.iter().any(|w| w.starts_with("STAMP="))
+            || c.words.first().is_some_and(|p| matches!(p.as_str(), "export" | "read" | "local" | "declare"))
+                && c.words.iter().skip(1).any(|w| w == "STAMP" || w.starts_with("STAMP="))
+    });
+    if sets_stamp {
+        return marks;
+    }
+    let mut out = String::with_capacity(marks.len());
+    let mut at = 0;
+    for (range, name) in script.expansions.iter().filter(|(_, n)| n == "STAMP") {
+        let _ = name;
+        out.push_str(&marks[at..range.start]);
+        out.push_str(stamp);
+        at = range.end;
+    }
+    out.push_str(&marks[at..]);
+    out
+}
+
 /// Fill every stamp placeholder (`<STAMP>`, `$STAMP`, `${STAMP}`, `<timestamp>`) with the stamp.
 pub fn fill(s: &str, stamp: &str) -> String {
     let mut out = s.replace("${STAMP}", stamp).replace("<STAMP>", stamp).replace("<stamp>", stamp);
     out = out.replace("<timestamp>", stamp);
     // `$STAMP` but not `$STAMP_DIR`.
     DOLLAR_STAMP.replace_all(&out, regex::NoExpand(stamp)).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stamp_goes_where_the_shell_expands_it() {
+        assert_eq!(
+            fill_command("python x --out r/<STAMP>/ --log r/$STAMP/l", "S1"),
+            "python x --out r/S1/ --log r/S1/l"
+        );
+        assert_eq!(fill_command("echo '$STAMP' \\$STAMP ${STAMP}", "S1"), "echo '$STAMP' \\$STAMP S1");
+        let own = "STAMP=$(date -u +%Y); mkdir -p r/$STAMP && pytest";
+        assert_eq!(fill_command(own, "S1"), own);
+        assert_eq!(fill("reports/x/<STAMP>/", "S1"), "reports/x/S1/");
+    }
 }

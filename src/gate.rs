@@ -107,9 +107,10 @@ pub(crate) fn checks(model: &Model, item: &ledger::Item, plan: &Plan, t: usize, 
     // Evidence: the item's last attempt, if it failed a gate (❌) on an earlier task of this
     // phase, blocks the tasks after it until that task is run again.
     {
-        if let Some(last) = item.attempts.iter().max_by_key(|a| a.number) {
-            let text = model.ledger.doc.slice(&last.text);
-            let label = ATTEMPT_PHASE.captures(text).map(|c| c[1].to_string());
+        if let Some(last) = item.latest_attempt() {
+            let text = model.ledger.doc.slice(&last.body);
+            let first = model.ledger.doc.slice(&last.text);
+            let label = last.task.clone().or_else(|| ATTEMPT_PHASE.captures(first).map(|c| c[1].to_string()));
             let on_this_phase = label.as_deref().and_then(|l| plan.task(l)).filter(|(p, _)| p.id == phase.id);
             let next_open = phase.tasks.iter().find(|t| t.state.is_open()).map(|t| t.id.as_str());
             if let (Some((_, task)), true) = (on_this_phase, text.contains('❌')) {
@@ -117,17 +118,14 @@ pub(crate) fn checks(model: &Model, item: &ledger::Item, plan: &Plan, t: usize, 
                     push(
                         &format!("evidence of task {}", task.id),
                         Outcome::Fail,
-                        format!(
-                            "Attempt #{} failed a metric gate (❌); rerun {} before moving on",
-                            last.number, task.id
-                        ),
+                        format!("{} failed a metric gate (❌); rerun {} before moving on", last.label(), task.id),
                         (model.ledger.doc.file.clone(), last.line),
                     );
                 } else {
                     push(
                         &format!("evidence of task {}", task.id),
                         Outcome::Unchecked,
-                        format!("Attempt #{} failed a gate; this step reruns it", last.number),
+                        format!("{} failed a gate; this step reruns it", last.label()),
                         (model.ledger.doc.file.clone(), last.line),
                     );
                 }

@@ -28,8 +28,7 @@ pub(crate) fn attempt_insertion(ledger: &Ledger, item: &ledger::Item, entry: &st
     let prefix_of = |line: usize, text_start: usize| doc.text[doc.line_start(line)..text_start].to_string();
     // A file whose last line has no line ending needs one before anything appended after it.
     let fix_eof = |at: usize| if at == doc.text.len() && !doc.text.ends_with('\n') { nl } else { "" };
-    if let Some(field) = item.field("Attempts History") {
-        let fitem = &doc.items[field.item];
+    if let Some(fitem) = item.field("Attempts History").and_then(|f| f.item).map(|i| &doc.items[i]) {
         let at = after_last_line(doc, &fitem.range);
         let listed = item.attempts.iter().rev().filter_map(|a| a.item.map(|i| (a, &doc.items[i])));
         let prefix = match listed.clone().find(|(_, it)| fitem.range.contains(&it.range.start)) {
@@ -43,9 +42,9 @@ pub(crate) fn attempt_insertion(ledger: &Ledger, item: &ledger::Item, entry: &st
         return (at, format!("{}{}{entry}{nl}", fix_eof(at), prefix_of(last.line, it.text_range.start)));
     }
     // No history yet: create the field after the item's last field (documented in README).
-    let (at, indent, bullet) = match item.fields.last() {
-        Some(f) => {
-            let it = &doc.items[f.item];
+    let (at, indent, bullet) = match item.fields.iter().rev().find_map(|f| f.item) {
+        Some(i) => {
+            let it = &doc.items[i];
             let marker = doc.text[doc.line_start(it.line)..it.text_range.start].trim().to_string();
             (after_last_line(doc, &(it.range.start..item.range.end.min(it.range.end))), indent_of(doc, it.line), marker)
         }
@@ -60,6 +59,42 @@ fn indent_of(doc: &Document, line: usize) -> usize {
     t.len() - t.trim_start().len()
 }
 
+/// Where a timestamped entry goes: after the last timestamped attempt of the ledger (the end
+/// of its Attempts History, wherever agents appended it), else at the end of an `## Attempts
+/// History` section, else in a new one at the end of the file. A blank line sets it apart.
+pub(crate) fn timestamped_insertion(ledger: &Ledger, lines: &[String], nl: &str) -> (usize, String) {
+    let doc = &ledger.doc;
+    let last = doc.headings.iter().rev().find(|h| h.level >= 3 && ledger::timestamped_heading(&h.text).is_some());
+    let (at, new_section) = match (last, ledger.section("Attempts History")) {
+        (Some(h), _) => (after_last_line(doc, &(h.range.start..section_end(doc, h.range.start, 3))), false),
+        (None, Some(sec)) => (after_last_line(doc, &sec), false),
+        (None, None) => (doc.text.len(), true),
+    };
+    let before = &doc.text[..at];
+    let mut text = String::new();
+    if !before.is_empty() && !before.ends_with('\n') {
+        text.push_str(nl);
+    }
+    if !before.is_empty() {
+        text.push_str(nl);
+    }
+    if new_section {
+        text.push_str(&format!("## Attempts History{nl}{nl}"));
+    }
+    for l in lines {
+        text.push_str(l);
+        text.push_str(nl);
+    }
+    (at, text)
+}
+
+/// Where the section of the heading at `start` ends: the next heading of `level` or above.
+fn section_end(doc: &Document, start: usize, level: u8) -> usize {
+    doc.headings.iter().find(|h| h.range.start > start && h.level <= level).map_or(doc.text.len(), |h| h.range.start)
+}
+
+/// A Next Action goes after the last line of the item's `Next Actions` list — blank lines and
+/// right-aligned numbers (` 10.`) included — numbered one more than its highest entry.
 pub(crate) fn next_action_insertion(
     ledger: &Ledger,
     item: &ledger::Item,
@@ -67,27 +102,49 @@ pub(crate) fn next_action_insertion(
     nl: &str,
 ) -> Result<(Range<usize>, String)> {
     let doc = &ledger.doc;
-    let f = item
-        .field("Next Actions")
-        .ok_or_else(|| Error::input(&doc.file, item.line, format!("[{}] has no `- Next Actions:` field", item.id)))?;
-    let fitem = &doc.items[f.item];
-    let at = after_last_line(doc, &fitem.range);
-    let last_line = doc.line_of(at.saturating_sub(1));
-    let text = if last_line > fitem.line {
-        let last = doc.line_text(last_line);
-        match NUMBERED.captures(last) {
-            Some(c) => {
-                let n: u64 = c[2].parse().unwrap_or(0) + 1;
-                format!("{}{n}{}{}{action}{nl}", &c[1], &c[3], &c[4])
-            }
-            None => {
-                let t = last.trim_start();
-                let marker = t.chars().next().filter(|c| matches!(c, '-' | '*' | '+')).unwrap_or('-');
-                format!("{}{marker} {action}{nl}", &last[..last.len() - t.len()])
+    let no_list = || Error::input(&doc.file, item.line, format!("[{}] has no `- Next Actions:` list", item.id));
+    let fitem = &doc.items[item.field("Next Actions").and_then(|f| f.item).ok_or_else(no_list)?];
+    let field_indent = indent_of(doc, fitem.line);
+    let (mut last_line, mut entries) = (fitem.line, Vec::new());
+    for n in fitem.line + 1..=doc.line_count() {
+        let t = doc.line_text(n);
+        if t.trim().is_empty() {
+            continue;
+        }
+        if indent_of(doc, n) <= field_indent || t.trim_start().starts_with('#') {
+            break;
+        }
+        last_line = n;
+        if NUMBERED.is_match(t) || t.trim_start().starts_with(['-', '*', '+']) {
+            entries.push(n);
+        }
+    }
+    let at = doc.line_start(last_line + 1);
+    let text = match entries.last() {
+        Some(&last) => {
+            let t = doc.line_text(last);
+            let numbers: Vec<(usize, u64, usize)> = entries
+                .iter()
+                .filter_map(|&e| {
+                    NUMBERED.captures(doc.line_text(e)).map(|c| (c[1].len(), c[2].parse().unwrap_or(0), c[2].len()))
+                })
+                .collect();
+            match NUMBERED.captures(t) {
+                Some(c) => {
+                    let n = numbers.iter().map(|x| x.1).max().unwrap_or(0) + 1;
+                    let digits = n.to_string().len();
+                    // Keep the list's alignment: the indent of an entry with as many digits.
+                    let indent = numbers.iter().rev().find(|x| x.2 == digits).map_or(c[1].len(), |x| x.0);
+                    format!("{}{n}{}{}{action}{nl}", " ".repeat(indent), &c[3], &c[4])
+                }
+                None => {
+                    let trimmed = t.trim_start();
+                    let marker = trimmed.chars().next().filter(|c| matches!(c, '-' | '*' | '+')).unwrap_or('-');
+                    format!("{}{marker} {action}{nl}", &t[..t.len() - trimmed.len()])
+                }
             }
         }
-    } else {
-        format!("{}  - {action}{nl}", " ".repeat(indent_of(doc, fitem.line)))
+        None => format!("{}  - {action}{nl}", " ".repeat(field_indent)),
     };
     let eof = if at == doc.text.len() && !doc.text.ends_with('\n') { nl } else { "" };
     Ok((at..at, format!("{eof}{text}")))

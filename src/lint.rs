@@ -39,7 +39,7 @@ pub struct Report {
 }
 
 /// `#4` or `#1–#5`.
-fn missing(from: u32, to: u32) -> String {
+fn missing(from: u64, to: u64) -> String {
     if from == to {
         format!("#{from}")
     } else {
@@ -185,45 +185,46 @@ fn section_without_index(c: &Ctx, f: &mut Vec<Finding>) {
 /// repeats: what the ordering rules compare.
 fn attempt_runs<'m>(
     c: &Ctx<'m>,
-) -> impl Iterator<Item = (&'m crate::ledger::Item, &'m crate::ledger::Attempt, Option<u32>, bool)> {
+) -> impl Iterator<Item = (&'m crate::ledger::Item, &'m crate::ledger::Attempt, u64, Option<u64>, bool)> {
     c.model.ledger.items.iter().flat_map(|item| {
-        let mut prev: Option<u32> = None;
+        let mut prev: Option<u64> = None;
         let mut numbers = BTreeSet::new();
-        item.attempts.iter().map(move |a| {
-            let repeated = !numbers.insert(a.number);
+        item.attempts.iter().filter_map(move |a| {
+            let n = a.number?;
+            let repeated = !numbers.insert(n);
             let before = prev;
             if !repeated {
-                prev = Some(prev.map_or(a.number, |p| p.max(a.number)));
+                prev = Some(prev.map_or(n, |p| p.max(n)));
             }
-            (item, a, before, repeated)
+            Some((item, a, n, before, repeated))
         })
     })
 }
 
 fn attempt_repeated(c: &Ctx, f: &mut Vec<Finding>) {
-    for (item, a, _, repeated) in attempt_runs(c) {
+    for (item, a, n, _, repeated) in attempt_runs(c) {
         if repeated {
             f.push(finding(
                 &c.ledger_file(),
                 a.line,
                 Severity::Warning,
                 "attempt-repeated",
-                format!("[{}] Attempt #{} appears again", item.id, a.number),
+                format!("[{}] Attempt #{n} appears again", item.id),
             ));
         }
     }
 }
 
 fn attempt_order(c: &Ctx, f: &mut Vec<Finding>) {
-    for (item, a, prev, repeated) in attempt_runs(c) {
+    for (item, a, n, prev, repeated) in attempt_runs(c) {
         if let (Some(p), false) = (prev, repeated) {
-            if a.number < p {
+            if n < p {
                 f.push(finding(
                     &c.ledger_file(),
                     a.line,
                     Severity::Warning,
                     "attempt-order",
-                    format!("[{}] Attempt #{} comes after #{p}", item.id, a.number),
+                    format!("[{}] Attempt #{n} comes after #{p}", item.id),
                 ));
             }
         }
@@ -231,20 +232,15 @@ fn attempt_order(c: &Ctx, f: &mut Vec<Finding>) {
 }
 
 fn attempt_skipped(c: &Ctx, f: &mut Vec<Finding>) {
-    for (item, a, prev, repeated) in attempt_runs(c) {
+    for (item, a, n, prev, repeated) in attempt_runs(c) {
         if let (Some(p), false) = (prev, repeated) {
-            if a.number > p + 1 {
+            if n > p + 1 {
                 f.push(finding(
                     &c.ledger_file(),
                     a.line,
                     Severity::Warning,
                     "attempt-skipped",
-                    format!(
-                        "[{}] Attempt #{} follows #{p} ({} missing)",
-                        item.id,
-                        a.number,
-                        missing(p + 1, a.number - 1)
-                    ),
+                    format!("[{}] Attempt #{n} follows #{p} ({} missing)", item.id, missing(p + 1, n - 1)),
                 ));
             }
         }
@@ -260,7 +256,7 @@ fn attempt_future(c: &Ctx, f: &mut Vec<Finding>) {
                     a.line,
                     Severity::Warning,
                     "attempt-future",
-                    format!("[{}] Attempt #{} is dated {d}, after today ({})", item.id, a.number, c.today),
+                    format!("[{}] {} is dated {d}, after today ({})", item.id, a.label(), c.today),
                 ));
             }
         }
@@ -301,13 +297,17 @@ fn plan_missing(c: &Ctx, f: &mut Vec<Finding>) {
 
 fn unknown_state(c: &Ctx, f: &mut Vec<Finding>) {
     for plan in &c.model.plans {
-        for t in plan.phases.iter().flat_map(|p| &p.tasks).filter(|t| t.state == TaskState::Unknown && !t.skipped) {
+        for t in plan.phases.iter().flat_map(|p| &p.tasks).filter(|t| t.state == TaskState::Unknown) {
             f.push(finding(
                 &plan.path,
                 t.line,
                 Severity::Warning,
                 "unknown-state",
-                format!("task {}: state `{}` is not [ ], [P], [D] or [B]", t.id, plan.doc.slice(&t.state_range)),
+                format!(
+                    "task {}: state `{}` is not [ ], [P], [D], [B] or skipped",
+                    t.id,
+                    plan.doc.slice(&t.state_range)
+                ),
             ));
         }
     }
@@ -316,12 +316,7 @@ fn unknown_state(c: &Ctx, f: &mut Vec<Finding>) {
 fn phase_done_open(c: &Ctx, f: &mut Vec<Finding>) {
     for plan in &c.model.plans {
         for phase in &plan.phases {
-            let open: Vec<&str> = phase
-                .tasks
-                .iter()
-                .filter(|t| t.state != TaskState::Done && !t.skipped)
-                .map(|t| t.id.as_str())
-                .collect();
+            let open: Vec<&str> = phase.tasks.iter().filter(|t| !t.state.is_closed()).map(|t| t.id.as_str()).collect();
             if DONE_TITLE.is_match(&phase.title) && !open.is_empty() {
                 f.push(finding(
                     &plan.path,
@@ -347,18 +342,6 @@ fn dead_link(c: &Ctx, f: &mut Vec<Finding>) {
             ));
         }
     }
-}
-
-/// GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens.
-fn anchor(text: &str) -> String {
-    text.to_lowercase()
-        .chars()
-        .filter_map(|c| match c {
-            ' ' => Some('-'),
-            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
-            _ => None,
-        })
-        .collect()
 }
 
 /// `loop lint [--fix]`: the findings, and with `fix` the mechanical ones repaired first (under the
@@ -412,7 +395,9 @@ pub fn fix(model: &Model, report: &Report) -> Result<usize> {
             let cells: Vec<String> = header
                 .iter()
                 .map(|h| match h.as_str() {
-                    "id" => format!("[{}](#{})", item.id, anchor(&format!("{} {}", item.id, item.title))),
+                    "id" => {
+                        format!("[{}](#{})", item.id, crate::markdown::slug(&format!("{} {}", item.id, item.title)))
+                    }
                     "title" => item.title.clone(),
                     "priority" => item.priority().map(status_word_keep_case).unwrap_or_default(),
                     "status" => item.status().map(status_word).unwrap_or_default(),

@@ -1,5 +1,7 @@
 //! Plans (`plans/active/**/*.md`): the initiative, `Phase X — Title` sections with their Goal /
-//! Prereqs / Exit Criteria lines and task tables with `[ ]` `[P]` `[D]` `[B]` states.
+//! Prereqs / Exit Criteria lines, and tasks — table rows with a State cell, or checklist lines
+//! carrying a task ID (`- [x] A1: …`). A plan of checklist lines without phase headings (`##
+//! Checklist`) has one phase per heading that holds them.
 
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -17,10 +19,9 @@ static PHASE_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(?:[-*]\s+)?\**(Goal|Prereqs|Prerequisites|Exit Criteria)\**\s*:\**\s*(.*)$").unwrap()
 });
 static INITIATIVE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*(?:[-*]\s+)?\**Initiative\**\s*:\**\s*(.*)$").unwrap());
-static ITEM_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!(r"^\[?({})\]?", crate::ledger::ID_PATTERN)).unwrap());
-static STATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[([^\]]{0,3})\]").unwrap());
+    LazyLock::new(|| Regex::new(r"^\s*(?:[-*]\s+)?\**(Initiative|ID)\**\s*:\**\s*(.*)$").unwrap());
+static META_STATUS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*[-*]\s+\**Status\**\s*:\**\s*(.*)$").unwrap());
+static STATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[([^\]]{0,9})\]").unwrap());
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -29,18 +30,23 @@ pub enum TaskState {
     Partial,
     Done,
     Blocked,
+    /// Skipped or deferred on purpose (`[-]`, `[S]`, `[SKIP]`, `[DEFER]`): it closes the task.
+    Skipped,
     Unknown,
 }
 
 impl TaskState {
-    /// `[ ]`, `[P]`, `[D]` (also `[x]`/`[X]`, the common checkbox), `[B]`; anything else is
-    /// unknown. Text after the marker (`[D] (2025-10-09)`) is allowed.
+    /// `[ ]`, `[P]` (`[~]`), `[D]` (`[x]`, the common checkbox), `[B]`, `[-]` / `[S]` / `[SKIP]` /
+    /// `[DEFER]` (skipped); anything else is unknown. Text after the marker (`[D] (2025-10-09)`)
+    /// is allowed.
     pub fn parse(cell: &str) -> TaskState {
-        match STATE.captures(cell.trim()).map(|c| c[1].trim().to_string()).as_deref() {
-            Some("") => TaskState::Todo,
-            Some("P" | "p") => TaskState::Partial,
-            Some("D" | "d" | "X" | "x") => TaskState::Done,
-            Some("B" | "b") => TaskState::Blocked,
+        let Some(c) = STATE.captures(cell.trim()) else { return TaskState::Unknown };
+        match c[1].trim().to_ascii_uppercase().as_str() {
+            "" => TaskState::Todo,
+            "P" | "~" | "WIP" => TaskState::Partial,
+            "D" | "X" | "DONE" | "✓" | "✔" => TaskState::Done,
+            "B" => TaskState::Blocked,
+            "-" | "S" | "SKIP" | "SKIPPED" | "DEFER" | "DEFERRED" | "N/A" => TaskState::Skipped,
             _ => TaskState::Unknown,
         }
     }
@@ -51,13 +57,67 @@ impl TaskState {
             TaskState::Partial => "[P]",
             TaskState::Done => "[D]",
             TaskState::Blocked => "[B]",
+            TaskState::Skipped => "[-]",
             TaskState::Unknown => "[?]",
+        }
+    }
+
+    /// The marker in a checklist line's style: `[x]` for done, `[ ]` for todo.
+    pub fn checkbox(self) -> &'static str {
+        match self {
+            TaskState::Done => "[x]",
+            other => other.marker(),
         }
     }
 
     pub fn is_open(self) -> bool {
         matches!(self, TaskState::Todo | TaskState::Partial)
     }
+
+    /// Done or skipped: the task holds nothing open.
+    pub fn is_closed(self) -> bool {
+        matches!(self, TaskState::Done | TaskState::Skipped)
+    }
+}
+
+/// A checklist line that carries a task: `[x] A1: text`, `[ ] **S3** — text`, `[x]
+/// ID.TASK: text` (the list item's text, after its bullet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecklistTask {
+    pub state: TaskState,
+    /// The `[x]` marker, relative to the text.
+    pub state_range: Range<usize>,
+    pub id: String,
+    pub description: String,
+}
+
+/// A task ID: a letter, then letters, digits, `.` `_` `-`, with a digit somewhere (`A1`,
+/// `M2g.2c`, `DEBUG-SIM-LINES-DOSE-001.F1`) — words like `Todo` are not IDs.
+fn is_task_id(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().any(|c| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') || crate::id::is_unicode_dash(c))
+}
+
+pub fn checklist_task(text: &str) -> Option<ChecklistTask> {
+    let m = STATE.find(text)?;
+    let state = TaskState::parse(m.as_str());
+    let rest = text[m.end()..].trim_start();
+    let bare = rest.trim_start_matches('*');
+    let end = bare.find(|c: char| c.is_whitespace() || c == ':' || c == '*' || c == '—' || c == '–')?;
+    let id = bare[..end].trim_end_matches(['.', ',']);
+    if !is_task_id(id) {
+        return None;
+    }
+    let after = bare[end..].trim_start_matches('*').trim_start();
+    let description = after
+        .strip_prefix(':')
+        .or_else(|| after.strip_prefix('—'))
+        .or_else(|| after.strip_prefix('–'))
+        .or_else(|| after.strip_prefix("- "))?
+        .trim()
+        .to_string();
+    Some(ChecklistTask { state, state_range: m.range(), id: id.to_string(), description })
 }
 
 #[derive(Debug, Clone)]
@@ -65,10 +125,10 @@ pub struct Task {
     pub id: String,
     pub description: String,
     pub state: TaskState,
-    /// `[-]`: skipped on purpose; it does not hold its phase open (state stays `unknown`).
-    pub skipped: bool,
-    /// The state cell's bytes, for splicing a new state in.
+    /// The state's bytes (a table cell, or a checklist line's `[x]`), for splicing a new state in.
     pub state_range: Range<usize>,
+    /// A checklist line rather than a table row: states are written `[x]` / `[ ]`.
+    pub checklist: bool,
     pub guidance: String,
     pub line: usize,
 }
@@ -94,7 +154,7 @@ pub struct Phase {
 impl Phase {
     /// Done when it has tasks and every one is done or skipped.
     pub fn is_done(&self) -> bool {
-        !self.tasks.is_empty() && self.tasks.iter().all(|t| t.state == TaskState::Done || t.skipped)
+        !self.tasks.is_empty() && self.tasks.iter().all(|t| t.state.is_closed())
     }
 
     pub fn done_count(&self) -> usize {
@@ -107,6 +167,8 @@ pub struct Plan {
     pub path: String,
     pub initiative: Option<String>,
     pub initiative_line: usize,
+    /// The `- **Status:**` of a `## Metadata` block, when there is one.
+    pub status: Option<String>,
     pub phases: Vec<Phase>,
     pub doc: Document,
     pub diagnostics: Vec<Diagnostic>,
@@ -118,13 +180,20 @@ impl Plan {
         let (initiative, initiative_line) = (1..=doc.line_count())
             .find_map(|n| {
                 let text = doc.line_text(n);
-                text.contains("Initiative").then(|| INITIATIVE.captures(text)).flatten().map(|c| {
-                    let v = c[1].trim();
-                    let id = ITEM_ID.captures(v).map_or(v, |m| m.get(1).unwrap().as_str());
-                    (Some(id.to_string()), n)
-                })
+                (text.contains("Initiative") || text.contains("ID"))
+                    .then(|| INITIATIVE.captures(text))
+                    .flatten()
+                    .and_then(|c| {
+                        let v = c[2].trim().trim_matches(['`', '*']).trim();
+                        let v = v.strip_prefix('[').map_or(v, |r| r.split(']').next().unwrap_or(r));
+                        let id = v.split(|ch: char| ch.is_whitespace() || ch == ',').next().unwrap_or("");
+                        crate::id::is_item_id(id).then(|| (Some(id.to_string()), n))
+                    })
             })
+            // `plans/active/<ID>/implementation.md`: the folder names the initiative.
+            .or_else(|| folder_initiative(&doc.file).map(|id| (Some(id), 0)))
             .unwrap_or((None, 0));
+        let status = metadata_status(&doc);
         let mut phases = Vec::new();
         for (i, h) in doc.headings.iter().enumerate() {
             if !(2..=4).contains(&h.level) {
@@ -137,7 +206,10 @@ impl Plan {
                 doc.headings[i + 1..].iter().find(|n| n.level <= h.level).map_or(doc.text.len(), |n| n.range.start);
             phases.push(parse_phase(&doc, &cap[1], cap[2].trim(), h.line, h.range.start..end, &mut diagnostics));
         }
-        Plan { path: doc.file.clone(), initiative, initiative_line, phases, doc, diagnostics }
+        if phases.is_empty() {
+            phases = checklist_phases(&doc, &mut diagnostics);
+        }
+        Plan { path: doc.file.clone(), initiative, initiative_line, status, phases, doc, diagnostics }
     }
 
     pub fn phase(&self, id: &str) -> Option<&Phase> {
@@ -148,6 +220,87 @@ impl Plan {
     pub fn task(&self, id: &str) -> Option<(&Phase, &Task)> {
         self.phases.iter().find_map(|p| p.tasks.iter().find(|t| t.id.eq_ignore_ascii_case(id)).map(|t| (p, t)))
     }
+
+    /// Where the plan's tasks come from, for `loop status`.
+    pub fn task_source(&self) -> &'static str {
+        let tasks: Vec<&Task> = self.phases.iter().flat_map(|p| &p.tasks).collect();
+        match (tasks.iter().any(|t| t.checklist), tasks.iter().any(|t| !t.checklist)) {
+            (true, true) => "tables and checklists",
+            (true, false) => "checklists",
+            (false, true) => "tables",
+            (false, false) => "no tasks",
+        }
+    }
+}
+
+fn folder_initiative(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    let file = parts.pop()?;
+    let folder = parts.pop()?;
+    (matches!(file, "implementation.md" | "plan.md") && crate::id::is_item_id(folder)).then(|| folder.to_string())
+}
+
+/// `- **Status:** Complete` inside a `## Metadata` section.
+fn metadata_status(doc: &Document) -> Option<String> {
+    let h = doc.headings.iter().position(|h| h.text.trim().eq_ignore_ascii_case("Metadata"))?;
+    let first = doc.headings[h].line + 1;
+    let last = doc.headings.get(h + 1).map_or(doc.line_count(), |n| n.line - 1);
+    (first..=last).find_map(|n| META_STATUS.captures(doc.line_text(n)).map(|c| c[1].trim().to_string()))
+}
+
+/// Checklist tasks of a plan without phase headings: one phase per heading holding them.
+fn checklist_phases(doc: &Document, diagnostics: &mut Vec<Diagnostic>) -> Vec<Phase> {
+    let mut phases: Vec<Phase> = Vec::new();
+    for (i, h) in doc.headings.iter().enumerate() {
+        let end = doc.headings.get(i + 1).map_or(doc.text.len(), |n| n.range.start);
+        let range = h.range.start..end;
+        let tasks = checklist_tasks(doc, &range, diagnostics);
+        if !tasks.is_empty() {
+            phases.push(Phase {
+                id: h.text.trim().to_string(),
+                title: h.text.trim().to_string(),
+                line: h.line,
+                range,
+                goal: None,
+                prereqs: None,
+                exit_criteria: None,
+                tasks,
+            });
+        }
+    }
+    phases
+}
+
+fn checklist_tasks(doc: &Document, range: &Range<usize>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Task> {
+    let mut tasks = Vec::new();
+    for it in doc.items.iter().filter(|i| range.contains(&i.range.start)) {
+        let text = doc.item_text(it);
+        let Some(c) = checklist_task(text) else { continue };
+        if c.state == TaskState::Unknown {
+            diagnostics.push(unknown_state(doc, &c.id, &text[c.state_range.clone()], it.line));
+        }
+        let start = it.text_range.start;
+        tasks.push(Task {
+            id: c.id,
+            guidance: c.description.clone(),
+            description: c.description,
+            state: c.state,
+            state_range: start + c.state_range.start..start + c.state_range.end,
+            checklist: true,
+            line: it.line,
+        });
+    }
+    tasks
+}
+
+fn unknown_state(doc: &Document, id: &str, state: &str, line: usize) -> Diagnostic {
+    Diagnostic::warning(
+        &doc.file,
+        line,
+        format!(
+            "task {id}: unknown state `{state}` (read: [ ] todo, [P] partial, [D]/[x] done, [B] blocked, [-]/[S]/[SKIP] skipped); it holds its phase open"
+        ),
+    )
 }
 
 fn parse_phase(
@@ -171,7 +324,7 @@ fn parse_phase(
     let last = doc.line_of(range.end.saturating_sub(1));
     for n in line + 1..=last {
         let text = doc.line_text(n);
-        let lead = crate::ledger::head(text.trim_start_matches([' ', '-', '*']), 16);
+        let lead = crate::markdown::head(text.trim_start_matches([' ', '-', '*']), 16);
         if !(lead.starts_with("Goal") || lead.starts_with("Prereq") || lead.starts_with("Exit")) {
             continue;
         }
@@ -203,29 +356,29 @@ fn parse_phase(
                 continue;
             };
             let state = TaskState::parse(cell(state_col));
-            let skipped = cell(state_col).trim_start().starts_with("[-]");
-            if state == TaskState::Unknown && !skipped {
-                diagnostics.push(Diagnostic::warning(
-                    &doc.file,
-                    row.line,
-                    format!(
-                        "task {}: unknown state `{}` (expected [ ], [P], [D] or [B])",
-                        cell(id_col),
-                        cell(state_col)
-                    ),
-                ));
+            let id = cell(id_col).trim_matches('*').trim().to_string();
+            if state == TaskState::Unknown {
+                diagnostics.push(unknown_state(doc, &id, cell(state_col), row.line));
             }
             phase.tasks.push(Task {
-                id: cell(id_col).trim_matches('*').trim().to_string(),
+                id,
                 description: cell(desc_col).to_string(),
                 state,
-                skipped,
                 state_range,
+                checklist: false,
                 guidance: cell(guide_col).to_string(),
                 line: row.line,
             });
         }
     }
+    let tables: Vec<Range<usize>> = doc.tables.iter().map(|t| t.range.clone()).collect();
+    for t in checklist_tasks(doc, &range, diagnostics) {
+        let at = doc.line_start(t.line);
+        if !tables.iter().any(|r| r.contains(&at)) {
+            phase.tasks.push(t);
+        }
+    }
+    phase.tasks.sort_by_key(|t| t.line);
     phase
 }
 
@@ -250,13 +403,13 @@ mod tests {
         assert_eq!(b.tasks[0].state, TaskState::Todo);
         assert_eq!(b.tasks[0].guidance, "`echo <STAMP>`");
         assert_eq!(&p.doc.text[b.tasks[0].state_range.clone()], "[ ]");
-        assert_eq!(b.tasks[1].state, TaskState::Unknown);
-        assert!(b.tasks[1].skipped && !b.tasks[2].skipped);
-        // `[-]` is a deliberate skip; only `[?]` is reported.
+        assert_eq!(b.tasks[1].state, TaskState::Skipped);
+        assert_eq!(b.tasks[2].state, TaskState::Unknown);
+        // `[-]` is a deliberate skip; only `[?]` is reported, naming the task.
         assert_eq!(p.diagnostics.len(), 1);
         assert_eq!(p.diagnostics[0].line, 21);
-        // A phase of done and skipped tasks is done.
-        let q = Plan::parse(Document::parse("q.md", "### Phase A — x\n\n| ID | Task Description | State | How |\n| --- | --- | --- | --- |\n| A1 | a | [D] | g |\n| A2 | b | [-] | g |\n".into()));
+        assert!(p.diagnostics[0].message.starts_with("task B3: unknown state `[?]`"), "{}", p.diagnostics[0]);
+        let q = Plan::parse(Document::parse("q.md", "### Phase A — x\n\n| ID | Task Description | State | How |\n| --- | --- | --- | --- |\n| A1 | a | [D] | g |\n| A2 | b | [-] | g |\n| A3 | c | [SKIP] | g |\n| A4 | d | [S] | g |\n".into()));
         assert!(q.phases[0].is_done());
     }
 
@@ -264,6 +417,31 @@ mod tests {
     fn state_markers() {
         assert_eq!(TaskState::parse("[B] waiting"), TaskState::Blocked);
         assert_eq!(TaskState::parse("[P]"), TaskState::Partial);
+        assert_eq!(TaskState::parse("[SKIP]"), TaskState::Skipped);
+        assert_eq!(TaskState::parse("[DEFER]"), TaskState::Skipped);
         assert_eq!(TaskState::parse("done"), TaskState::Unknown);
+    }
+
+    #[test]
+    fn checklist_plans() {
+        let text = "# DEMO-001 — x\n\n## Metadata\n- **ID:** DEMO-001\n- **Status:** Complete\n\n## Phases & Checklists\n\n### Phase A — Manifest\n- [x] A1: Implemented the manifest.\n- [ ] A2: Re-run the loader.\n- [ ] Not a task, no ID.\n\n### Phase B — README\n- [x] **B1** — Authored the README.\n";
+        let p = Plan::parse(Document::parse("plans/active/DEMO-001/implementation.md", text.into()));
+        assert_eq!((p.initiative.as_deref(), p.status.as_deref()), (Some("DEMO-001"), Some("Complete")));
+        let tasks: Vec<(&str, &str, TaskState)> = p
+            .phases
+            .iter()
+            .flat_map(|ph| ph.tasks.iter().map(move |t| (ph.id.as_str(), t.id.as_str(), t.state)))
+            .collect();
+        assert_eq!(
+            tasks,
+            vec![("A", "A1", TaskState::Done), ("A", "A2", TaskState::Todo), ("B", "B1", TaskState::Done)]
+        );
+        assert_eq!(&p.doc.text[p.phases[0].tasks[1].state_range.clone()], "[ ]");
+        assert_eq!(p.task_source(), "checklists");
+        let seed = "# Seed Plan\n\n## Checklist\n- [ ] S1: Check `inbox/`.\n- [x] S2: Reply.\n\n## Notes\n- x\n";
+        let p = Plan::parse(Document::parse("plans/active/seed/implementation.md", seed.into()));
+        assert_eq!(p.initiative.as_deref(), Some("seed"));
+        assert_eq!(p.phases.len(), 1);
+        assert_eq!((p.phases[0].id.as_str(), p.phases[0].tasks.len()), ("Checklist", 2));
     }
 }

@@ -1,4 +1,5 @@
-//! Running a decided step: `sh -c COMMAND` from the workspace root, output streamed live and
+//! Running a decided step: `bash -c COMMAND` (`sh` where there is no bash) from the workspace
+//! root, in an artifacts folder of its own, output streamed live and
 //! captured, and a complete record (run.json, logs, the If-Blocked log on failure) written into
 //! the artifacts folder.
 
@@ -27,6 +28,8 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 #[derive(Debug, Serialize)]
 pub struct Preview {
     pub command: String,
+    /// `bash`, or `sh` where there is no bash.
+    pub shell: String,
     pub cwd: String,
     pub artifacts: String,
     pub writes: Vec<String>,
@@ -41,16 +44,18 @@ pub fn preview(model: &Model, d: &Decision) -> Result<Preview> {
     for w in &writes {
         let rel = w.split(' ').next().unwrap_or(w);
         model.protected.check_writable(rel)?;
-        if is_under(rel, &model.ws.config.ledger) || rel.starts_with("plans/") || rel.starts_with("docs/") {
+        let plan_file = model.plans.iter().any(|p| p.path == rel);
+        if is_under(rel, &model.ws.config.ledger) || rel == model.ws.config.input || plan_file {
             return Err(Error::input(
                 rel,
                 0,
-                "run artifacts may not be written under docs/ or plans/ (recording is `loop attempt`'s job)",
+                "run artifacts may not overwrite the ledger, a plan or the memo (recording is `loop attempt`'s job)",
             ));
         }
     }
     Ok(Preview {
         command: command.to_string(),
+        shell: shell_program().to_string(),
         cwd: model.ws.root.display().to_string(),
         artifacts: dir.to_string(),
         writes,
@@ -77,16 +82,18 @@ fn runnable(d: &Decision) -> Result<&str> {
 /// Run the step. Output goes live to our stdout/stderr (all of it to stderr when `quiet_stdout`,
 /// so `--json` keeps stdout for the record) and into the artifacts folder.
 pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRecord> {
+    runnable(d)?;
+    let mut d = d.clone();
+    let dir = reserve(model, &mut d)?;
+    let d = &d;
     let command = runnable(d)?.to_string();
     let root = &model.ws.root;
-    let dir = root.join(d.artifacts.trim_end_matches('/'));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     write(&dir.join("commands.txt"), format!("# cwd: {}\n{command}\n", root.display()).as_bytes())?;
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
 
     let start = clock::now()?;
     let t0 = Instant::now();
-    let mut command_line = Command::new("sh");
+    let mut command_line = Command::new(shell_program());
     // Its own process group, so an interrupt can end the whole step, grandchildren included.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command_line, 0);
@@ -98,6 +105,9 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
         // Memos write `$STAMP` in their shell snippets.
         .env("STAMP", &d.stamp)
         .env("LOOP_ARTIFACTS", &dir)
+        // Memos of other projects name the folder so.
+        .env("ARTIFACT_DIR", d.artifacts.trim_end_matches('/'))
+        .env("ARTIFACT_ROOT", d.artifacts.trim_end_matches('/'))
         .env("LOOP_ITEM", &d.item.id)
         .env("PATH", child_path())
         .stdin(Stdio::null())
@@ -161,6 +171,7 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
         command,
         command_template: d.command_template.clone(),
         command_from: d.command_from.as_ref().map(|w| format!("{}:{}", w.file, w.line)),
+        memo_step: d.memo_step.clone(),
         cwd: root.display().to_string(),
         stamp: d.stamp.clone(),
         artifacts: d.artifacts.trim_end_matches('/').to_string(),
@@ -182,9 +193,57 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
     write(&dir.join("run.json"), json.as_bytes())?;
     let reports = root.join(&model.ws.config.reports);
     if reports.is_dir() || std::fs::create_dir_all(&reports).is_ok() {
-        let _ = std::fs::write(reports.join(LAST_RUN), format!("{}\n", record.artifacts));
+        // Replaced whole, so a reader never sees half a path.
+        let tmp = reports.join(format!("{LAST_RUN}.{}.tmp", std::process::id()));
+        if std::fs::write(&tmp, format!("{}\n", record.artifacts)).is_ok() {
+            let _ = std::fs::rename(&tmp, reports.join(LAST_RUN));
+        }
     }
     Ok(record)
+}
+
+/// The shell steps run in: bash where it is installed (memos write bash: `|&`, `[[ ]]`), else sh.
+pub fn shell_program() -> &'static str {
+    static SHELL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    SHELL.get_or_init(|| {
+        let found =
+            std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("bash").is_file()));
+        if found {
+            "bash"
+        } else {
+            "sh"
+        }
+    })
+}
+
+/// Claim an artifacts folder of this run's own: the decision's, or — when another run made it
+/// first (the same second, or at once) — the one a second later, and so on. Creating the last
+/// folder is the claim, so two runs never share one.
+fn reserve(model: &Model, d: &mut Decision) -> Result<PathBuf> {
+    let first = d.stamp.clone();
+    for k in 0..3600 {
+        if k > 0 {
+            d.restamp(&later_stamp(&first, k));
+        }
+        let dir = model.ws.root.join(d.artifacts.trim_end_matches('/'));
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(&dir, e)),
+        }
+    }
+    Err(Error::Failed(format!("no free artifacts folder near {}", d.artifacts)))
+}
+
+/// `20260105T153000Z` plus `k` seconds (a stamp of another form gets `-k`).
+fn later_stamp(stamp: &str, k: i64) -> String {
+    match chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ") {
+        Ok(t) => (t + chrono::Duration::seconds(k)).format("%Y%m%dT%H%M%SZ").to_string(),
+        Err(_) => format!("{stamp}-{k}"),
+    }
 }
 
 /// `s` as one single-quoted shell word.

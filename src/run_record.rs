@@ -30,6 +30,9 @@ pub struct RunRecord {
     pub command_template: Option<String>,
     #[serde(default)]
     pub command_from: Option<String>,
+    /// The digest of the memo's Do Now this run did (`next::digest`), when it was the memo's.
+    #[serde(default)]
+    pub memo_step: Option<String>,
     pub cwd: String,
     pub stamp: String,
     pub artifacts: String,

@@ -21,6 +21,10 @@ pub struct Status {
 #[derive(Debug, Serialize)]
 pub struct LedgerStatus {
     pub path: String,
+    /// `sections` (`## [ID]` items) or `single_initiative`.
+    pub dialect: crate::ledger::Dialect,
+    /// What the reader took the ledger to be, in a line.
+    pub read_as: String,
     pub last_updated: Option<String>,
     pub active_focus: Vec<String>,
     /// Index rows (table rows or `- [ID] … Status: …` bullets), in file order.
@@ -49,8 +53,13 @@ pub struct ItemStatus {
 
 #[derive(Debug, Serialize)]
 pub struct AttemptStatus {
-    pub number: u32,
+    /// `null` for a timestamped entry.
+    pub number: Option<u64>,
     pub date: Option<String>,
+    /// A timestamped entry's time (`2026-01-22T02:40Z`).
+    pub time: Option<String>,
+    /// The task a timestamped entry names.
+    pub task: Option<String>,
     pub result: Option<String>,
     pub line: usize,
 }
@@ -59,6 +68,8 @@ pub struct AttemptStatus {
 pub struct PlanStatus {
     pub path: String,
     pub initiative: Option<String>,
+    /// `tables`, `checklists`, `tables and checklists` or `no tasks`.
+    pub tasks_from: &'static str,
     pub phases: Vec<PhaseStatus>,
 }
 
@@ -83,6 +94,8 @@ pub fn status(model: &Model) -> Status {
         root: model.ws.root.display().to_string(),
         ledger: LedgerStatus {
             path: l.doc.file.clone(),
+            dialect: l.dialect,
+            read_as: l.describe(),
             last_updated: l.last_updated.as_ref().map(|h| h.value.clone()),
             active_focus: l.active_focus.clone(),
             index: l
@@ -106,6 +119,8 @@ pub fn status(model: &Model) -> Status {
                         .map(|a| AttemptStatus {
                             number: a.number,
                             date: a.date.clone(),
+                            time: a.time.clone(),
+                            task: a.task.clone(),
                             result: a.result.clone(),
                             line: a.line,
                         })
@@ -119,6 +134,7 @@ pub fn status(model: &Model) -> Status {
             .map(|p| PlanStatus {
                 path: p.path.clone(),
                 initiative: p.initiative.clone(),
+                tasks_from: p.task_source(),
                 phases: p
                     .phases
                     .iter()
@@ -152,6 +168,7 @@ pub fn render(model: &Model) -> String {
         l.items.len(),
         l.last_updated.as_ref().map_or("?", |h| h.value.as_str())
     );
+    let _ = writeln!(out, "read as    {}", l.describe());
     if !l.active_focus.is_empty() {
         let _ = writeln!(out, "\nActive focus:");
         for f in &l.active_focus {
@@ -166,13 +183,13 @@ pub fn render(model: &Model) -> String {
                 item.id, item.title, l.doc.file, item.line
             );
             let _ = writeln!(out, "  status    {}", item.status().unwrap_or("(none)"));
-            match item.attempts.iter().max_by_key(|a| a.number) {
+            match item.latest_attempt() {
                 Some(a) => {
                     let _ = writeln!(
                         out,
-                        "  attempts  {} (last: #{} {} {}, line {})",
+                        "  attempts  {} (last: {} {} {}, line {})",
                         item.attempts.len(),
-                        a.number,
+                        a.label(),
                         a.date.as_deref().unwrap_or("undated"),
                         a.result.as_deref().unwrap_or("-"),
                         a.line
@@ -215,10 +232,21 @@ pub fn render(model: &Model) -> String {
     let tasks: usize = model.plans.iter().flat_map(|p| &p.phases).map(|p| p.tasks.len()).sum();
     let _ = writeln!(
         out,
-        "\nplans      {} files, {} phases, {} tasks",
+        "\nplans      {} files, {} phases, {} tasks{}",
         model.plans.len(),
         model.plans.iter().map(|p| p.phases.len()).sum::<usize>(),
-        tasks
+        tasks,
+        {
+            let mut from: Vec<&str> =
+                model.plans.iter().map(|p| p.task_source()).filter(|s| *s != "no tasks").collect();
+            from.sort();
+            from.dedup();
+            if from.is_empty() {
+                String::new()
+            } else {
+                format!(" (tasks from {})", from.join(", "))
+            }
+        }
     );
     let _ = writeln!(out, "protected  {} assets (from {})", model.protected.paths().len(), model.ws.config.index);
     let diags = model.diagnostics();

@@ -16,6 +16,9 @@ pub struct Config {
     pub ledger: String,
     /// Glob of plan files, relative to the root.
     pub plans: String,
+    /// Globs under the plans folder that are not plans: run reports and helper scripts kept
+    /// beside a plan (`plans/active/<ID>/reports/<ISO>Z/summary.md`).
+    pub plans_exclude: Vec<String>,
     /// The index whose links are the protected assets.
     pub index: String,
     /// The Do Now memo.
@@ -37,6 +40,9 @@ impl Default for Config {
         Config {
             ledger: "docs/fix_plan.md".into(),
             plans: "plans/active/**/*.md".into(),
+            plans_exclude: ["**/reports/**", "**/bin/**", "**/logs/**", "**/artifacts/**", "**/data/**"]
+                .map(String::from)
+                .to_vec(),
             index: "docs/index.md".into(),
             input: "input.md".into(),
             reports: "reports".into(),
@@ -69,7 +75,11 @@ impl Workspace {
             }
             None => start
                 .ancestors()
-                .find(|d| d.join(CONFIG_FILE).is_file() || d.join("docs/fix_plan.md").is_file())
+                .find(|d| {
+                    d.join(CONFIG_FILE).is_file()
+                        || d.join("docs/fix_plan.md").is_file()
+                        || d.join("fix_plan.md").is_file()
+                })
                 .ok_or_else(|| {
                     Error::Usage(format!(
                         "no workspace found: neither {} nor docs/fix_plan.md in {} or any parent (use --root DIR)",
@@ -80,7 +90,14 @@ impl Workspace {
                 .to_path_buf(),
         };
         let root = std::fs::canonicalize(&root).map_err(|e| Error::io(&root, e))?;
-        let config = Self::read_config(&root)?;
+        let mut config = Self::read_config(&root)?;
+        // The earliest states of a workspace keep the ledger at the root.
+        if !root.join(&config.ledger).is_file()
+            && config.ledger == Config::default().ledger
+            && root.join("fix_plan.md").is_file()
+        {
+            config.ledger = "fix_plan.md".into();
+        }
         Ok(Workspace { root, config })
     }
 
@@ -134,6 +151,13 @@ impl Workspace {
         let glob = globset::Glob::new(&self.config.plans)
             .map_err(|e| Error::input(CONFIG_FILE, 0, format!("plans glob: {e}")))?
             .compile_matcher();
+        let mut ex = globset::GlobSetBuilder::new();
+        for g in &self.config.plans_exclude {
+            ex.add(
+                globset::Glob::new(g).map_err(|e| Error::input(CONFIG_FILE, 0, format!("plans_exclude `{g}`: {e}")))?,
+            );
+        }
+        let exclude = ex.build().map_err(|e| Error::input(CONFIG_FILE, 0, format!("plans_exclude: {e}")))?;
         // Walk only below the glob's literal prefix.
         let prefix: PathBuf = Path::new(&self.config.plans)
             .components()
@@ -143,7 +167,7 @@ impl Workspace {
         walk(&self.root.join(&prefix), &mut |p| {
             if let Ok(rel) = p.strip_prefix(&self.root) {
                 let rel = to_slash(rel);
-                if glob.is_match(&rel) {
+                if glob.is_match(&rel) && !exclude.is_match(&rel) {
                     out.push(rel);
                 }
             }

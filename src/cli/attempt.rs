@@ -129,20 +129,23 @@ pub(super) fn cmd_attempt(cli: &Cli, a: &AttemptArgs) -> Result<ExitCode> {
     }
     let outcome = &done.outcome;
     let files: Vec<&str> = outcome.changes.iter().map(|c| c.file.as_str()).collect();
-    let mut s = if outcome.number == 0 {
-        format!("[{}] pointers moved in {}\n", outcome.item, files.join(", "))
-    } else {
-        format!(
-            "[{}] Attempt #{} appended at {}:{}{}\n",
+    let what = match (&outcome.number, &outcome.time) {
+        (Some(n), _) => Some(format!("Attempt #{n}")),
+        (None, Some(t)) => Some(format!("attempt {t}")),
+        (None, None) => None,
+    };
+    let mut s = match what {
+        None => format!("[{}] pointers moved in {}\n", outcome.item, files.join(", ")),
+        Some(what) => format!(
+            "[{}] {what} appended at {}:{}{}\n",
             outcome.item,
-            outcome.number,
             done.ledger,
             outcome.line,
             if files.len() > 1 { format!(" (also changed {})", files[1..].join(", ")) } else { String::new() }
-        )
+        ),
     };
     if !outcome.tasks.is_empty() {
-        s.push_str(&format!("task {} set in the plan\n", outcome.tasks.join(", ")));
+        s.push_str(&format!("task {} set\n", outcome.tasks.join(", ")));
     }
     out(&s);
     Ok(ExitCode::SUCCESS)

@@ -27,6 +27,9 @@ pub struct CompareArgs {
     /// Write |A−B| as an 8-bit PNG.
     #[arg(long, value_name = "OUT")]
     pub diff_png: Option<PathBuf>,
+    /// Also write the statistics as a flat metrics.json here (for `loop attempt --from-run`).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
     /// Print the statistics (and gate verdicts) as JSON.
     #[arg(long)]
     pub json: bool,
@@ -47,6 +50,9 @@ pub(super) fn cmd_compare(a: &CompareArgs) -> Result<ExitCode> {
         diff_png: a.diff_png.clone(),
     };
     let report = compare::report(&req)?;
+    if let Some(m) = &a.metrics {
+        report.write_metrics(m)?;
+    }
     let failed = !report.pass;
     if a.json {
         out_json(&report);

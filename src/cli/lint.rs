@@ -43,5 +43,14 @@ pub(super) fn cmd_lint(cli: &Cli, a: &LintArgs) -> Result<ExitCode> {
         ));
         out(&s);
     }
-    Ok(if report.errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    // A file that does not parse is bad input, as status, next and attempt say (exit 2).
+    let broken =
+        report.findings.iter().any(|f| f.code == "structure" && f.severity == ledger_loop::diag::Severity::Error);
+    Ok(if broken {
+        ExitCode::from(2)
+    } else if report.errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

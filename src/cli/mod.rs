@@ -116,7 +116,7 @@ pub enum Command {
     Brief(BriefArgs),
     /// Check the ledger and plans for rot: duplicates, Index drift, attempt numbering, dead links.
     #[command(
-        after_help = "Examples:\n  loop lint\n  loop lint --json\n  # sync Index statuses, add missing Index rows (byte splices)\n  loop lint --fix\n\nExit 1 when there are errors (warnings alone exit 0)."
+        after_help = "Examples:\n  loop lint\n  loop lint --json\n  # sync Index statuses, add missing Index rows (byte splices)\n  loop lint --fix\n\nExit 1 when there are errors (warnings alone exit 0), 2 when a file does\nnot parse (an unclosed fence, a table without its delimiter row)."
     )]
     Lint(LintArgs),
     /// A git merge driver for the ledger and plans: merge by structure, not by line.

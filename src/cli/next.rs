@@ -9,7 +9,7 @@ use ledger_loop::error::Result;
 use ledger_loop::gate::Outcome;
 use ledger_loop::model::Model;
 use ledger_loop::next::{self as decision, Decision};
-use ledger_loop::{run, status};
+use ledger_loop::run;
 
 /// Which step: shared by `loop next` and `loop run`.
 #[derive(Debug, Args, Clone, Default)]
@@ -71,15 +71,28 @@ pub(super) fn cmd_next(cli: &Cli, a: &NextArgs) -> Result<ExitCode> {
     } else {
         let mut s = render_decision(&model, &d, a.step.explain);
         if d.blocked.is_none() && d.manual {
-            s.push_str(&format!(
-                "\nmanual step: do it by hand, then record it with: {inv} attempt --result success --note '...'\n"
-            ));
+            s.push_str(&manual_hint(&d, &inv));
         } else if d.blocked.is_none() {
             s.push_str(&format!("\nRun it with: {inv} next --run\n"));
         }
         out(&s);
     }
     Ok(if d.blocked.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// What to do after a manual step: the checks to run, and the command that records it (naming
+/// the item, so it lands on this item whatever the ledger's focus).
+fn manual_hint(d: &Decision, inv: &str) -> String {
+    let mut s = String::from("\nmanual step: do the work by hand");
+    if !d.verify.is_empty() {
+        s.push_str(", then run the check(s) above");
+    }
+    let phase = d.task.as_ref().map(|t| format!(" --phase {}", super::shell_word(&t.id))).unwrap_or_default();
+    s.push_str(&format!(
+        ".\nRecord it with:\n  {inv} attempt {}{phase} --result success --note 'what was done'\n",
+        super::shell_word(&d.item.id)
+    ));
+    s
 }
 
 fn run_step(model: &Model, d: &Decision, a: &NextArgs, inv: &str) -> Result<ExitCode> {
@@ -99,8 +112,9 @@ fn run_step(model: &Model, d: &Decision, a: &NextArgs, inv: &str) -> Result<Exit
             out_json(&serde_json::json!({"decision": d, "dry_run": plan}));
         } else {
             let mut s = format!(
-                "\ndry run: would run in {}\n  sh -c {}\nand write:\n",
+                "\ndry run: would run in {}\n  {} -c {}\nand write:\n",
                 plan.cwd,
+                plan.shell,
                 run::shell_quote(&plan.command)
             );
             for w in &plan.writes {
@@ -168,17 +182,25 @@ fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {
             Outcome::Fail => paint(RED, "FAIL     "),
             Outcome::Unchecked => paint(YELLOW, "unchecked"),
         };
-        let _ =
-            writeln!(s, "  gate    {mark} {}: {}  ({}:{})", c.name, status::ellipsize(&c.detail, 90), c.file, c.line);
+        // The whole detail, on its own line when long: it says what to do.
+        if c.detail.chars().count() + c.name.len() > 70 {
+            let _ = writeln!(s, "  gate    {mark} {}  ({}:{})\n            {}", c.name, c.file, c.line, c.detail);
+        } else {
+            let _ = writeln!(s, "  gate    {mark} {}: {}  ({}:{})", c.name, c.detail, c.file, c.line);
+        }
     }
     if let Some(t) = &d.task {
-        let _ = writeln!(s, "task      {} {} {}  ({plan}:{})", t.id, t.state.marker(), t.description, t.line);
+        let _ = writeln!(s, "task      {} {} {}  ({}:{})", t.id, t.state.marker(), t.description, t.file, t.line);
     }
     let from = d.command_from.as_ref().map(|w| format!("{}:{}", w.file, w.line)).unwrap_or_default();
     if let Some(c) = &d.command {
         let _ = writeln!(s, "command   {}  (from {from})", paint(BOLD, c));
     } else if let Some(m) = &d.manual_step {
-        let _ = writeln!(s, "command   none: manual step: {m}  (from {from})");
+        let _ = writeln!(s, "command   none — a manual step (from {from}):");
+        let _ = writeln!(s, "          {m}");
+    }
+    for v in &d.verify {
+        let _ = writeln!(s, "verify    {}", paint(BOLD, v));
     }
     if !d.artifacts.is_empty() {
         let _ = writeln!(s, "artifacts {}", d.artifacts);

@@ -265,6 +265,23 @@ pub struct CompareReport {
     pub pass: bool,
 }
 
+impl CompareReport {
+    /// The statistics as a flat `metrics.json` (what `loop attempt --from-run` and `loop gate
+    /// check` read), written whole.
+    pub fn write_metrics(&self, path: &std::path::Path) -> Result<()> {
+        let s = &self.stats;
+        let v = serde_json::json!({
+            "corr": s.corr, "sum_ratio": s.sum_ratio, "rmse": s.rmse,
+            "max_abs_err": s.max_abs_err, "max_rel_err": s.max_rel_err, "pixels": s.pixels,
+        });
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let text = serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
+        std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    }
+}
+
 /// Compare two images (read side by side) inside the region, then evaluate the gates; a gate no
 /// statistic answers fails.
 pub fn report(req: &CompareRequest) -> Result<CompareReport> {

@@ -359,6 +359,7 @@ fn rank(s: TaskState) -> u8 {
         TaskState::Todo => 1,
         TaskState::Partial => 2,
         TaskState::Done => 3,
+        TaskState::Skipped => 3,
         TaskState::Blocked => 4,
         TaskState::Unknown => 0,
     }

@@ -5,31 +5,40 @@ use std::path::Path;
 
 use crate::common::*;
 
+/// What a day's memo asks for: a command `loop next --run` runs, or work by hand and the checks to
+/// run after it.
+enum Step {
+    Command(&'static str),
+    Manual(&'static [&'static str]),
+}
+use Step::{Command, Manual};
+
 struct Expect {
     state: &'static str,
     item: &'static str,
     plan: &'static str,
     task: &'static str,
-    /// The command the memo names; `None` when the step is manual.
-    command: Option<&'static str>,
+    step: Step,
 }
 
 /// Read from each state's input.md by hand: Focus → item, the item's `Plan Reference:` → plan,
-/// the Do Now's command (backticked, after "run", or after the em dash) → command.
+/// the task the Do Now names, and the Do Now's step: its command (backticked, after "run", or
+/// after the em dash), or — when it asks for work first ("draft …, then run `…`", "update … and
+/// capture … via `…`", "run `…` after drafting …") — a manual step whose command is the check.
 const TABLE: &[Expect] = &[
     Expect {
         state: "22f6fcdf",
         item: "CLI-FLAGS-003",
         plan: "plans/active/cli-noise-pix0/plan.md",
         task: "M2g.2c",
-        command: Some("KMP_DUPLICATE_LIB_OK=TRUE pytest --collect-only tests/test_cli_scaling_parity.py -q"),
+        step: Manual(&["KMP_DUPLICATE_LIB_OK=TRUE pytest --collect-only tests/test_cli_scaling_parity.py -q"]),
     },
     Expect {
         state: "3e47b38d",
         item: "CLI-FLAGS-003",
         plan: "plans/active/cli-noise-pix0/plan.md",
         task: "L1d",
-        command: Some(
+        step: Command(
             "KMP_DUPLICATE_LIB_OK=TRUE PYTHONPATH=src python scripts/validation/compare_structure_factors.py --hkl scaled.hkl --fdump reports/2025-10-cli-flags/phase_l/hkl_parity/Fdump_c_20251109.bin --out reports/2025-10-cli-flags/phase_l/hkl_parity/summary_20251109.md --metrics reports/2025-10-cli-flags/phase_l/hkl_parity/metrics_20251109.json",
         ),
     },
@@ -38,23 +47,23 @@ const TABLE: &[Expect] = &[
         item: "VECTOR-PARITY-001",
         plan: "plans/active/vectorization-parity-regression.md",
         task: "E8",
-        command: Some(
+        step: Manual(&[
             "KMP_DUPLICATE_LIB_OK=TRUE python scripts/debug_pixel_trace.py --pixel 0 0 --tag edge --oversample 2 --taps intensity --json --out-dir \"$OUT_PY\"",
-        ),
+        ]),
     },
     Expect {
         state: "4c8bda27",
         item: "CLI-FLAGS-003",
         plan: "plans/active/cli-noise-pix0/plan.md",
         task: "F3",
-        command: Some("env KMP_DUPLICATE_LIB_OK=TRUE pytest --collect-only"),
+        step: Command("env KMP_DUPLICATE_LIB_OK=TRUE pytest --collect-only"),
     },
     Expect {
         state: "5abc13d6",
         item: "DETECTOR-CONFIG-001",
         plan: "plans/active/detector-config.md",
         task: "A3",
-        command: Some(
+        step: Command(
             "env CUDA_VISIBLE_DEVICES=-1 KMP_DUPLICATE_LIB_OK=TRUE pytest -v tests/test_at_parallel_002.py::TestATParallel002::test_beam_center_scales_with_pixel_size",
         ),
     },
@@ -63,21 +72,21 @@ const TABLE: &[Expect] = &[
         item: "VECTOR-TRICUBIC-001",
         plan: "plans/active/vectorization.md",
         task: "F4",
-        command: Some("pytest --collect-only -q"),
+        step: Manual(&["pytest --collect-only -q"]),
     },
     Expect {
         state: "95cf45bc",
         item: "SOURCE-WEIGHT-002",
         plan: "plans/active/source-weighting.md",
         task: "D1",
-        command: Some("KMP_DUPLICATE_LIB_OK=TRUE pytest -v tests/test_at_src_001_simple.py tests/test_at_src_001.py -x"),
+        step: Command("KMP_DUPLICATE_LIB_OK=TRUE pytest -v tests/test_at_src_001_simple.py tests/test_at_src_001.py -x"),
     },
     Expect {
         state: "9dc18bbd",
         item: "TEST-SUITE-TRIAGE-002",
         plan: "plans/active/test-suite-triage-rerun.md",
         task: "CLUSTER-VEC-001",
-        command: Some(
+        step: Command(
             "env KMP_DUPLICATE_LIB_OK=TRUE CUDA_VISIBLE_DEVICES=-1 pytest -vv --maxfail=1 tests/test_tricubic_vectorized.py::TestTricubicGather::test_vectorized_matches_scalar tests/test_tricubic_vectorized.py::TestTricubicGather::test_oob_warning_single_fire",
         ),
     },
@@ -86,7 +95,7 @@ const TABLE: &[Expect] = &[
         item: "SOURCE-WEIGHT-001",
         plan: "plans/active/source-weight-normalization.md",
         task: "G0",
-        command: Some(
+        step: Command(
             "NB_RUN_PARALLEL=1 KMP_DUPLICATE_LIB_OK=TRUE pytest --collect-only -q tests/test_cli_scaling.py::TestSourceWeights tests/test_cli_scaling.py::TestSourceWeightsDivergence",
         ),
     },
@@ -95,9 +104,49 @@ const TABLE: &[Expect] = &[
         item: "CLI-FLAGS-003",
         plan: "plans/active/cli-noise-pix0/plan.md",
         task: "L3k.3c.2",
-        command: Some(
+        step: Command(
             "PYTHONPATH=src KMP_DUPLICATE_LIB_OK=TRUE python scripts/compare_per_phi_traces.py reports/2025-10-cli-flags/phase_l/per_phi/reports/2025-10-cli-flags/phase_l/rot_vector/base_vector_debug/20251123/trace_py_rot_vector_20251123_per_phi.json reports/2025-10-cli-flags/phase_l/rot_vector/base_vector_debug/20251123/c_trace_phi_20251123.log",
         ),
+    },
+];
+
+const DOSE: &str = "DEBUG-SIM-LINES-DOSE-001";
+const DOSE_PLAN: &str = "plans/active/DEBUG-SIM-LINES-DOSE-001/implementation.md";
+const LOADER: &str = "pytest tests/test_generic_loader.py::test_generic_loader -q";
+
+/// The second project's ten states (tests/fixtures/ptychopinn, see SOURCE.md there), read the same
+/// way: every memo there asks for implementation work (`Implement:`) with the `Test:` / `Pytest:`
+/// / `Validate:` / `Capture:` lines as the checks.
+const PTYCHOPINN: &[Expect] = &[
+    Expect {
+        state: "86ba9a98",
+        item: "seed",
+        plan: "plans/active/seed/implementation.md",
+        task: "S3",
+        step: Manual(&[
+            "pytest tests/tools/test_d0_parity_logger.py::test_cli_emits_outputs -q | tee \"$ARTIFACT_DIR\"/pytest_d0_parity_logger.log",
+        ]),
+    },
+    Expect { state: "9c19986b", item: DOSE, plan: DOSE_PLAN, task: "A1", step: Manual(&[LOADER]) },
+    Expect { state: "08600a4d", item: DOSE, plan: DOSE_PLAN, task: "D1", step: Manual(&[LOADER]) },
+    Expect { state: "471283b6", item: DOSE, plan: DOSE_PLAN, task: "F1", step: Manual(&[LOADER]) },
+    Expect {
+        state: "daa12718",
+        item: DOSE,
+        plan: DOSE_PLAN,
+        task: "F1",
+        step: Manual(&["pytest tests/tools/test_check_inbox_for_ack_cli.py::test_sla_watch_flags_breach -q && pytest tests/test_generic_loader.py::test_generic_loader -q"]),
+    },
+    Expect { state: "3866e65d", item: DOSE, plan: DOSE_PLAN, task: "F1", step: Manual(&[]) },
+    Expect { state: "f96b7e45", item: DOSE, plan: DOSE_PLAN, task: "F1", step: Manual(&[]) },
+    Expect { state: "6308b65a", item: DOSE, plan: DOSE_PLAN, task: "F1", step: Manual(&[]) },
+    Expect { state: "e1fca91b", item: DOSE, plan: DOSE_PLAN, task: "F1", step: Manual(&[]) },
+    Expect {
+        state: "bb0aaf65",
+        item: DOSE,
+        plan: DOSE_PLAN,
+        task: "F1",
+        step: Manual(&["pytest tests/tools/test_check_inbox_for_ack_cli.py::test_escalation_brief_targets_blocker -q"]),
     },
 ];
 
@@ -105,26 +154,47 @@ fn state(name: &str) -> std::path::PathBuf {
     nanobragg("history").join(name)
 }
 
-#[test]
-fn next_offers_the_step_each_days_memo_named() {
-    assert_eq!(TABLE.len(), std::fs::read_dir(nanobragg("history")).unwrap().count(), "every state is in the table");
-    for e in TABLE {
-        let o = run(&state(e.state), &["next", "--json"]);
+fn check_table(table: &[Expect], root: &dyn Fn(&str) -> std::path::PathBuf) {
+    for e in table {
+        let o = run(&root(e.state), &["next", "--json"]);
         assert_eq!(o.status.code(), Some(0), "{}: {}", e.state, stderr(&o));
         let j = json(&o);
         assert_eq!(j["item"]["id"], e.item, "{}", e.state);
         assert_eq!(j["plan"], e.plan, "{}", e.state);
         assert_eq!(j["task"]["id"], e.task, "{}", e.state);
-        match e.command {
-            Some(c) => {
+        assert_eq!(j["command_from"]["file"], "input.md", "{}", e.state);
+        match e.step {
+            Command(c) => {
                 assert_eq!(j["command"], c, "{}", e.state);
                 assert_eq!(j["manual"], false, "{}", e.state);
-                assert_eq!(j["command_from"]["file"], "input.md", "{}", e.state);
             }
-            None => assert_eq!(j["manual"], true, "{}", e.state),
+            Manual(verify) => {
+                assert_eq!(j["manual"], true, "{}", e.state);
+                assert!(j["command"].is_null(), "{}", e.state);
+                let got: Vec<&str> =
+                    j["verify_template"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+                // An empty list in the table: the checks are long Capture/Validate lines, and
+                // there must be at least two (capture, then validate).
+                if verify.is_empty() {
+                    assert!(got.len() >= 2, "{}: {got:?}", e.state);
+                    assert!(
+                        got[0].contains("check_inbox_for_ack.py") && got[1].starts_with("pytest "),
+                        "{}: {got:?}",
+                        e.state
+                    );
+                } else {
+                    assert_eq!(got, verify, "{}", e.state);
+                }
+            }
         }
         assert!(j["blocked"].is_null(), "{}: {}", e.state, j["blocked"]);
     }
+}
+
+#[test]
+fn next_offers_the_step_each_days_memo_named() {
+    assert_eq!(TABLE.len(), std::fs::read_dir(nanobragg("history")).unwrap().count(), "every state is in the table");
+    check_table(TABLE, &state);
     // 3e47b38d's memo asks for L1d, which the plan already marks [D]: said, then done anyway.
     let o = run(&state("3e47b38d"), &["next"]);
     assert!(
@@ -133,6 +203,21 @@ fn next_offers_the_step_each_days_memo_named() {
         stderr(&o)
     );
     assert!(stderr(&o).contains("gate `earlier phases done` fails (Phase C is not done"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_second_projects_states_give_the_memos_step() {
+    let dir = fixtures().join("ptychopinn");
+    let states = std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).count();
+    assert_eq!(PTYCHOPINN.len(), states, "every state is in the table");
+    check_table(PTYCHOPINN, &|s| dir.join(s));
+    // What status says it read.
+    let o = run(&dir.join("bb0aaf65"), &["status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("read as    single initiative DEBUG-SIM-LINES-DOSE-001, no `## [ID]` items"), "{text}");
+    assert!(text.contains("(tasks from checklists)"), "{text}");
+    assert!(text.contains("plans      2 files"), "reports beside the plans are not plans: {text}");
 }
 
 #[test]
@@ -160,6 +245,38 @@ fn every_state_round_trips_through_status_next_lint_and_attempt() {
         assert_eq!(o.status.code(), Some(0), "{}: {}", e.state, stderr(&o));
         assert!(stdout(&o).contains("— Result: failed. Observations: round trip."), "{}", e.state);
         assert_eq!(std::fs::read(root.join("docs/fix_plan.md")).unwrap(), ledger, "dry run wrote nothing");
+    }
+}
+
+#[test]
+fn a_timestamped_ledger_gets_a_timestamped_entry_at_the_end_of_its_history() {
+    for name in ["86ba9a98", "bb0aaf65"] {
+        let d = copy_tree(&fixtures().join("ptychopinn").join(name));
+        let before = std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap();
+        let count = |j: &serde_json::Value| j["ledger"]["items"][0]["attempts"].as_array().unwrap().len();
+        let n = count(&json(&run(d.path(), &["status", "--json"])));
+        let task = if name == "bb0aaf65" { "F1" } else { "S3" };
+        let o = run(
+            d.path(),
+            &["attempt", "--result", "partial", "--phase", task, "--note", "a |pipe| is fine here", "--json"],
+        );
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        let j = json(&o);
+        assert!(j["number"].is_null(), "{j}");
+        assert_eq!(j["time"], "2026-01-05T15:30Z");
+        let after = std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap();
+        // Only an insertion: the old text, cut at one place, with the entry between.
+        let at = j["changes"][0]["edits"][0]["start"].as_u64().unwrap() as usize;
+        let text = j["changes"][0]["edits"][0]["text"].as_str().unwrap();
+        assert_eq!(after, format!("{}{text}{}", &before[..at], &before[at..]));
+        assert!(text.contains("### 2026-01-05T15:30Z — "), "{text}");
+        assert!(text.contains("**Observations:** a |pipe| is fine here."), "{text}");
+        assert_eq!(count(&json(&run(d.path(), &["status", "--json"]))), n + 1, "{name}");
+        // A phase the plan does not have is refused, naming the phases it has.
+        let o = run(d.path(), &["attempt", "--result", "partial", "--phase", "Z9"]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("no such phase or task"), "{}", stderr(&o));
+        assert!(stderr(&o).contains("Phase "), "{}", stderr(&o));
     }
 }
 
@@ -259,7 +376,9 @@ fn a_step_without_a_command_is_manual() {
     assert!(j["command"].is_null());
     assert_eq!(j["manual"], true);
     assert!(j["manual_step"].as_str().unwrap().contains("update `scripts/x.py`"));
-    assert!(stdout(&run(d.path(), &["next"])).contains("manual step: DEMO-001 — update"));
+    let text = stdout(&run(d.path(), &["next"]));
+    assert!(text.contains("a manual step (from input.md:2):\n          DEMO-001 — update"), "{text}");
+    assert!(text.contains("attempt DEMO-001 --phase A1 --result success --note 'what was done'"), "{text}");
     let o = run(d.path(), &["next", "--run"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("nothing to run: the step is manual"), "{}", stderr(&o));
@@ -316,10 +435,12 @@ fn forged_text_is_refused_and_nothing_written() {
     let cases: &[&[&str]] = &[
         &["--result", "failed", "--note", "two\nlines"],
         &["--result", "failed", "--note", "cr\rhere"],
-        &["--result", "failed", "--status", "done | forged"],
         &["--result", "failed", "--next-action", "```sh"],
+        &["--result", "failed", "--next-action", "## [FAKE-9] Forged item"],
+        &["--result", "failed", "--next-action", "* [2025-01-01] Attempt #99 — forged"],
+        &["--result", "failed", "--next-action", "1. nested"],
+        &["--result", "failed", "--next-action", "Attempt #99 — forged"],
         &["--result", "failed", "--phase", "A1\n* [2026-01-01] Attempt #99"],
-        &["--result", "failed", "--metric", "corr=1|2"],
         &["--result", "failed", "--artifact", "reports/x\ny"],
         &["--result", "failed", "--task", "A1=D", "--task", "a1=P"],
     ];

@@ -5,6 +5,7 @@ mod common;
 
 mod attempt;
 mod brief_lint;
+mod cycle;
 mod everyday;
 mod evidence;
 mod guard;
@@ -13,5 +14,6 @@ mod house;
 mod mcp;
 mod merge;
 mod next;
+mod reading;
 mod sim;
 mod status;

@@ -12,7 +12,7 @@ fn status_reports_the_real_workspace() {
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stdout(&o);
     assert!(s.contains("Focus item [VECTOR-TRICUBIC-002]"), "{s}");
-    assert!(s.contains("attempts  2 (last: #2 2025-10-09 success"), "{s}");
+    assert!(s.contains("attempts  2 (last: Attempt #2 2025-10-09 success"), "{s}");
     assert!(s.contains("plan      plans/active/vectorization.md"), "{s}");
 
     let j = json(&run(&root, &["status", "--json", "--root", root.to_str().unwrap()]));

@@ -1,0 +1,161 @@
+//! The single-initiative dialect: one initiative per ledger, no `## [ID]` sections.
+//!
+//! ```text
+//! ## Status
+//! `in_progress`
+//! ## Current Focus
+//! **DEBUG-SIM-LINES-DOSE-001 — Legacy dose_experiments ground-truth bundle**
+//! - Working Plan: `plans/active/DEBUG-SIM-LINES-DOSE-001/implementation.md`
+//! ## Completed Items / ## TODOs
+//! - [x] DEBUG-SIM-LINES-DOSE-001.B1: …
+//! ## Attempts History
+//! ### 2026-01-23T00:24Z — DEBUG-SIM-LINES-DOSE-001.B1 (README generator shipped)
+//! ```
+//!
+//! Every initiative named by the focus, an attempt heading or a checklist entry is an item; the
+//! focus item takes the `## Status`. Attempts are the timestamped headings wherever they stand
+//! (agents append them after `## TODOs` too), in file order.
+
+use super::attempts::timestamped_heading;
+use super::{field_of, ids_equal, Attempt, Field, Item, Ledger, LedgerTask};
+use crate::markdown::Document;
+
+/// Whether the ledger is written in this dialect (called when it has no `## [ID]` items).
+pub(super) fn applies(doc: &Document) -> bool {
+    doc.headings.iter().any(|h| h.level == 2 && h.text.trim().eq_ignore_ascii_case("Current Focus"))
+        || doc.headings.iter().any(|h| h.level >= 3 && timestamped_heading(&h.text).is_some())
+}
+
+/// `**ID — Title**` (or `**ID - Title**`, `**ID: Title**`) on a line of its own.
+fn bold_focus(line: &str) -> Option<(&str, &str)> {
+    let inner = line.trim().strip_prefix("**")?.strip_suffix("**")?;
+    let (id, title) = [" — ", " – ", " - ", ": "].iter().find_map(|sep| inner.split_once(sep))?;
+    let id = id.trim();
+    super::is_item_id(id).then_some((id, title.trim()))
+}
+
+pub(super) fn parse(ledger: &mut Ledger) {
+    let doc = &ledger.doc;
+    let whole = 0..doc.text.len();
+    let mut items: Vec<Item> = Vec::new();
+    let new_item = |id: &str, title: &str, line: usize| Item {
+        id: id.to_string(),
+        title: title.to_string(),
+        line,
+        level: 2,
+        range: whole.clone(),
+        fields: Vec::new(),
+        attempts: Vec::new(),
+        archived: false,
+        cited: 0,
+        tasks: Vec::new(),
+    };
+    // The focus: the bold line of `## Current Focus`, with the section's `- Field:` bullets.
+    if let Some(sec) = ledger.section("Current Focus") {
+        let (first, last) = (doc.line_of(sec.start) + 1, doc.line_of(sec.end.saturating_sub(1)));
+        if let Some((line, (id, title))) = (first..=last).find_map(|n| bold_focus(doc.line_text(n)).map(|f| (n, f))) {
+            let mut item = new_item(id, title, line);
+            for (idx, it) in doc.items.iter().enumerate().filter(|(_, i)| i.depth == 0 && sec.contains(&i.range.start))
+            {
+                let text = doc.item_text(it);
+                if let Some((name, end)) = field_of(text) {
+                    let name = name.trim().to_string();
+                    item.fields.push(Field {
+                        key: name.split('(').next().unwrap_or(&name).trim().to_string(),
+                        name,
+                        value: text[end..].trim().to_string(),
+                        value_range: it.text_range.start + end..it.text_range.end,
+                        line: it.line,
+                        item: Some(idx),
+                    });
+                }
+            }
+            ledger.active_focus.push(id.to_string());
+            items.push(item);
+        }
+    }
+    // `## Status`: its first line, the value inside backticks when it has them.
+    if let (Some(sec), Some(focus)) = (ledger.section("Status"), items.first_mut()) {
+        let (first, last) = (doc.line_of(sec.start) + 1, doc.line_of(sec.end.saturating_sub(1)));
+        if let Some(n) = (first..=last).find(|&n| !doc.line_text(n).trim().is_empty()) {
+            let r = doc.line_range(n);
+            let text = &doc.text[r.clone()];
+            let (start, end) = match (text.find('`'), text.rfind('`')) {
+                (Some(a), Some(b)) if b > a => (r.start + a + 1, r.start + b),
+                _ => (r.start + (text.len() - text.trim_start().len()), r.start + text.trim_end().len()),
+            };
+            focus.fields.insert(
+                0,
+                Field {
+                    key: "Status".into(),
+                    name: "Status".into(),
+                    value: doc.text[start..end].trim().to_string(),
+                    value_range: start..end,
+                    line: n,
+                    item: None,
+                },
+            );
+        }
+    }
+    // Timestamped attempt headings, each with its initiative.
+    for h in &doc.headings {
+        let Some(t) = (h.level >= 3).then(|| timestamped_heading(&h.text)).flatten() else { continue };
+        let k = match items.iter().position(|i| ids_equal(&i.id, &t.id)) {
+            Some(k) => k,
+            None => {
+                items.push(new_item(&t.id, t.label.as_deref().unwrap_or(""), h.line));
+                items.len() - 1
+            }
+        };
+        items[k].attempts.push(Attempt {
+            number: None,
+            date: Some(t.date.clone()),
+            time: Some(t.time.clone()),
+            task: t.task.clone(),
+            result: t.label.clone(),
+            line: h.line,
+            item: None,
+            text: h.range.clone(),
+            body: h.range.start..super::sections::heading_end(doc, h),
+        });
+    }
+    // Checklist entries: `ID.TASK:` names its initiative; a bare `TASK:` belongs to the
+    // initiative whose attempts name that task, else to the focus.
+    for it in doc.items.iter() {
+        let text = doc.item_text(it);
+        let Some(c) = crate::plan::checklist_task(text) else { continue };
+        let (owner, task) = match c.id.split_once('.') {
+            Some((id, task)) if super::is_item_id(id) && !task.is_empty() => (Some(id.to_string()), task.to_string()),
+            _ => (None, c.id.clone()),
+        };
+        let k = match owner {
+            Some(id) => match items.iter().position(|i| ids_equal(&i.id, &id)) {
+                Some(k) => Some(k),
+                None => {
+                    items.push(new_item(&id, "", it.line));
+                    Some(items.len() - 1)
+                }
+            },
+            None => items
+                .iter()
+                .position(|i| i.attempts.iter().any(|a| a.task.as_deref().is_some_and(|t| task_names(t, &task))))
+                .or((!items.is_empty()).then_some(0)),
+        };
+        if let Some(k) = k {
+            let start = it.text_range.start;
+            items[k].tasks.push(LedgerTask {
+                id: task,
+                description: c.description,
+                state: c.state,
+                state_range: start + c.state_range.start..start + c.state_range.end,
+                line: it.line,
+            });
+        }
+    }
+    ledger.items = items;
+}
+
+/// Whether an attempt's task words (`S1–S2`, `C1/C2`, `F1`) include `task`.
+fn task_names(words: &str, task: &str) -> bool {
+    words.split(['/', ',', '–', '-', ' ']).any(|w| w.eq_ignore_ascii_case(task))
+}

@@ -1,0 +1,438 @@
+//! The ledger (`docs/fix_plan.md`), in either dialect the workflow is written in:
+//! - sections: header fields, an Index, `## [ID] Title` items with `- Field: value` lines and
+//!   numbered attempts (`[date] Attempt #N`, `### [ID] Attempt #N`);
+//! - a single initiative: `## Status`, `## Current Focus` naming `**ID — Title**`, checklists of
+//!   `ID.TASK:` entries, and timestamped `### <time> — ID.TASK (label)` attempts.
+//!
+//! Plain data with byte ranges into the document.
+
+mod attempts;
+mod initiative;
+mod sections;
+
+use std::ops::Range;
+
+use crate::diag::Diagnostic;
+use crate::markdown::Document;
+use crate::plan::TaskState;
+
+pub use crate::id::{ids_equal, is_item_id, is_unicode_dash, normalize_id, ID_PATTERN};
+pub use crate::markdown::head;
+pub use attempts::{cited_numbers, timestamped_heading, TimestampedHeading};
+
+/// Status words that mean an item needs no more work.
+pub const CLOSED_STATUSES: &[&str] =
+    &["done", "complete", "completed", "closed", "archived", "resolved", "wontfix", "superseded"];
+
+/// The result word after `Result:` (`**failed**`, `✅ success` → `failed`, `success`).
+pub(crate) fn result_word(text: &str) -> Option<String> {
+    let at = memchr::memmem::find(text.as_bytes(), b"Result:")? + "Result:".len();
+    let rest = &text[at..];
+    let (skip, _) = rest.char_indices().take(17).find(|(_, c)| c.is_ascii_alphabetic() || *c == '\n')?;
+    let word = &rest[skip..];
+    let end = word.find(|c: char| !(c.is_ascii_alphabetic() || c == '_' || c == '-')).unwrap_or(word.len());
+    (word.starts_with(|c: char| c.is_ascii_alphabetic())).then(|| word[..end].to_ascii_lowercase())
+}
+
+/// `[ID] Title` (a heading or a bullet): the bracket's content and the rest, trimmed.
+pub fn bracketed(text: &str) -> Option<(&str, &str)> {
+    let inner = text.strip_prefix('[')?;
+    let close = inner.find(']')?;
+    Some((&inner[..close], inner[close + 1..].trim()))
+}
+
+/// `Name: value` at the start of a list item, `**Name:**` and `**Name**:` too: the name and
+/// the byte offset where the value starts. Regex-free: this runs on every list item.
+pub(crate) fn field_of(text: &str) -> Option<(&str, usize)> {
+    let stars = |s: &str| s.len() - s.trim_start_matches('*').len();
+    let lead = stars(text).min(2);
+    let body = &text[lead..];
+    if !body.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let stop = body.find([':', '*', '`', '[', '\n'])?;
+    if body[..stop].chars().count() > 161 {
+        return None;
+    }
+    let mut at = lead + stop;
+    at += stars(&text[at..]).min(2);
+    if !text[at..].starts_with(':') {
+        return None;
+    }
+    at += 1;
+    at += stars(&text[at..]).min(2);
+    at += text[at..].len() - text[at..].trim_start_matches([' ', '\t']).len();
+    Some((&body[..stop], at))
+}
+
+pub fn status_word(status: &str) -> String {
+    status
+        .trim_matches(|c: char| c == '*' || c == '`' || c.is_whitespace())
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+pub fn is_closed_status(status: &str) -> bool {
+    CLOSED_STATUSES.contains(&status_word(status).as_str())
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// The name as written, e.g. `Next Actions (2026-01-06 refresh)`.
+    pub name: String,
+    /// The name without any parenthetical, for lookups: `Next Actions`.
+    pub key: String,
+    /// The rest of the field's first line.
+    pub value: String,
+    pub value_range: Range<usize>,
+    pub line: usize,
+    /// Index into `Document::items` of the field's list item; `None` for a field that is a
+    /// section of its own (a single-initiative ledger's `## Status`).
+    pub item: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// `#N`; `None` for a timestamped entry.
+    pub number: Option<u64>,
+    pub date: Option<String>,
+    /// A timestamped entry's time as written (`2026-01-22T02:40Z`).
+    pub time: Option<String>,
+    /// The task a timestamped entry names (`ID.TASK`, `ID TASK`).
+    pub task: Option<String>,
+    pub result: Option<String>,
+    pub line: usize,
+    /// Index into `Document::items`; `None` for a heading (`### [ID] Attempt #N`, `### <time> — ID`).
+    pub item: Option<usize>,
+    /// The attempt's first line (the list item's text, or the heading).
+    pub text: Range<usize>,
+    /// The whole entry: the list item with its nested lines, or the heading's section.
+    pub body: Range<usize>,
+}
+
+impl Attempt {
+    /// `Attempt #4`, or a timestamped entry's time.
+    pub fn label(&self) -> String {
+        match (self.number, &self.time) {
+            (Some(n), _) => format!("Attempt #{n}"),
+            (None, Some(t)) => format!("the attempt of {t}"),
+            (None, None) => "an attempt".into(),
+        }
+    }
+
+    /// What orders attempts: the number, else the time (`15:35Z` and `153500Z` alike).
+    pub fn order_key(&self) -> (u64, String) {
+        (self.number.unwrap_or(0), self.time.as_deref().unwrap_or("").replace(':', ""))
+    }
+}
+
+impl Item {
+    /// The latest attempt: the highest number, or the latest time.
+    pub fn latest_attempt(&self) -> Option<&Attempt> {
+        self.attempts.iter().max_by_key(|a| a.order_key())
+    }
+}
+
+/// A checklist entry of a single-initiative ledger (`- [x] ID.TASK: …`, `- [ ] S3: …`).
+#[derive(Debug, Clone)]
+pub struct LedgerTask {
+    pub id: String,
+    pub description: String,
+    pub state: TaskState,
+    pub state_range: Range<usize>,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: String,
+    pub title: String,
+    pub line: usize,
+    pub level: u8,
+    /// From the heading to the next heading of the same or a higher level (a single-initiative
+    /// ledger: the whole file).
+    pub range: Range<usize>,
+    pub fields: Vec<Field>,
+    pub attempts: Vec<Attempt>,
+    /// A bullet in an archive section rather than a `## [ID]` section.
+    pub archived: bool,
+    /// The highest attempt number the item's own lists cite (`✅ COMPLETE (Attempt #20)`).
+    pub cited: u64,
+    /// Checklist tasks the ledger itself keeps for the item (single-initiative ledgers).
+    pub tasks: Vec<LedgerTask>,
+}
+
+impl Item {
+    pub fn field(&self, key: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.key.eq_ignore_ascii_case(key))
+    }
+
+    pub fn status(&self) -> Option<&str> {
+        match self.field("Status") {
+            Some(f) => Some(f.value.as_str()),
+            None if self.archived => Some("archived"),
+            None => None,
+        }
+    }
+
+    pub fn priority(&self) -> Option<&str> {
+        self.field("Priority").map(|f| f.value.as_str())
+    }
+
+    /// An item is open unless its status starts with a closing word.
+    pub fn is_open(&self) -> bool {
+        self.status().is_none_or(|s| !is_closed_status(s))
+    }
+
+    /// One more than the highest number the item uses, in an entry or a citation of its own;
+    /// `None` when that would pass the largest number there is.
+    pub fn next_attempt_number(&self) -> Option<u64> {
+        self.attempts.iter().filter_map(|a| a.number).chain([self.cited]).max().unwrap_or(0).checked_add(1)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IndexRow {
+    pub id: String,
+    pub line: usize,
+    pub status: Option<String>,
+    pub status_range: Option<Range<usize>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub value: String,
+    pub line: usize,
+    pub value_range: Range<usize>,
+}
+
+/// How the ledger is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    /// `## [ID] Title` item sections.
+    Sections,
+    /// One initiative per file: `## Status`, `## Current Focus`, timestamped attempts.
+    SingleInitiative,
+}
+
+#[derive(Debug)]
+pub struct Ledger {
+    pub doc: Document,
+    pub dialect: Dialect,
+    pub last_updated: Option<Header>,
+    pub active_focus: Vec<String>,
+    pub index: Vec<IndexRow>,
+    pub items: Vec<Item>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Each item's normalized ID, for finding the items prose names.
+    by_id: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl Ledger {
+    pub fn parse(doc: Document) -> Ledger {
+        let mut ledger = Ledger {
+            dialect: Dialect::Sections,
+            last_updated: None,
+            active_focus: Vec::new(),
+            index: Vec::new(),
+            items: Vec::new(),
+            diagnostics: doc.diagnostics.clone(),
+            by_id: Default::default(),
+            doc,
+        };
+        ledger.parse_header();
+        ledger.parse_index();
+        sections::parse_items(&mut ledger);
+        if ledger.items.is_empty() && initiative::applies(&ledger.doc) {
+            ledger.dialect = Dialect::SingleInitiative;
+            initiative::parse(&mut ledger);
+        }
+        for (k, i) in ledger.items.iter().enumerate() {
+            ledger.by_id.entry(normalize_id(&i.id)).or_default().push(k);
+        }
+        ledger
+    }
+
+    /// What the reader took the ledger to be, in a line (`loop status` says it).
+    pub fn describe(&self) -> String {
+        let sections = self.items.iter().filter(|i| !i.archived).count();
+        match self.dialect {
+            Dialect::Sections => format!(
+                "{sections} `## [ID]` item(s){}, {} Index row(s)",
+                match self.items.len() - sections {
+                    0 => String::new(),
+                    n => format!(" and {n} archived bullet(s)"),
+                },
+                self.index.len()
+            ),
+            Dialect::SingleInitiative => format!(
+                "single initiative {}, no `## [ID]` items; {} timestamped attempt(s), {} checklist task(s)",
+                self.active_focus.first().map_or("(no Current Focus)", String::as_str),
+                self.items.iter().map(|i| i.attempts.len()).sum::<usize>(),
+                self.items.iter().map(|i| i.tasks.len()).sum::<usize>(),
+            ),
+        }
+    }
+
+    /// The header is everything before the first level-2 heading.
+    fn parse_header(&mut self) {
+        let doc = &self.doc;
+        let end = doc.headings.iter().find(|h| h.level >= 2).map_or(doc.line_count(), |h| h.line);
+        let mut focus_from = None;
+        for line in 1..end {
+            let text = doc.line_text(line);
+            if let Some(rest) = text.strip_prefix("**Last Updated:**") {
+                let range = doc.line_range(line);
+                let lead = rest.len() - rest.trim_start().len();
+                self.last_updated = Some(Header {
+                    value: rest.trim().to_string(),
+                    line,
+                    value_range: range.end - rest.len() + lead..range.end,
+                });
+            } else if text.starts_with("**Active Focus:**") {
+                focus_from = Some(doc.line_start(line));
+            }
+        }
+        if let Some(from) = focus_from {
+            let stop = doc.line_start(end);
+            // The focus list is the run of top-level items right after the label.
+            let mut expect = None;
+            for item in doc.items.iter().filter(|i| i.depth == 0) {
+                if item.range.start < from || item.range.start >= stop {
+                    continue;
+                }
+                if expect.is_some_and(|e| e != item.line) {
+                    break;
+                }
+                self.active_focus.push(doc.item_text(item).trim().to_string());
+                expect = Some(doc.line_of(item.range.end.saturating_sub(1)) + 1);
+            }
+        }
+    }
+
+    /// The section under the first heading whose text is `name`: from the heading to the next
+    /// heading of its level or above.
+    pub fn section(&self, name: &str) -> Option<Range<usize>> {
+        let doc = &self.doc;
+        let h = doc.headings.iter().position(|h| h.text.trim().eq_ignore_ascii_case(name))?;
+        let level = doc.headings[h].level;
+        let stop = doc.headings[h + 1..].iter().find(|n| n.level <= level).map_or(doc.text.len(), |n| n.range.start);
+        Some(doc.headings[h].range.start..stop)
+    }
+
+    /// The Index section, `### Active Items` sub-lists included.
+    pub fn index_section(&self) -> Option<Range<usize>> {
+        self.section("Index")
+    }
+
+    /// Index rows: a table's rows, or bullets `- [ID] Title — Priority: High, Status: pending`.
+    fn parse_index(&mut self) {
+        let doc = &self.doc;
+        let Some(section) = self.index_section() else {
+            return;
+        };
+        for table in doc.tables.iter().filter(|t| section.contains(&t.range.start)) {
+            let col =
+                |name: &str| table.header.cells.iter().position(|c| doc.slice(c).trim().eq_ignore_ascii_case(name));
+            let id_col = col("ID").unwrap_or(0);
+            let status_col = col("Status");
+            for row in &table.rows {
+                let Some(id) = row.cells.get(id_col).and_then(|c| index_id(doc.slice(c))) else {
+                    continue;
+                };
+                let status_range = status_col.and_then(|c| row.cells.get(c)).cloned();
+                self.index.push(IndexRow {
+                    id: id.to_string(),
+                    line: row.line,
+                    status: status_range.as_ref().map(|r| doc.slice(r).to_string()),
+                    status_range,
+                });
+            }
+        }
+        for it in doc.items.iter().filter(|i| i.depth == 0 && section.contains(&i.range.start)) {
+            let text = doc.slice(&it.text_range);
+            let Some(id) = bracketed(text).map(|(id, _)| id.trim()).filter(|id| is_item_id(id)) else {
+                continue;
+            };
+            let status_range = bullet_status(text).map(|r| it.text_range.start + r.start..it.text_range.start + r.end);
+            self.index.push(IndexRow {
+                id: id.to_string(),
+                line: it.line,
+                status: status_range.as_ref().map(|r| doc.slice(r).to_string()),
+                status_range,
+            });
+        }
+        self.index.sort_by_key(|r| r.line);
+    }
+
+    /// The nested entries of an item's field (`- Next Actions:` then `1. …` lines), as text with
+    /// their lines.
+    pub fn field_entries(&self, item: &Item, key: &str) -> Vec<(String, usize)> {
+        let doc = &self.doc;
+        let Some(it) = item.field(key).and_then(|f| f.item).map(|i| &doc.items[i]) else { return Vec::new() };
+        doc.items
+            .iter()
+            .filter(|c| c.depth > it.depth && c.range.start > it.range.start && c.range.end <= it.range.end)
+            .map(|c| (doc.item_text(c).trim().to_string(), c.line))
+            .collect()
+    }
+
+    /// Items with this ID, in file order (real ledgers repeat IDs).
+    pub fn find(&self, id: &str) -> Vec<&Item> {
+        self.by_id.get(&normalize_id(id)).map_or_else(Vec::new, |ks| ks.iter().map(|&k| &self.items[k]).collect())
+    }
+
+    /// The items `text` names, in the order it names them: `[ID]`, a bare `ID`, `ID.TASK` or
+    /// `ID/Phase`, in any case and with any dash, as long as the ledger has that item.
+    pub fn items_named_in<'l>(&'l self, text: &str) -> Vec<&'l Item> {
+        let mut out: Vec<&Item> = Vec::new();
+        let word = |c: char| c.is_alphanumeric() || c == '-' || c == '_' || c == '.' || is_unicode_dash(c);
+        for token in text.split(|c: char| !word(c)).filter(|t| !t.is_empty()) {
+            let token = token.trim_end_matches('.');
+            // `ID.TASK`: the longest dotted prefix that is an item.
+            let mut cut = token.len();
+            loop {
+                let cand = &token[..cut];
+                if let Some(item) = self.find(cand).first().copied() {
+                    if !out.iter().any(|o| std::ptr::eq(*o, item)) {
+                        out.push(item);
+                    }
+                    break;
+                }
+                match cand.rfind('.') {
+                    Some(p) if p > 0 => cut = p,
+                    _ => break,
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `[ID](#anchor)` or `ID` in an Index cell.
+fn index_id(cell: &str) -> Option<&str> {
+    let c = cell.trim();
+    let inner = match c.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => c.split_whitespace().next().unwrap_or(""),
+    };
+    let inner = inner.trim().trim_matches('`');
+    is_item_id(inner).then_some(inner)
+}
+
+/// The value after `Status:` in an Index bullet, up to `,` `;` or `|`.
+fn bullet_status(text: &str) -> Option<Range<usize>> {
+    let at = text.find("Status:")? + "Status:".len();
+    let rest = &text[at..];
+    let lead = rest.len() - rest.trim_start_matches(['*', ' ', '\t']).len();
+    let body = &rest[lead..];
+    let end = body.find([',', ';', '|']).unwrap_or(body.len());
+    let value = body[..end].trim_end();
+    (!value.is_empty()).then(|| at + lead..at + lead + value.len())
+}
+
+#[cfg(test)]
+mod tests;
