@@ -105,20 +105,13 @@ pub(crate) fn next_action_insertion(
     let no_list = || Error::input(&doc.file, item.line, format!("[{}] has no `- Next Actions:` list", item.id));
     let fitem = &doc.items[item.field("Next Actions").and_then(|f| f.item).ok_or_else(no_list)?];
     let field_indent = indent_of(doc, fitem.line);
-    let (mut last_line, mut entries) = (fitem.line, Vec::new());
-    for n in fitem.line + 1..=doc.line_count() {
-        let t = doc.line_text(n);
-        if t.trim().is_empty() {
-            continue;
-        }
-        if indent_of(doc, n) <= field_indent || t.trim_start().starts_with('#') {
-            break;
-        }
-        last_line = n;
-        if NUMBERED.is_match(t) || t.trim_start().starts_with(['-', '*', '+']) {
-            entries.push(n);
-        }
-    }
+    let (_, last_line) = ledger::field_block(doc, fitem.line);
+    let entries: Vec<usize> = (fitem.line + 1..=last_line)
+        .filter(|&n| {
+            let t = doc.line_text(n);
+            NUMBERED.is_match(t) || t.trim_start().starts_with(['-', '*', '+'])
+        })
+        .collect();
     let at = doc.line_start(last_line + 1);
     let text = match entries.last() {
         Some(&last) => {

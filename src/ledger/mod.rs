@@ -412,6 +412,29 @@ impl Ledger {
     }
 }
 
+/// The lines a field's nested list takes: the field's line and every line after it indented
+/// deeper, blank lines between them included, up to the first line at the field's indent or a
+/// heading. (Markdown's own list may end earlier: right-aligned numbers like ` 10.` start a new one.)
+pub fn field_block(doc: &Document, field_line: usize) -> (usize, usize) {
+    let indent = |n: usize| {
+        let t = doc.line_text(n);
+        t.len() - t.trim_start().len()
+    };
+    let base = indent(field_line);
+    let mut last = field_line;
+    for n in field_line + 1..=doc.line_count() {
+        let t = doc.line_text(n);
+        if t.trim().is_empty() {
+            continue;
+        }
+        if indent(n) <= base || t.trim_start().starts_with('#') {
+            break;
+        }
+        last = n;
+    }
+    (field_line, last)
+}
+
 /// `[ID](#anchor)` or `ID` in an Index cell.
 fn index_id(cell: &str) -> Option<&str> {
     let c = cell.trim();

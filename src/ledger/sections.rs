@@ -223,9 +223,10 @@ pub(super) fn heading_end(doc: &Document, h: &crate::markdown::Heading) -> usize
 
 /// The highest attempt number the item's Next Actions cite (its own, not another item's).
 fn cited_in_lists(doc: &Document, item: &Item) -> u64 {
-    let Some(it) = item.field("Next Actions").and_then(|f| f.item).map(|i| &doc.items[i]) else {
+    let Some(f) = item.field("Next Actions").filter(|f| f.item.is_some()) else {
         return 0;
     };
+    let (first, last) = super::field_block(doc, f.line);
     // Line by line: an entry that names another `[ID]` cites that item's attempts.
-    doc.text[it.range.clone()].lines().flat_map(|l| cited_numbers(l, &item.id)).max().unwrap_or(0)
+    (first..=last).flat_map(|n| cited_numbers(doc.line_text(n), &item.id)).max().unwrap_or(0)
 }
