@@ -1,7 +1,10 @@
-//! Writing workspace files safely: an exclusive lock held across read-modify-write, and a
-//! temp-file-plus-rename replace so a reader (or a crash) sees the old bytes or the new ones,
-//! never half of each.
+//! Writing workspace files safely: one exclusive lock per workspace, held across every
+//! read-modify-write; a temp-file-plus-rename replace so a reader (or a crash) sees the old bytes
+//! or the new ones, never half of each; and one rule for symlinks: a write goes through a link to
+//! its target when the target lies inside the workspace, and is refused when it does not.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,48 +17,62 @@ use crate::error::{Error, Result};
 #[cfg(test)]
 const PAUSE_ENV: &str = "LOOP_TEST_PAUSE_BEFORE_RENAME";
 
-/// An exclusive lock on a file, released on drop.
-pub struct Lock {
-    file: File,
-    path: PathBuf,
+thread_local! {
+    /// Roots whose lock this thread holds: taking it again is a no-op (a second flock from the
+    /// same thread would wait for itself), while another thread's flock still waits for it.
+    static HELD: RefCell<HashSet<PathBuf>> = RefCell::new(HashSet::new());
 }
 
-impl Lock {
-    /// Lock `path` exclusively, waiting for other holders. Because writers replace the file by
-    /// rename, a lock taken on an inode that was meanwhile replaced is retried on the new one.
-    pub fn exclusive(path: &Path) -> Result<Lock> {
-        loop {
-            let file = File::options().read(true).open(path).map_err(|e| Error::io(path, e))?;
-            file.lock().map_err(|e| Error::io(path, e))?;
-            if same_file(&file, path) {
-                return Ok(Lock { file, path: path.to_path_buf() });
+/// The workspace's write lock: an exclusive `flock` on the root directory itself, which no rename
+/// ever replaces. Released on drop, and by the kernel when the process dies.
+pub struct WorkspaceLock {
+    file: Option<File>,
+    root: PathBuf,
+}
+
+impl WorkspaceLock {
+    /// Wait for the workspace's lock. Taking it again in a thread that holds it is a no-op.
+    pub fn acquire(root: &Path) -> Result<WorkspaceLock> {
+        Self::take(root, true).map(|l| l.expect("a blocking lock is always taken"))
+    }
+
+    /// The lock if no other process holds it now.
+    pub fn try_acquire(root: &Path) -> Result<Option<WorkspaceLock>> {
+        Self::take(root, false)
+    }
+
+    fn take(root: &Path, wait: bool) -> Result<Option<WorkspaceLock>> {
+        let root = root.to_path_buf();
+        if Self::held(&root) {
+            return Ok(Some(WorkspaceLock { file: None, root }));
+        }
+        let file = File::open(&root).map_err(|e| Error::io(&root, e))?;
+        if wait {
+            file.lock().map_err(|e| Error::io(&root, e))?;
+        } else {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&root, e)),
             }
         }
+        HELD.with(|h| h.borrow_mut().insert(root.clone()));
+        Ok(Some(WorkspaceLock { file: Some(file), root }))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Whether this thread holds the lock of `root`.
+    pub fn held(root: &Path) -> bool {
+        HELD.with(|h| h.borrow().contains(root))
     }
 }
 
-impl Drop for Lock {
+impl Drop for WorkspaceLock {
     fn drop(&mut self) {
-        let _ = self.file.unlock();
+        if let Some(f) = self.file.take() {
+            HELD.with(|h| h.borrow_mut().remove(&self.root));
+            let _ = f.unlock();
+        }
     }
-}
-
-#[cfg(unix)]
-fn same_file(file: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-#[cfg(not(unix))]
-fn same_file(_: &File, _: &Path) -> bool {
-    true
 }
 
 /// A read-only file is refused, never replaced through a rename that its mode does not forbid.
@@ -66,8 +83,66 @@ pub fn check_writable(path: &Path, shown: &str) -> Result<()> {
     Ok(())
 }
 
+/// The file a write to `path` lands in: `path` itself, or — through symlinks, of the file or of
+/// a folder above it — the target, which must lie inside `root` (canonical).
+pub fn write_target(root: &Path, path: &Path, shown: &str) -> Result<PathBuf> {
+    let real = match std::fs::canonicalize(path) {
+        Ok(p) => p,
+        Err(_) => {
+            // A file still to be made: its folder, resolved.
+            let parent = path.parent().unwrap_or(Path::new("."));
+            let name = path.file_name().ok_or_else(|| Error::input(shown, 0, "is not a file path"))?;
+            std::fs::canonicalize(parent).map_err(|e| Error::io(parent, e))?.join(name)
+        }
+    };
+    if !real.starts_with(root) {
+        return Err(Error::input(
+            shown,
+            0,
+            format!(
+                "resolves through a symlink to {}, outside the workspace {}; loop writes only inside it (nothing written)",
+                real.display(),
+                root.display()
+            ),
+        ));
+    }
+    Ok(real)
+}
+
+/// The name of a temp file beside `target`, kept by a crash: `.NAME.loop-XXXXXX.tmp`.
+pub fn is_temp_of_ours(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".loop-") && name.ends_with(".tmp")
+}
+
+/// Write `bytes` to a new temp file beside `target` (same folder, so the rename is atomic), with
+/// the target's permissions, synced; the temp's path.
+pub fn write_temp(target: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.loop-"))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    if let Ok(meta) = std::fs::metadata(target) {
+        let _ = tmp.as_file().set_permissions(meta.permissions());
+    }
+    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+    let (_, path) = tmp.keep().map_err(|e| Error::io(dir, e.error))?;
+    Ok(path)
+}
+
+/// Make a rename or removal in `dir` durable.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
 /// Replace `path` with `bytes`: temp file in the same folder, fsync, rename, fsync the folder.
-/// `expected` is what the caller read; if the file no longer holds it, nothing is written.
+/// `expected` is what the caller read; if the file no longer holds it, nothing is written. For
+/// files outside a workspace transaction (git's merge files, `.gitattributes`).
 pub fn replace(path: &Path, shown: &str, expected: &[u8], bytes: &[u8]) -> Result<()> {
     // A missing file counts as empty, so new files go through the same path.
     let now = match std::fs::read(path) {
@@ -78,27 +153,19 @@ pub fn replace(path: &Path, shown: &str, expected: &[u8], bytes: &[u8]) -> Resul
     if now != expected {
         return Err(Error::input(shown, 0, "changed on disk while loop was editing it; nothing written, run again"));
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.loop-"))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = tmp.as_file().set_permissions(meta.permissions());
-    }
-    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+    // Through a symlink to its target, so the link stays a link.
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let tmp = write_temp(&target, bytes)?;
     #[cfg(test)]
     if let Some(marker) = std::env::var_os(PAUSE_ENV) {
         let _ = std::fs::write(&marker, b"paused\n");
         std::thread::sleep(std::time::Duration::from_secs(60));
     }
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
+    if let Err(e) = std::fs::rename(&tmp, &target) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(&target, e));
     }
+    sync_dir(target.parent().unwrap_or(Path::new(".")));
     Ok(())
 }
 
@@ -115,8 +182,39 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
         replace(&p, "f.md", b"new", b"x").unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "x");
-        let _l = Lock::exclusive(&p).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp files left");
+    }
+
+    #[test]
+    fn the_workspace_lock_is_one_per_root_and_reentrant() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let a = WorkspaceLock::acquire(&root).unwrap();
+        assert!(WorkspaceLock::held(&root));
+        // Again in this process: no deadlock.
+        let b = WorkspaceLock::try_acquire(&root).unwrap();
+        assert!(b.is_some());
+        drop(b);
+        assert!(WorkspaceLock::held(&root), "the inner guard does not release the outer");
+        drop(a);
+        assert!(!WorkspaceLock::held(&root));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writes_go_through_links_inside_and_stop_at_links_outside() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(root.join("real.md"), "x").unwrap();
+        std::os::unix::fs::symlink(root.join("real.md"), root.join("link.md")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("docs")).unwrap();
+        assert_eq!(write_target(&root, &root.join("link.md"), "link.md").unwrap(), root.join("real.md"));
+        let e = write_target(&root, &root.join("docs/fix_plan.md"), "docs/fix_plan.md").unwrap_err();
+        assert!(e.to_string().contains("outside the workspace"), "{e}");
+        replace(&root.join("link.md"), "link.md", b"x", b"y").unwrap();
+        assert!(std::fs::symlink_metadata(root.join("link.md")).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(root.join("real.md")).unwrap(), "y");
     }
 
     const CHILD_TARGET: &str = "LOOP_TEST_ATOMIC_TARGET";
@@ -127,7 +225,6 @@ mod tests {
     fn writer_child() {
         let Some(path) = std::env::var_os(CHILD_TARGET) else { return };
         let path = std::path::PathBuf::from(path);
-        let _lock = Lock::exclusive(&path).unwrap();
         let before = std::fs::read(&path).unwrap();
         replace(&path, "f.md", &before, b"half-written new content").unwrap();
     }
@@ -156,8 +253,6 @@ mod tests {
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "original\n");
-        // The lock died with the process: the next writer gets it.
-        let _l = Lock::exclusive(&p).unwrap();
         replace(&p, "f.md", b"original\n", b"new\n").unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
     }

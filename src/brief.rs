@@ -177,7 +177,7 @@ pub fn write(
     force_protected: bool,
 ) -> Result<Written> {
     let input = ws.path(&ws.config.input);
-    let _lock = if input.is_file() { Some(crate::atomic::Lock::exclusive(&input)?) } else { None };
+    let _lock = crate::atomic::WorkspaceLock::acquire(&ws.root)?;
     let model = Model::load(ws)?;
     let (tmpl, name) = template(&model, template_path)?;
     let stamp = crate::clock::stamp(&crate::clock::now()?);
@@ -185,14 +185,19 @@ pub fn write(
     let rel = model.ws.config.input.clone();
     let before = std::fs::read_to_string(&input).unwrap_or_default();
     let mut protected_diff = None;
+    // The protected list must be readable even to force past it (fail closed).
+    model.protected.check_readable()?;
+    let mut protected = model.protected.clone();
     if model.protected.contains(&rel) {
         if !force_protected {
             model.protected.check_writable(&rel)?;
         }
+        protected = protected.allowing(&rel);
         let d = similar::TextDiff::from_lines(&before, &b.text);
         protected_diff = Some(d.unified_diff().header(&format!("a/{rel}"), &format!("b/{rel}")).to_string());
     }
-    crate::atomic::replace(&input, &rel, before.as_bytes(), b.text.as_bytes())?;
+    let change = crate::transaction::change(&model.ws, &rel, &before, b.text.clone(), &[]);
+    crate::transaction::apply(&model.ws, &protected, &[change])?;
     Ok(Written { path: rel, text: b.text, decision: b.decision, protected_diff })
 }
 

@@ -20,6 +20,8 @@ pub enum Rule {
     ProtectedRenamed,
     Frozen,
     TooLarge,
+    /// The index the commit leaves does not parse: the protections it lists cannot be read.
+    IndexUnreadable,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,8 +93,10 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
     let index_rel = join(&prefix, &ws.config.index);
     let index_dir = Path::new(&ws.config.index).parent().unwrap_or(Path::new("")).to_path_buf();
     let staged_index = index.get_path(Path::new(&index_rel), 0).and_then(|e| repo.find_blob(e.id).ok());
-    let staged_links: Vec<String> = staged_index
-        .map(|b| protect::links(&String::from_utf8_lossy(b.content()), &index_dir).into_iter().map(|l| l.0).collect())
+    let staged_text = staged_index.as_ref().map(|b| String::from_utf8_lossy(b.content()).into_owned());
+    let staged_links: Vec<String> = staged_text
+        .as_deref()
+        .map(|t| protect::links(t, &index_dir).into_iter().map(|l| l.0).collect())
         .unwrap_or_default();
     let head_links: Vec<String> = match &head_tree {
         Some(t) => t
@@ -118,6 +122,15 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
     let odb = repo.odb()?;
 
     let mut violations = Vec::new();
+    // Fail closed: an index whose links cannot all be read protects nothing we can know of.
+    if let Some((line, why)) = staged_text.as_deref().and_then(|t| protect::index_problem(&ws.config.index, t)) {
+        violations.push(Violation {
+            path: index_rel.clone(),
+            rule: Rule::IndexUnreadable,
+            message: format!("line {line}: {why}; the protected assets it lists cannot be read"),
+            fix: Rule::IndexUnreadable.advice(&index_rel, &ws.config.index),
+        });
+    }
     let mut staged = 0;
     for delta in diff.deltas() {
         staged += 1;
@@ -203,6 +216,9 @@ impl Rule {
             ),
             Rule::Frozen => format!(
                 "restore the frozen file: `git restore --staged --worktree {p}`; it changes only when loop.yaml `frozen:` stops listing it"
+            ),
+            Rule::IndexUnreadable => format!(
+                "fix {p} (close the code fence, finish the table), stage it again, then commit"
             ),
             Rule::TooLarge => format!(
                 "unstage it (`git restore --staged {p}`) and track it with Git LFS (`git lfs track {p}`), or raise max_staged_bytes in loop.yaml"

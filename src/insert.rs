@@ -27,7 +27,7 @@ pub(crate) fn attempt_insertion(ledger: &Ledger, item: &ledger::Item, entry: &st
     let doc = &ledger.doc;
     let prefix_of = |line: usize, text_start: usize| doc.text[doc.line_start(line)..text_start].to_string();
     // A file whose last line has no line ending needs one before anything appended after it.
-    let fix_eof = |at: usize| if at == doc.text.len() && !doc.text.ends_with('\n') { nl } else { "" };
+    let fix_eof = |at: usize| if at == doc.text.len() && !doc.text.ends_with(['\n', '\r']) { nl } else { "" };
     if let Some(fitem) = item.field("Attempts History").and_then(|f| f.item).map(|i| &doc.items[i]) {
         let at = after_last_line(doc, &fitem.range);
         let listed = item.attempts.iter().rev().filter_map(|a| a.item.map(|i| (a, &doc.items[i])));
@@ -72,7 +72,7 @@ pub(crate) fn timestamped_insertion(ledger: &Ledger, lines: &[String], nl: &str)
     };
     let before = &doc.text[..at];
     let mut text = String::new();
-    if !before.is_empty() && !before.ends_with('\n') {
+    if !before.is_empty() && !before.ends_with(['\n', '\r']) {
         text.push_str(nl);
     }
     if !before.is_empty() {
@@ -139,6 +139,6 @@ pub(crate) fn next_action_insertion(
         }
         None => format!("{}  - {action}{nl}", " ".repeat(field_indent)),
     };
-    let eof = if at == doc.text.len() && !doc.text.ends_with('\n') { nl } else { "" };
+    let eof = if at == doc.text.len() && !doc.text.ends_with(['\n', '\r']) { nl } else { "" };
     Ok((at..at, format!("{eof}{text}")))
 }

@@ -347,8 +347,7 @@ fn dead_link(c: &Ctx, f: &mut Vec<Finding>) {
 /// `loop lint [--fix]`: the findings, and with `fix` the mechanical ones repaired first (under the
 /// ledger's lock) and the findings that are left.
 pub fn run(ws: crate::workspace::Workspace, fix_them: bool) -> Result<Report> {
-    let ledger = ws.ledger_path();
-    let _lock = if fix_them && ledger.is_file() { Some(crate::atomic::Lock::exclusive(&ledger)?) } else { None };
+    let _lock = if fix_them { Some(crate::atomic::WorkspaceLock::acquire(&ws.root)?) } else { None };
     let model = Model::load(ws)?;
     let today = crate::clock::date(&crate::clock::now()?);
     let mut report = lint(&model, &today);
@@ -387,7 +386,7 @@ pub fn fix(model: &Model, report: &Report) -> Result<usize> {
         let last = table.rows.last().map_or(table.header.line + 1, |r| r.line);
         let at = doc.line_start(last + 1);
         let mut text = String::new();
-        if at == doc.text.len() && !doc.text.ends_with('\n') {
+        if at == doc.text.len() && !doc.text.ends_with(['\n', '\r']) {
             text.push_str(nl);
         }
         for f in missing {
@@ -414,7 +413,8 @@ pub fn fix(model: &Model, report: &Report) -> Result<usize> {
     }
     edits.sort_by_key(|(r, _)| r.start);
     let after = splice(&doc.text, &edits);
-    crate::atomic::replace(&model.ws.ledger_path(), &doc.file, doc.text.as_bytes(), after.as_bytes())?;
+    let change = crate::transaction::change(&model.ws, &doc.file, &doc.text, after, &edits);
+    crate::transaction::apply(&model.ws, &model.protected, &[change])?;
     Ok(fixed)
 }
 

@@ -33,6 +33,15 @@ impl Model {
             ));
         }
         let files = ws.plan_files()?;
+        // Finish (or clear) what a killed write left, before anything is read.
+        let mut dirs: Vec<std::path::PathBuf> = [ledger_path.clone(), ws.path(&ws.config.input)]
+            .into_iter()
+            .chain(files.iter().map(|f| ws.path(f)))
+            .filter_map(|p| p.parent().map(|d| d.to_path_buf()))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        crate::transaction::recover(&ws, &dirs)?;
         // The ledger and the plans are independent: parse them side by side.
         let load_ledger = || Document::load(&ledger_path, &ledger_rel).map(Ledger::parse);
         let load_plans =
@@ -52,7 +61,12 @@ impl Model {
     }
 
     pub fn diagnostics(&self) -> Vec<&Diagnostic> {
-        self.ledger.diagnostics.iter().chain(self.plans.iter().flat_map(|p| &p.diagnostics)).collect()
+        self.ledger
+            .diagnostics
+            .iter()
+            .chain(self.plans.iter().flat_map(|p| &p.diagnostics))
+            .chain(self.protected.unreadable.iter())
+            .collect()
     }
 
     pub fn has_errors(&self) -> bool {

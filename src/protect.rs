@@ -18,15 +18,23 @@ pub struct Protected {
     pub prose: Vec<String>,
     globs: GlobSet,
     frozen: GlobSet,
+    /// Why the index could not be read whole (an unclosed fence hides every link after it): then
+    /// nothing may be written, since loop cannot tell what is protected.
+    pub unreadable: Option<crate::diag::Diagnostic>,
+    /// A path written anyway (`brief --write --force-protected`).
+    allowed: Option<String>,
 }
 
 impl Protected {
     pub fn load(ws: &Workspace) -> Result<Protected> {
         let index = ws.path(&ws.config.index);
+        let mut unreadable = None;
         let linked = if index.is_file() {
             let text = crate::fsutil::read_utf8(&index, &ws.config.index)?;
             let dir = Path::new(&ws.config.index).parent().unwrap_or(Path::new(""));
-            links(&text, dir)
+            let doc = crate::markdown::Document::parse(&ws.config.index, text);
+            unreadable = doc.diagnostics.iter().find(|d| d.is_error()).cloned();
+            links(&doc.text, dir)
         } else {
             Vec::new()
         };
@@ -42,11 +50,42 @@ impl Protected {
             prose,
             globs: globs(ws, &ws.config.protected, "protected")?,
             frozen: globs(ws, &ws.config.frozen, "frozen")?,
+            unreadable,
+            allowed: None,
         })
     }
 
     pub fn empty() -> Protected {
-        Protected { linked: Vec::new(), prose: Vec::new(), globs: GlobSet::empty(), frozen: GlobSet::empty() }
+        Protected {
+            linked: Vec::new(),
+            prose: Vec::new(),
+            globs: GlobSet::empty(),
+            frozen: GlobSet::empty(),
+            unreadable: None,
+            allowed: None,
+        }
+    }
+
+    /// The same list, with one protected path that may be written anyway.
+    pub fn allowing(mut self, rel: &str) -> Protected {
+        self.allowed = Some(rel.to_string());
+        self
+    }
+
+    /// The list is whole: an index that does not parse cleanly protects nothing loop can know of,
+    /// so every write is refused until it is fixed.
+    pub fn check_readable(&self) -> Result<()> {
+        match &self.unreadable {
+            Some(d) => Err(Error::input(
+                &d.file,
+                d.line,
+                format!(
+                    "{}; the protected assets it lists cannot be read, so loop writes nothing until it is fixed",
+                    d.message
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Whether `rel` (relative to the root, `/`-separated) may not be written by loop.
@@ -71,7 +110,8 @@ impl Protected {
 
     /// Refuse to write a protected file.
     pub fn check_writable(&self, rel: &str) -> Result<()> {
-        if self.contains(rel) {
+        self.check_readable()?;
+        if self.contains(rel) && self.allowed.as_deref() != Some(rel) {
             return Err(Error::input(
                 rel,
                 0,
@@ -80,6 +120,12 @@ impl Protected {
         }
         Ok(())
     }
+}
+
+/// Why an index text cannot be read whole (`line N: message`), if it cannot.
+pub fn index_problem(file: &str, text: &str) -> Option<(usize, String)> {
+    let doc = crate::markdown::Document::parse(file, text.to_string());
+    doc.diagnostics.iter().find(|d| d.is_error()).map(|d| (d.line, d.message.clone()))
 }
 
 /// Files at the root whose prose may call paths protected assets.

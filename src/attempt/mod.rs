@@ -107,9 +107,8 @@ impl Recorded {
 
 /// Record an attempt: lock the ledger, read the workspace, build every change, write all or none.
 pub fn record(ws: Workspace, req: &Request) -> Result<Recorded> {
-    let ledger = ws.ledger_path();
     // Read, modify and write under one lock, so concurrent attempts get distinct numbers.
-    let _lock = if ledger.is_file() { Some(crate::atomic::Lock::exclusive(&ledger)?) } else { None };
+    let _lock = crate::atomic::WorkspaceLock::acquire(&ws.root)?;
     let model = Model::load(ws)?;
     let mut req = req.clone();
     let date = match &req.date {
@@ -123,7 +122,7 @@ pub fn record(ws: Workspace, req: &Request) -> Result<Recorded> {
     let outcome = prepare(&model, &req)?;
     let diff = if req.dry_run { Some(transaction::diff(&outcome.changes)) } else { None };
     if diff.is_none() {
-        transaction::apply(&model, &outcome.changes)?;
+        transaction::apply(&model.ws, &model.protected, &outcome.changes)?;
     }
     Ok(Recorded { outcome, ledger: model.ledger.doc.file.clone(), diff })
 }
@@ -366,7 +365,7 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
     let line = if pointers_only { 0 } else { 1 + after[..entry_start].matches('\n').count() };
     let mut changes = Vec::new();
     if !edits.is_empty() {
-        changes.push(change(model, lpath, &doc.text, after, &edits));
+        changes.push(change(&model.ws, lpath, &doc.text, after, &edits));
     }
     if !plan_tasks.is_empty() {
         let plan = plan.ok_or_else(|| Error::Usage(format!("--task: [{}] has no plan", item.id)))?;
@@ -385,7 +384,7 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
         }
         pedits.sort_by_key(|(r, _)| r.start);
         let after = splice(&plan.doc.text, &pedits);
-        changes.push(change(model, &plan.path, &plan.doc.text, after, &pedits));
+        changes.push(change(&model.ws, &plan.path, &plan.doc.text, after, &pedits));
     }
     let byte_range = if pointers_only { [0, 0] } else { [entry_start, entry_end] };
     Ok(Outcome { item: item.id.clone(), number, time, line, entry, byte_range, changes, warnings, tasks: task_notes })

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Subcommand};
 
-use super::{out, out_json};
+use super::{err, out, out_json};
 use ledger_loop::error::{Error, Result};
 use ledger_loop::sim::fast::Simd;
 use ledger_loop::sim::options;
@@ -351,7 +351,7 @@ fn cmd_sim_profile(a: &SimProfileArgs) -> Result<ExitCode> {
     if summary.pass {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("loop: parity gates failed (corr >= 0.999, |sum_ratio-1| <= 5e-3); see summary.md");
+        err("loop: parity gates failed (corr >= 0.999, |sum_ratio-1| <= 5e-3); see summary.md\n");
         Ok(ExitCode::from(1))
     }
 }

@@ -74,7 +74,11 @@ impl Document {
 
     pub fn parse(file: &str, text: String) -> Document {
         let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        // A line ends at `\n`, and — as CommonMark reads it — at a `\r` not followed by one.
+        let b = text.as_bytes();
+        line_starts.extend(
+            (0..b.len()).filter(|&i| b[i] == b'\n' || (b[i] == b'\r' && b.get(i + 1) != Some(&b'\n'))).map(|i| i + 1),
+        );
         let mut doc = Document {
             file: file.to_string(),
             text,
@@ -366,6 +370,8 @@ impl Document {
     pub fn newline(&self) -> &'static str {
         if self.text.contains("\r\n") {
             "\r\n"
+        } else if self.text.contains('\r') && !self.text.contains('\n') {
+            "\r"
         } else {
             "\n"
         }

@@ -115,6 +115,29 @@ pub fn merge_files(
 
 /// Merge three versions of a ledger or plan. `label` names the file in notes.
 pub fn merge(base: &str, ours: &str, theirs: &str, label: &str) -> Outcome {
+    // Lines are merged whole: a side whose last line has no line ending gets one, so that text
+    // added after it starts on a line of its own. The result ends as OURS does when neither
+    // side's text ends in a line break.
+    fn ended(s: &str) -> std::borrow::Cow<'_, str> {
+        if s.is_empty() || s.ends_with('\n') {
+            std::borrow::Cow::Borrowed(s)
+        } else {
+            std::borrow::Cow::Owned(format!("{s}{}", if s.contains("\r\n") { "\r\n" } else { "\n" }))
+        }
+    }
+    let (base_e, ours_e, theirs_e) = (ended(base), ended(ours), ended(theirs));
+    let mut out = merge_lines(&base_e, &ours_e, &theirs_e, label);
+    let unended = |s: &str| !s.is_empty() && !s.ends_with('\n');
+    if unended(ours) && (unended(theirs) || theirs.is_empty()) {
+        let trimmed = out.text.strip_suffix("\r\n").or_else(|| out.text.strip_suffix('\n')).map(str::to_string);
+        if let Some(t) = trimmed {
+            out.text = t;
+        }
+    }
+    out
+}
+
+fn merge_lines(base: &str, ours: &str, theirs: &str, label: &str) -> Outcome {
     let (b, o, t) = (sections(base), sections(ours), sections(theirs));
     let find = |v: &[Section], k: &str| v.iter().position(|s| s.key == k);
     // Section order: OURS', with THEIRS-only sections after their predecessor in THEIRS.

@@ -14,6 +14,8 @@ mod house;
 mod mcp;
 mod merge;
 mod next;
+mod nothing_lost;
+mod properties;
 mod reading;
 mod sim;
 mod status;
