@@ -25,6 +25,8 @@ struct Ctx {
     summary: String,
     next_up: String,
     priorities: Vec<String>,
+    /// How to record the result: `--last-run` after a command, an explicit attempt otherwise.
+    record: String,
     how_to: Vec<String>,
     pitfalls: Vec<String>,
     pointers: Vec<String>,
@@ -66,13 +68,16 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     } else {
         "none — evidence-only".to_string()
     };
-    let mut priorities = vec![format!(
-        "{}:{} – Phase {} is the next gate ({}).",
-        plan_path,
-        phase.line,
-        phase.id,
-        if d.checks.iter().all(|c| c.outcome != Outcome::Fail) { "every check passes" } else { "a check fails" }
-    )];
+    let unchecked = d.checks.iter().filter(|c| c.outcome == Outcome::Unchecked).count();
+    let verdict = if d.checks.iter().any(|c| c.outcome == Outcome::Fail) {
+        "a check fails".to_string()
+    } else if unchecked > 0 {
+        format!("no check fails; {unchecked} unchecked")
+    } else {
+        "every check passes".to_string()
+    };
+    let mut priorities =
+        vec![format!("{}:{} – Phase {} is the next gate ({verdict}).", plan_path, phase.line, phase.id)];
     for c in &d.checks {
         let mark = match c.outcome {
             Outcome::Pass => "pass",
@@ -81,7 +86,10 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
         };
         priorities.push(format!("{}:{} – {}: {mark} ({}).", c.file, c.line, c.name, c.detail));
     }
-    if let Some((first, line)) = nested("Next Actions").into_iter().next() {
+    // The first Next Action still to do: not marked done, not about a task the plan has closed.
+    let current =
+        nested("Next Actions").into_iter().find(|(text, _)| !next_action_is_done(text, plan_of(model, plan_path)));
+    if let Some((first, line)) = current {
         priorities.push(format!(
             "{}:{line} – [{}] Next Actions: {}",
             doc.file,
@@ -99,17 +107,38 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
         "Keep the focus on this step; record the result as an attempt rather than editing task states by hand.".into(),
     );
     let blocked_log = format!("{}/attempts/failed.log", d.artifacts_template.trim_end_matches('/'));
-    let how_to = vec![
-        format!("Run `{command}` from the workspace root; `loop next --run` does it and records run.json, logs and the environment."),
-        "Replace `<STAMP>` with a UTC stamp such as `20260105T153000Z` (loop does this for you); keep every artifact under that folder.".into(),
-        "Record the result with `loop attempt --last-run` (metrics and gates come from the run folder).".into(),
-    ];
+    let record = if command.is_empty() {
+        format!("`loop attempt {} --phase {} --result <success|partial|blocked> --note '…'`", d.item.id, task.id)
+    } else {
+        "`loop attempt --last-run`".to_string()
+    };
+    let how_to = if command.is_empty() {
+        let what = d.manual_step.clone().unwrap_or_else(|| task.description.clone());
+        let mut h = vec![format!("Do it by hand (no command to run): {what}")];
+        for v in &d.verify_template {
+            h.push(format!("Check it with `{v}`."));
+        }
+        h.push(format!("Record the result with {record}."));
+        h
+    } else {
+        vec![
+            format!("Run `{command}` from the workspace root; `loop next --run` does it and records run.json, logs and the environment."),
+            "Replace `<STAMP>` with a UTC stamp such as `20260105T153000Z` (loop does this for you); keep every artifact under that folder.".into(),
+            format!("Record the result with {record} (metrics and gates come from the run folder)."),
+        ]
+    };
     let next_up = match &d.next_task {
         Some(n) => format!("{} {}.", n.id, n.description),
         None => "close the phase and brief again.".into(),
     };
-    let branch =
-        crate::git::info(&model.ws.root).and_then(|g| g.branch).unwrap_or_else(|| "(not a git repository)".into());
+    let branch = match crate::git::info(&model.ws.root) {
+        None => "(not a git repository)".to_string(),
+        Some(g) => match (g.branch, g.sha) {
+            (Some(b), _) => b,
+            (None, Some(sha)) => format!("(detached HEAD at {})", &sha[..sha.len().min(7)]),
+            (None, None) => "(no commit yet)".to_string(),
+        },
+    };
     let ctx = Ctx {
         item: serde_json::json!({"id": d.item.id, "title": d.item.title, "status": d.item.status, "line": d.item.line}),
         plan: plan_path.to_string(),
@@ -125,6 +154,7 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
         summary: format!("{} — Phase {} task {}: {}.", d.item.title, phase.id, task.id, task.description),
         next_up,
         priorities,
+        record,
         how_to,
         pitfalls,
         pointers: vec![
@@ -139,6 +169,34 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     env.add_template("memo", template).map_err(tmpl_err)?;
     let text = env.get_template("memo").map_err(tmpl_err)?.render(&ctx).map_err(tmpl_err)?;
     Ok(Brief { text, decision: d })
+}
+
+fn plan_of<'m>(model: &'m Model, path: &str) -> Option<&'m crate::plan::Plan> {
+    model.plans.iter().find(|p| p.path == path)
+}
+
+/// Whether a Next Action is already done: marked so (✅, `[x]`, "COMPLETE", "DONE"), or about
+/// tasks (`B1`, `Phase B1`) that the plan marks done and none still open.
+fn next_action_is_done(text: &str, plan: Option<&crate::plan::Plan>) -> bool {
+    let upper = text.to_uppercase();
+    if text.contains('✅')
+        || text.contains('✔')
+        || upper.starts_with("[X]")
+        || upper.contains("COMPLETE")
+        || upper.contains("(DONE")
+        || upper.contains(" DONE ")
+        || upper.starts_with("DONE")
+    {
+        return true;
+    }
+    let Some(plan) = plan else { return false };
+    let mut named = plan
+        .phases
+        .iter()
+        .flat_map(|p| &p.tasks)
+        .filter(|t| text.split(|c: char| !c.is_ascii_alphanumeric() && c != '.').any(|w| w == t.id));
+    let first = named.next();
+    first.is_some_and(|t| !t.state.is_open()) && named.all(|t| !t.state.is_open())
 }
 
 /// The memo template and its name: `given`, else the workspace's templates/input.md, else the
@@ -190,7 +248,11 @@ pub fn write(
     let mut protected = model.protected.clone();
     if model.protected.contains(&rel) {
         if !force_protected {
-            model.protected.check_writable(&rel)?;
+            return Err(Error::input(
+                &rel,
+                0,
+                "is a protected asset (linked from the docs index or matched by loop.yaml `protected:`), so loop does not write it; `loop brief` prints the draft, and `loop brief --write --force-protected` replaces it anyway (shows the diff)",
+            ));
         }
         protected = protected.allowing(&rel);
         let d = similar::TextDiff::from_lines(&before, &b.text);

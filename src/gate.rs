@@ -31,6 +31,16 @@ pub struct Check {
     pub line: usize,
 }
 
+/// Whether a Prereqs value says there are none (`None.`, `n/a`, `—`): nothing to check.
+fn says_none(value: &str) -> bool {
+    let v = value.trim().trim_matches(|c: char| c == '.' || c == '*' || c == '_' || c.is_whitespace());
+    v.is_empty()
+        || ["none", "n/a", "na", "-", "—", "–", "nothing"].contains(&v.to_lowercase().as_str())
+        || v.to_lowercase().starts_with("none ")
+        || v.to_lowercase().starts_with("none;")
+        || v.to_lowercase().starts_with("none (")
+}
+
 /// The checks that open (or keep closed) phase `t` of the item's plan.
 pub(crate) fn checks(model: &Model, item: &ledger::Item, plan: &Plan, t: usize, checks: &mut Vec<Check>) {
     let phase = &plan.phases[t];
@@ -100,7 +110,7 @@ pub(crate) fn checks(model: &Model, item: &ledger::Item, plan: &Plan, t: usize, 
                 ),
             }
         }
-        if !any {
+        if !any && !says_none(&pre.value) {
             push("prereqs", Outcome::Unchecked, pre.value.clone(), at(pre.line));
         }
     }
@@ -139,5 +149,18 @@ pub(crate) fn checks(model: &Model, item: &ledger::Item, plan: &Plan, t: usize, 
             format!("task {} is [B]: {}", task.id, task.description),
             at(task.line),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prereqs_that_say_none_need_no_check() {
+        for v in ["None.", "none", "**None**", "N/A", "—", "None (first phase)"] {
+            assert!(super::says_none(v), "{v}");
+        }
+        for v in ["Phase A done", "Nonesuch tool installed", "[X-1] closed"] {
+            assert!(!super::says_none(v), "{v}");
+        }
     }
 }

@@ -185,6 +185,17 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
                         format!("unlink it from {} in the same commit to do this on purpose", ws.config.index)
                     };
                     push(&old_path, rule, format!("protected asset {verb}; {how}"));
+                    if status == Delta::Renamed {
+                        // Undo both halves of the rename: restoring only the old path would
+                        // leave the new one staged.
+                        if let Some(v) = violations.last_mut() {
+                            v.fix = format!(
+                                "undo the rename: `git mv {} {}`; to rename on purpose, update its entry in {index} in the same commit",
+                                quote(&new_path),
+                                quote(&old_path)
+                            );
+                        }
+                    }
                 }
             }
         }
@@ -212,7 +223,7 @@ impl Rule {
                 "restore the file: `git restore --staged --worktree {p}`; to retire it on purpose, remove it from {index} in the same commit"
             ),
             Rule::ProtectedRenamed => format!(
-                "undo the rename: `git restore --staged {p}` and move it back; to rename on purpose, update its entry in {index} in the same commit"
+                "undo the rename: move it back to {p} (`git mv NEW {p}`); to rename on purpose, update its entry in {index} in the same commit"
             ),
             Rule::Frozen => format!(
                 "restore the frozen file: `git restore --staged --worktree {p}`; it changes only when loop.yaml `frozen:` stops listing it"

@@ -155,12 +155,12 @@ impl Server {
     )]
     async fn attempt(&self, Parameters(p): Parameters<AttemptInput>) -> std::result::Result<CallToolResult, McpError> {
         self.call(move |ws| {
-            let result: ResultWord = p.result.parse().map_err(|e| Error::Usage(format!("result {e}")))?;
+            let result: ResultWord = p.result.parse().map_err(|e| Error::Usage(format!("`result` {e}")))?;
             let tasks = p
                 .task
                 .unwrap_or_default()
                 .iter()
-                .map(|t| attempt::parse_task(t).map_err(|e| Error::Usage(format!("task {e}"))))
+                .map(|t| attempt::parse_task(t).map_err(|e| Error::Usage(format!("`task` {e}"))))
                 .collect::<Result<Vec<_>>>()?;
             let req = attempt::Request {
                 item: Some(p.item),
@@ -173,6 +173,7 @@ impl Server {
                 tasks,
                 status: p.status,
                 dry_run: p.dry_run.unwrap_or(false),
+                from_agent: true,
                 ..Default::default()
             };
             Ok(attempt::record(ws, &req)?.to_json())
@@ -308,7 +309,13 @@ impl ServerHandler for Server {
         let root = self.ws.root.clone();
         let uri = request.uri.clone();
         match blocking(move || read(&root, &uri)).await {
-            Ok(text) => Ok(ReadResourceResult::new(vec![ResourceContents::text(text, request.uri)])),
+            // Ledger sections and plans are markdown (rmcp's `text()` would say plain "text").
+            Ok(text) => Ok(ReadResourceResult::new(vec![ResourceContents::TextResourceContents {
+                uri: request.uri,
+                mime_type: Some("text/markdown".into()),
+                text,
+                meta: None,
+            }])),
             Err(e) => Err(McpError::resource_not_found(e.to_string(), None)),
         }
     }

@@ -134,6 +134,11 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    if interrupted_at.is_some() {
+        // A Ctrl-C stops the whole step: what it left running (`cmd &`) would hold the log
+        // pipes open and keep loop waiting.
+        signal_group(&child, "KILL");
+    }
     let _ = out_thread.join();
     let _ = err_thread.join();
     let duration = t0.elapsed().as_secs_f64();

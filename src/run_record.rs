@@ -50,10 +50,43 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// Whether the step itself ended on the interrupt (a shell's 130, or killed by the signal),
+    /// rather than handling it and exiting with a code of its own.
+    pub fn ended_by_interrupt(&self) -> bool {
+        self.interrupted && (self.exit_code == 130 || self.exit_code == 137 || self.exit_code < 0)
+    }
+
+    /// How a failed (or interrupted) run ended, in words: what the entry and `loop next --run` say.
+    pub fn failure(&self) -> String {
+        let how = match (self.exit_code, self.interrupted, &self.signal) {
+            (_, true, _) if self.ended_by_interrupt() => "interrupted".to_string(),
+            (code, true, _) => format!("interrupted; the step handled it and exited {code}"),
+            (127, _, _) => format!(
+                "exit code 127: a program was not found ({}) — is the environment active?",
+                program_of(&self.command)
+            ),
+            (126, _, _) => "exit code 126: a program could not be executed (permissions?)".to_string(),
+            (code, _, Some(sig)) => format!("exit code {code} ({sig})"),
+            (code, _, None) => format!("exit code {code}"),
+        };
+        let took =
+            if self.duration_s < 0.05 { "at once".to_string() } else { format!("after {:.1} s", self.duration_s) };
+        format!("{how}, {took}")
+    }
+
     pub fn load(dir: &Path) -> Result<RunRecord> {
         let path = dir.join("run.json");
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         serde_json::from_str(&text)
             .map_err(|e| Error::input(path.display().to_string(), e.line(), format!("not a run.json: {e}")))
     }
+}
+
+/// The first program a command line runs (after `NAME=value` words and `env`).
+fn program_of(command: &str) -> String {
+    crate::shell::parse(command)
+        .ok()
+        .and_then(|s| s.commands.into_iter().find(|c| !c.words.is_empty()))
+        .and_then(|c| c.words.into_iter().find(|w| w != "env" && !crate::shell::is_assignment(w)))
+        .unwrap_or_else(|| command.split_whitespace().next().unwrap_or("").to_string())
 }

@@ -1,6 +1,7 @@
 //! The text of an attempt entry in the ledger's own form — a numbered bullet, or a timestamped
 //! `###` entry — and the checks that keep text given on the command line from forging structure.
 
+use super::Request;
 use crate::error::{Error, Result};
 use crate::ledger::{self, Ledger};
 use crate::markdown::Document;
@@ -76,6 +77,38 @@ pub(super) fn timestamped(time: &str, id: &str, p: &Parts) -> Vec<String> {
         lines.push(format!("- {}", sentence(n)));
     }
     lines
+}
+
+/// Every text the request puts into the ledger, checked before anything is read or written.
+pub(super) fn check_request(req: &Request) -> Result<()> {
+    let f = |name: &str| req.field(name);
+    let one = |name: &str, v: &Option<String>| v.as_deref().map_or(Ok(()), |t| check_text(&f(name), t, false));
+    one("note", &req.note)?;
+    one("next", &req.next)?;
+    one("status", &req.status)?;
+    one("phase", &req.phase)?;
+    for a in &req.next_actions {
+        check_text(&f("next-action"), a, true)?;
+    }
+    for (k, v) in &req.metrics {
+        check_text(&f("metric"), &format!("{k}={v}"), false)?;
+    }
+    for a in &req.artifacts {
+        check_text(&f("artifact"), a, false)?;
+        if a.contains('`') {
+            return Err(Error::Usage(format!(
+                "{} {a}: a path with a backtick cannot be quoted; nothing written",
+                f("artifact")
+            )));
+        }
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for (id, _) in &req.tasks {
+        if !ids.insert(id.to_ascii_uppercase()) {
+            return Err(Error::Usage(format!("{} {id} is given twice; give each task once", f("task"))));
+        }
+    }
+    Ok(())
 }
 
 /// Text that goes into the ledger verbatim must not forge structure: a line break would start a

@@ -66,6 +66,20 @@ pub struct Request {
     pub again: bool,
     /// Build the change and its diff; write nothing.
     pub dry_run: bool,
+    /// Name the request's fields in messages as an MCP tool's arguments (`note`), not as
+    /// command-line options (`--note`).
+    pub from_agent: bool,
+}
+
+impl Request {
+    /// How a message names the field `name` (spelled as its command-line option).
+    pub fn field(&self, name: &str) -> String {
+        if self.from_agent {
+            format!("`{}`", name.replace('-', "_"))
+        } else {
+            format!("--{name}")
+        }
+    }
 }
 
 /// `C1=D`: a task and the state to give it (D, P, B, S for skipped, or empty for todo).
@@ -157,35 +171,6 @@ pub struct Outcome {
     pub tasks: Vec<String>,
 }
 
-fn check_request(req: &Request) -> Result<()> {
-    let one = |flag: &str, v: &Option<String>| v.as_deref().map_or(Ok(()), |t| entry::check_text(flag, t, false));
-    one("--note", &req.note)?;
-    one("--next", &req.next)?;
-    one("--status", &req.status)?;
-    one("--phase", &req.phase)?;
-    for a in &req.next_actions {
-        entry::check_text("--next-action", a, true)?;
-    }
-    for (k, v) in &req.metrics {
-        entry::check_text("--metric", &format!("{k}={v}"), false)?;
-    }
-    for a in &req.artifacts {
-        entry::check_text("--artifact", a, false)?;
-        if a.contains('`') {
-            return Err(Error::Usage(format!(
-                "--artifact {a}: a path with a backtick cannot be quoted; nothing written"
-            )));
-        }
-    }
-    let mut ids = std::collections::BTreeSet::new();
-    for (id, _) in &req.tasks {
-        if !ids.insert(id.to_ascii_uppercase()) {
-            return Err(Error::Usage(format!("--task {id} is given twice; give each task once")));
-        }
-    }
-    Ok(())
-}
-
 /// The metrics as the entry writes them, each checked against the plan's gates: the texts,
 /// and whether a gate failed.
 fn metric_texts(req: &Request, run_metrics: &BTreeMap<String, f64>, gate_list: &[gates::Gate]) -> (Vec<String>, bool) {
@@ -213,7 +198,7 @@ fn metric_texts(req: &Request, run_metrics: &BTreeMap<String, f64>, gate_list: &
 
 /// Build every change the request asks for, reading the model; write nothing.
 pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
-    check_request(req)?;
+    entry::check_request(req)?;
     let mut req = req.clone();
     let mut warnings = Vec::new();
     let mut run_metrics = BTreeMap::new();
@@ -224,15 +209,21 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
     let pointers_only = req.result.is_none()
         && (!req.tasks.is_empty() || req.status.is_some() || !req.next_actions.is_empty() || req.touch);
     if req.result.is_none() && !pointers_only {
-        return Err(Error::Usage(
+        return Err(Error::Usage(if req.from_agent {
+            "`result` is required (`task`/`status` alone move pointers only)".into()
+        } else {
             "--result is required (or --from-run / --last-run; --task/--status/--next-action/--touch alone move pointers only)"
-                .into(),
-        ));
+                .into()
+        }));
     }
     let date = req.date.clone().unwrap_or_default();
     let now = crate::clock::now()?;
     if date.as_str() > crate::clock::date(&now).as_str() {
-        warnings.push(format!("--date {date} is after today ({}); recorded as given", crate::clock::date(&now)));
+        warnings.push(format!(
+            "{} {date} is after today ({}); recorded as given",
+            req.field("date"),
+            crate::clock::date(&now)
+        ));
     }
     let ledger = &model.ledger;
     let item = pick_item(model, &req)?;
@@ -250,7 +241,7 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
     // Gates from the plan, when the item has one and the phase is known.
     let plan = focus::plan_for(model, item).ok();
     if let (Some(p), Some(ph)) = (&plan, &req.phase) {
-        check_phase(p, item, ph)?;
+        check_phase(&req, p, item, ph)?;
     }
     let gate_list = match (&plan, &req.phase) {
         (Some(p), Some(ph)) => gates::from_plan(p, ph),
@@ -368,12 +359,16 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
         changes.push(change(&model.ws, lpath, &doc.text, after, &edits));
     }
     if !plan_tasks.is_empty() {
-        let plan = plan.ok_or_else(|| Error::Usage(format!("--task: [{}] has no plan", item.id)))?;
+        let plan = plan.ok_or_else(|| Error::Usage(format!("{}: [{}] has no plan", req.field("task"), item.id)))?;
         model.protected.check_writable(&plan.path)?;
         let mut pedits = Vec::new();
         for (id, state) in plan_tasks {
             let (_, task) = plan.task(id).ok_or_else(|| {
-                Error::input(&plan.path, 0, format!("--task: no task {id} in this plan ({})", task_list(plan)))
+                Error::input(
+                    &plan.path,
+                    0,
+                    format!("{}: no task {id} in this plan ({})", req.field("task"), task_list(plan)),
+                )
             })?;
             let cell = plan.doc.slice(&task.state_range);
             let len = MARKER.find(cell).map_or(0, |m| m.end());
@@ -434,7 +429,7 @@ fn task_list(plan: &crate::plan::Plan) -> String {
 }
 
 /// A `--phase` names a phase or task of the item's plan (or of the ledger's own checklist).
-fn check_phase(plan: &crate::plan::Plan, item: &ledger::Item, phase: &str) -> Result<()> {
+fn check_phase(req: &Request, plan: &crate::plan::Plan, item: &ledger::Item, phase: &str) -> Result<()> {
     let known = plan.task(phase).is_some()
         || plan.phase(phase).is_some()
         || item.tasks.iter().any(|t| t.id.eq_ignore_ascii_case(phase))
@@ -446,7 +441,7 @@ fn check_phase(plan: &crate::plan::Plan, item: &ledger::Item, phase: &str) -> Re
     Err(Error::input(
         &plan.path,
         0,
-        format!("--phase {phase}: [{}]'s plan has no such phase or task ({})", item.id, task_list(plan)),
+        format!("{} {phase}: [{}]'s plan has no such phase or task ({})", req.field("phase"), item.id, task_list(plan)),
     ))
 }
 

@@ -41,7 +41,7 @@ pub(super) fn from_run(
         req.artifacts.push(log.clone());
     }
     if rec.exit_code != 0 && req.note.is_none() {
-        req.note = Some(failure_note(&rec));
+        req.note = Some(format!("{}; see the If-Blocked log", rec.failure()));
     }
     if let Some((_, found)) = gates::run_metrics(&abs)? {
         metrics.extend(found);
@@ -50,31 +50,6 @@ pub(super) fn from_run(
         warnings.push(format!("{rel}: no metrics.json; the entry records no metrics"));
     }
     Ok(rec.exit_code == 0 && !rec.interrupted)
-}
-
-/// What a failed run's entry says of it.
-fn failure_note(rec: &RunRecord) -> String {
-    let how = match (rec.exit_code, rec.interrupted, &rec.signal) {
-        (_, true, _) => "interrupted".to_string(),
-        (127, _, _) => format!(
-            "exit code 127: a program was not found ({}) — is the environment active?",
-            program_of(&rec.command)
-        ),
-        (126, _, _) => "exit code 126: a program could not be executed (permissions?)".to_string(),
-        (code, _, Some(sig)) => format!("exit code {code} ({sig})"),
-        (code, _, None) => format!("exit code {code}"),
-    };
-    let took = if rec.duration_s < 0.05 { "at once".to_string() } else { format!("after {:.1} s", rec.duration_s) };
-    format!("{how}, {took}; see the If-Blocked log")
-}
-
-/// The first program a command line runs (after `NAME=value` words and `env`).
-fn program_of(command: &str) -> String {
-    crate::shell::parse(command)
-        .ok()
-        .and_then(|s| s.commands.into_iter().find(|c| !c.words.is_empty()))
-        .and_then(|c| c.words.into_iter().find(|w| w != "env" && !crate::shell::is_assignment(w)))
-        .unwrap_or_else(|| command.split_whitespace().next().unwrap_or("").to_string())
 }
 
 fn list_files(dir: &Path, rel: &str, out: &mut Vec<String>) {

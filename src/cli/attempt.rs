@@ -110,6 +110,7 @@ impl AttemptArgs {
             no_task: self.no_task,
             again: self.again,
             dry_run: self.dry_run,
+            from_agent: false,
         }
     }
 }

@@ -13,7 +13,7 @@ use ledger_loop::evidence::gates::{self, CheckRequest};
 pub enum GateCommand {
     /// Check a run folder's metrics.json against the gates its plan task states (✅/❌ each).
     #[command(
-        after_help = "Examples:\n  loop gate check reports/loop-sim/phase_b/<STAMP>/\n  loop gate check out/ --gate \"corr>=0.999,sum_ratio=1±5e-3\"\n  loop gate check out/ --item LOOP-SIM-001 --phase B1\n\nGates come from --gate, else from the plan task named in the folder's\nrun.json (or --item/--phase): its guidance, its phase's Exit Criteria,\nthen the rest of the plan. Exit 1 when a gate fails."
+        after_help = "Examples:\n  # the folder `loop next --run` just made\n  loop gate check \"$(cat reports/.last_run)\"\n  loop gate check \"$(cat reports/.last_run)\" \\\n      --gate \"corr>=0.999,sum_ratio=1±5e-3\"\n  loop gate check \"$(cat reports/.last_run)\" --item LOOP-SIM-001 --phase B1\n\nGates come from --gate, else from the plan task named in the folder's\nrun.json (or --item/--phase): its guidance, its phase's Exit Criteria,\nthen the rest of the plan. Exit 1 when a gate fails."
     )]
     Check(GateCheckArgs),
 }

@@ -77,12 +77,12 @@ pub enum Command {
     Next(NextArgs),
     /// Run the next gated step: short for `loop next --run`.
     #[command(
-        after_help = "Examples:\n  # run the step; artifacts into reports/.../<STAMP>/\n  loop run\n  # what would run and be written\n  loop run --dry-run\n  loop run --item VECTOR-TRICUBIC-002 --json\n\nExit status: 0 the step succeeded, 1 it failed or is blocked or manual,\n2 bad input, 130 interrupted (Ctrl-C stops the step's process group)."
+        after_help = "Examples:\n  # run the step; artifacts into reports/.../<STAMP>/\n  loop run\n  # what would run and be written\n  loop run --dry-run\n  loop run --item LOOP-SIM-001 --json\n\nExit status: 0 the step succeeded, 1 it failed or is blocked or manual,\n2 bad input, 130 interrupted (Ctrl-C stops the step's process group)."
     )]
     Run(RunArgs),
     /// Append a numbered attempt entry to a ledger item (and move its pointers), changing no other byte.
     #[command(
-        after_help = "Examples:\n  # record a failed run by hand\n  loop attempt VECTOR-TRICUBIC-002 --result failed --phase C1 \\\n      --metric corr_warm=0.721175 --note 'Parity regression confirmed'\n  # record the run `loop next --run` just made (marks its task [D]\n  # when every gate passes)\n  loop attempt --last-run\n  # the same, and bump Last Updated\n  loop attempt --last-run --touch\n  # move a pointer only: no entry\n  loop attempt X-1 --task C1=D\n  # show the diff only\n  loop attempt X-1 --result success --status done --dry-run\n\nThe entry goes at the end of the item's Attempts History list (created\nafter the item's last field when missing), numbered max+1, in the\nindentation and bullet style of the entries above it. The ledger is\nlocked for the whole read-modify-write and replaced atomically."
+        after_help = "Examples:\n  # record a failed run by hand\n  loop attempt LOOP-SIM-001 --result failed --phase C1 \\\n      --metric corr=0.721175 --note 'Parity regression confirmed'\n  # record the run `loop next --run` just made (marks its task [D]\n  # when every gate passes)\n  loop attempt --last-run\n  # the same, and bump Last Updated\n  loop attempt --last-run --touch\n  # move a pointer only: no entry\n  loop attempt LOOP-SIM-001 --task C1=D\n  # show the diff only\n  loop attempt LOOP-SIM-001 --result success --status done --dry-run\n\nThe entry goes at the end of the item's Attempts History list (created\nafter the item's last field when missing), numbered max+1, in the\nindentation and bullet style of the entries above it. The ledger is\nlocked for the whole read-modify-write and replaced atomically."
     )]
     Attempt(Box<AttemptArgs>),
     /// Check staged changes: refuse reports/ artifacts, removed protected assets, huge files.
@@ -98,12 +98,12 @@ pub enum Command {
     },
     /// Compare two float images: correlation, sum ratio, RMSE, worst pixel; optional gates.
     #[command(
-        after_help = "Examples:\n  loop compare c.bin rust.bin\n  loop compare c.bin rust.bin --gate \"corr>=0.999,sum_ratio=1±5e-3\"\n  loop compare a.npy b.npy --roi 1792,1792,2304,2304 --json\n  loop compare a.bin b.bin --shape 2527x2463 --diff-png diff.png\n\nFormats: raw float32 (nanoBragg -floatfile; square unless --shape\nSLOWxFAST), .npy float32/float64, 16-bit PNG. Exit 1 when a --gate\nfails, 2 on unreadable or mismatched images."
+        after_help = "Examples:\n  # the C's golden image against loop's image of the same command line\n  loop sim run --floatfile out.bin --nb-args \"-default_F 100 \\\n      -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 \\\n      -pixel 1 -detpixels 64\"\n  loop compare tests/fixtures/golden/cubic.bin out.bin\n  loop compare tests/fixtures/golden/cubic.bin out.bin \\\n      --gate \"corr>=0.9999,sum_ratio=1±1e-4\" --json\n  loop compare tests/fixtures/golden/cubic.bin out.bin \\\n      --roi 16,16,48,48 --diff-png diff.png\n\nFormats: raw float32 (nanoBragg -floatfile; square unless --shape\nSLOWxFAST), .npy float32/float64, 16-bit PNG. Exit 1 when a --gate\nfails, 2 on unreadable or mismatched images."
     )]
     Compare(CompareArgs),
     /// Rank profiler hotspots (self and total time per span) from a Chrome trace; writes hot_loops.csv and hotspots.md.
     #[command(
-        after_help = "Examples:\n  loop hotspots reports/sim/<STAMP>/profile/trace.json \\\n      --outdir reports/sim/<STAMP>/hotspots/\n  loop hotspots pytorch_trace.json --outdir out --top 10 --json\n\nReads `traceEvents` (or a bare event array) with `X` complete events\nand `B`/`E` pairs, streaming."
+        after_help = "Examples:\n  loop sim profile --sizes 256 --outdir out/profile/\n  loop hotspots out/profile/trace.json --outdir out/hotspots/\n  loop hotspots out/profile/trace.json --outdir out/hotspots/ --top 5 --json\n\nReads `traceEvents` (or a bare event array) with `X` complete events\nand `B`/`E` pairs, streaming."
     )]
     Hotspots(HotspotsArgs),
     /// Metric gates: evaluate the gates a plan states against a run's metrics.json.
@@ -111,7 +111,7 @@ pub enum Command {
     Gate(GateCommand),
     /// Draft the next Do Now memo (input.md) from the ledger and plans.
     #[command(
-        after_help = "Examples:\n  # print the memo for the focus item\n  loop brief\n  # for another item\n  loop brief VECTOR-TRICUBIC-002\n  # replace input.md (atomically)\n  loop brief --write\n  # with your own template (see templates/README.md)\n  loop brief --template my.md\n\nRefuses to write a protected input.md unless --force-protected (which\nalso prints the diff on stderr)."
+        after_help = "Examples:\n  # print the memo for the focus item\n  loop brief\n  # for another item\n  loop brief LOOP-SIM-001\n  # replace input.md (atomically)\n  loop brief --write\n  # with your own template (see templates/README.md)\n  loop brief --template my.md\n\nRefuses to write a protected input.md unless --force-protected (which\nalso prints the diff on stderr)."
     )]
     Brief(BriefArgs),
     /// Check the ledger and plans for rot: duplicates, Index drift, attempt numbering, dead links.
@@ -180,15 +180,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Write to stdout; a closed pipe (`loop status | head`) ends the program quietly. Colour codes
-/// are kept or stripped by anstream (terminal, `--color`, `NO_COLOR`, `CLICOLOR_FORCE`).
+/// Write to stdout. A closed pipe (`loop next --run | head`) loses the rest of the text, not
+/// the work: the step still runs and is recorded. Colour codes are kept or stripped by anstream
+/// (terminal, `--color`, `NO_COLOR`, `CLICOLOR_FORCE`).
 pub(crate) fn out(s: &str) {
     let mut stdout = anstream::stdout().lock();
-    if let Err(e) = stdout.write_all(s.as_bytes()).and_then(|_| stdout.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-    }
+    let _ = stdout.write_all(s.as_bytes()).and_then(|_| stdout.flush());
 }
 
 pub(crate) fn out_json<T: serde::Serialize>(value: &T) {
@@ -303,6 +300,23 @@ mod tests {
                 }
                 if arg.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
                     problems.push(format!("{path}: --{id} has no description"));
+                }
+            }
+            // Examples paste as they are: no `<PLACEHOLDER>` a shell reads as a redirection, and
+            // only items this repository's own ledger has.
+            let ledger = include_str!("../../docs/fix_plan.md");
+            for line in after.lines().filter(|l| l.trim_start().starts_with("loop ") || l.starts_with("      ")) {
+                if line.contains('<') && !line.contains("--result <") {
+                    problems.push(format!("{path}: example has a placeholder: {line}"));
+                }
+                for word in line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+                    let is_id = word.len() > 4
+                        && word.chars().any(|c| c.is_ascii_digit())
+                        && word.split('-').count() >= 3
+                        && word.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+                    if is_id && !ledger.contains(&format!("[{word}]")) {
+                        problems.push(format!("{path}: example names {word}, not an item of docs/fix_plan.md"));
+                    }
                 }
             }
             // Rendered at 80 columns, no example line is wrapped (which would cut a quoted argument).

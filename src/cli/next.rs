@@ -35,7 +35,7 @@ pub struct NextArgs {
     /// Run the command, capturing output, timing and environment into the artifacts folder.
     #[arg(long)]
     pub run: bool,
-    /// With --run: show what would run and be written, and write nothing.
+    /// Show what the step would run and write, and write nothing (with or without --run).
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -128,7 +128,7 @@ fn run_step(model: &Model, d: &Decision, a: &NextArgs, inv: &str) -> Result<Exit
         out(&format!("\n$ {}\n", plan.command));
     }
     let record = run::execute(model, d, a.json)?;
-    if record.interrupted {
+    if record.ended_by_interrupt() {
         if a.json {
             out_json(&record);
         }
@@ -143,6 +143,9 @@ fn run_step(model: &Model, d: &Decision, a: &NextArgs, inv: &str) -> Result<Exit
             "\nexit {} after {:.2} s; record: {}/run.json\n",
             record.exit_code, record.duration_s, record.artifacts
         );
+        if record.exit_code != 0 {
+            s.push_str(&format!("{}\n", record.failure()));
+        }
         if let Some(log) = &record.blocked_log {
             s.push_str(&format!("If-Blocked log: {log}\n"));
         }

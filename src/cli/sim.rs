@@ -21,7 +21,7 @@ pub enum SimCommand {
     Run(Box<SimRunArgs>),
     /// Time cold and warm runs of the benchmark case against the scalar reference; write trace, metrics, summary.
     #[command(
-        after_help = "Examples:\n  loop sim profile --sizes 1024 --outdir reports/sim/<STAMP>/profile/\n  loop sim profile --sizes 1024,4096 --dtype float32 --iterations 3 \\\n      --threads 2 --outdir out/\n\nWrites trace.json (Chrome trace events), metrics.json, summary.md,\nimage_SIZE.bin and .png. Exit 1 when corr < 0.999 or |sum_ratio−1| >\n5e-3 against the scalar reference."
+        after_help = "Examples:\n  loop sim profile --sizes 1024 --outdir out/profile/\n  loop sim profile --sizes 1024,4096 --dtype float32 --iterations 3 \\\n      --threads 2 --outdir out/\n\nWrites trace.json (Chrome trace events), metrics.json, summary.md,\nimage_SIZE.bin and .png. Exit 1 when corr < 0.999 or |sum_ratio−1| >\n5e-3 against the scalar reference."
     )]
     Profile(SimProfileArgs),
     /// Every nanoBragg option: its long option here, values, unit, and whether it is supported.
@@ -265,7 +265,7 @@ fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
     let bar = Bar::new();
     bar.start("simulating", p.spixels as u64);
     let t = std::time::Instant::now();
-    let simd = if a.simd == "baseline" { Simd::Baseline } else { Simd::detect() };
+    let simd = if a.simd == Simd::Baseline.as_str() { Simd::Baseline } else { Simd::detect() };
     let (setup, image) = ledger_loop::sim::with_threads(a.threads, || -> Result<_> {
         let setup = ledger_loop::sim::geometry::Setup::new(&p)?;
         let image = if a.scalar {

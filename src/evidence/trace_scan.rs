@@ -39,8 +39,11 @@ impl Scanner {
         if !self.saw_events {
             return Err(Error::input(file, 0, "not a Chrome trace: no `traceEvents` array and not an event array"));
         }
-        if self.state != State::Done && self.state != State::Between {
-            return Err(Error::input(file, 0, "not a Chrome trace: the JSON ends early (truncated?)"));
+        // Between events without the closing `]` is a cut file too: counting what it holds
+        // would report a partial profile as the whole.
+        if self.state != State::Done {
+            let place = if self.state == State::Event { "inside an event" } else { "before the events array closes" };
+            return Err(Error::input(file, 0, format!("the trace ends early, {place} (truncated?); nothing written")));
         }
         Ok(())
     }
@@ -163,6 +166,21 @@ impl Scanner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A trace cut anywhere before its events array closes is refused, not counted.
+    #[test]
+    fn a_cut_trace_is_an_error() {
+        let t = r#"{"traceEvents": [{"name": "a", "ph": "X", "ts": 0, "dur": 1}, {"name": "b", "ph": "X", "ts": 1, "dur": 1}]}"#;
+        let close = t.rfind(']').unwrap();
+        for cut in t.find('[').unwrap() + 1..=close {
+            let mut s = Scanner::default();
+            s.feed(&t.as_bytes()[..cut], &mut Vec::new());
+            assert!(s.finish("t").is_err(), "cut at {cut}: {}", &t[..cut]);
+        }
+        let mut s = Scanner::default();
+        s.feed(t.as_bytes(), &mut Vec::new());
+        assert!(s.finish("t").is_ok());
+    }
 
     /// The scanner finds the same events whatever the block size, and only the events.
     #[test]

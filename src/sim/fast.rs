@@ -22,15 +22,11 @@ use super::geometry::{Fcell, Setup};
 use super::params::Shape;
 use super::scalar;
 
-/// The instruction set the renderer runs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Simd {
-    /// AVX2 and FMA, detected at run time.
-    Avx2Fma,
-    /// What every CPU of the target has (SSE2 on x86-64).
-    Baseline,
-}
+named_enum!(
+    /// The instruction set the renderer runs with: AVX2 and FMA (detected at run time), or what
+    /// every CPU of the target has (SSE2 on x86-64).
+    Simd { Avx2Fma = "avx2-fma", Baseline = "baseline" }
+);
 
 impl Simd {
     pub fn detect() -> Simd {

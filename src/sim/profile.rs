@@ -251,7 +251,7 @@ fn write_outputs(dir: &Path, runs: &[SizeMetrics], trace: &Trace) -> Result<()> 
         let c = if r.corr_vs_reference >= CORR_MIN { "✅" } else { "❌" };
         let sr = if (r.sum_ratio - 1.0).abs() <= SUM_RATIO_TOL { "✅" } else { "❌" };
         s.push_str(&format!(
-            "| {0}² | {1:?} | {10:?} | {2} | {3:.3} | {4:.3} | {5:.1} | {6:.7} {c} | {7:.6} {sr} | {8:.2e} | {9:.1}× | corr ≥{CORR_MIN} {c}, abs(sum_ratio−1) ≤{SUM_RATIO_TOL} {sr} |\n",
+            "| {0}² | {1} | {10} | {2} | {3:.3} | {4:.3} | {5:.1} | {6:.7} {c} | {7:.6} {sr} | {8:.2e} | {9:.1}× | corr ≥{CORR_MIN} {c}, abs(sum_ratio−1) ≤{SUM_RATIO_TOL} {sr} |\n",
             r.size, r.dtype, r.threads, r.cold_s, r.warm_s, r.pixels_per_s / 1e6, r.corr_vs_reference, r.sum_ratio, r.max_rel_err, r.speedup_vs_scalar, r.simd
         ));
     }

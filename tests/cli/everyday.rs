@@ -15,7 +15,7 @@ fn demo() -> tempfile::TempDir {
     write(
         d.path(),
         "plans/active/demo.md",
-        "### Phase A — Go\nPrereqs: none written down\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| A1 | do it | [ ] | `echo done > out.txt` |\n",
+        "### Phase A — Go\nPrereqs: the team's sign-off\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| A1 | do it | [ ] | `echo done > out.txt` |\n",
     );
     d
 }

@@ -17,5 +17,6 @@ mod next;
 mod nothing_lost;
 mod properties;
 mod reading;
+mod second_pass;
 mod sim;
 mod status;

@@ -129,7 +129,15 @@ fn an_agent_drives_the_workflow_over_mcp() {
 
     let forged = c.call("attempt", json!({"item": "VECTOR-TRICUBIC-002", "result": "failed", "note": "two\nlines"}));
     assert_eq!(forged["isError"], true);
-    assert!(forged["content"][0]["text"].as_str().unwrap().contains("line break"));
+    let text = forged["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("line break"), "{text}");
+    // Named as the tool's argument, not as a command-line option.
+    assert!(text.contains("`note`") && !text.contains("--note"), "{text}");
+    let bogus = c.call("attempt", json!({"item": "VECTOR-TRICUBIC-002", "result": "bogus"}));
+    let text = bogus["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("success, failed, partial, blocked"), "{text}");
+    let plan = c.request("resources/read", json!({"uri": "plan://plans/active/vectorization.md"}));
+    assert_eq!(plan["result"]["contents"][0]["mimeType"], "text/markdown", "{plan}");
     assert_eq!(std::fs::read(ws.path().join("docs/fix_plan.md")).unwrap(), ledger);
 
     let run = c.call("run", json!({}));
