@@ -140,17 +140,28 @@ pub fn merge(base: &str, ours: &str, theirs: &str, label: &str) -> Outcome {
 fn merge_lines(base: &str, ours: &str, theirs: &str, label: &str) -> Outcome {
     let (b, o, t) = (sections(base), sections(ours), sections(theirs));
     let find = |v: &[Section], k: &str| v.iter().position(|s| s.key == k);
-    // Section order: OURS', with THEIRS-only sections after their predecessor in THEIRS.
+    // Section order: OURS', with THEIRS-only sections after their predecessor in THEIRS — and
+    // after the sections OURS added there, so that items come out in the order their Index
+    // rows do (both added at one place: ours first).
+    let mut out = Outcome::default();
     let mut order: Vec<String> = o.iter().map(|s| s.key.clone()).collect();
+    let ours_added = |k: &str| find(&b, k).is_none() && find(&t, k).is_none();
     for (i, s) in t.iter().enumerate() {
         if order.contains(&s.key) {
             continue;
         }
-        let after = t[..i].iter().rev().find_map(|p| order.iter().position(|k| *k == p.key));
-        order.insert(after.map_or(0, |a| a + 1), s.key.clone());
+        let mut at = t[..i].iter().rev().find_map(|p| order.iter().position(|k| *k == p.key)).map_or(0, |a| a + 1);
+        let skipped = order[at..].iter().take_while(|k| ours_added(k)).count();
+        if skipped > 0 && s.key.starts_with('[') && order[at].starts_with('[') {
+            out.notes.push(format!(
+                "{label}: {} (theirs) and {} (ours) were added at the same place; kept both, ours first",
+                s.key, order[at]
+            ));
+        }
+        at += skipped;
+        order.insert(at, s.key.clone());
     }
     // Keys of sections deleted on one side: they are dropped from the order below if unchanged.
-    let mut out = Outcome::default();
     for key in order {
         let bs = find(&b, &key).map(|i| &b[i].lines);
         let os = find(&o, &key).map(|i| &o[i].lines);
@@ -187,7 +198,7 @@ fn merge_lines(base: &str, ours: &str, theirs: &str, label: &str) -> Outcome {
                 } else if b == o {
                     plain(t, true)
                 } else {
-                    let mut m = diff3(b, o, t, &mut out.conflicts);
+                    let mut m = diff3(b, o, t, &mut Said { out: &mut out, label, key: &key });
                     if key.starts_with('[') {
                         renumber(&mut m, &key, label, &mut out.notes);
                     }
@@ -236,15 +247,22 @@ struct Hunk {
 
 fn hunks(base: &[&str], side: &[&str], theirs: bool) -> Vec<Hunk> {
     let mut out: Vec<Hunk> = Vec::new();
+    // Where the ops have got to in `base`: an Insert's own `old_index` can lag behind (seen with
+    // repeated lines), so an insertion is placed after what came before it.
+    let mut old_at = 0;
     for op in capture_diff_slices(Algorithm::Myers, base, side) {
         let (b, n) = match op {
-            DiffOp::Equal { .. } => continue,
+            DiffOp::Equal { old_index, len, .. } => {
+                old_at = old_index + len;
+                continue;
+            }
             DiffOp::Delete { old_index, old_len, new_index } => (old_index..old_index + old_len, new_index..new_index),
-            DiffOp::Insert { old_index, new_index, new_len } => (old_index..old_index, new_index..new_index + new_len),
+            DiffOp::Insert { new_index, new_len, .. } => (old_at..old_at, new_index..new_index + new_len),
             DiffOp::Replace { old_index, old_len, new_index, new_len } => {
                 (old_index..old_index + old_len, new_index..new_index + new_len)
             }
         };
+        old_at = b.end;
         match out.last_mut() {
             Some(h) if h.base.end == b.start && h.new.end == n.start => {
                 h.base.end = b.end;
@@ -283,7 +301,24 @@ fn side_region<'a>(base: &[&'a str], side: &[&'a str], hs: &[&Hunk], range: &Ran
     v
 }
 
-fn diff3(base: &[&str], ours: &[&str], theirs: &[&str], conflicts: &mut usize) -> Vec<Line> {
+/// Where a merge's conflicts and notes go, and what they name.
+struct Said<'a> {
+    out: &'a mut Outcome,
+    label: &'a str,
+    key: &'a str,
+}
+
+impl Said<'_> {
+    /// A region git's line merge would have left conflicted, resolved by `rule`.
+    fn resolved(&mut self, rule: &str) {
+        let note = format!("{}: {}: {rule}", self.label, self.key.trim_start_matches('#'));
+        if !self.out.notes.contains(&note) {
+            self.out.notes.push(note);
+        }
+    }
+}
+
+fn diff3(base: &[&str], ours: &[&str], theirs: &[&str], said: &mut Said) -> Vec<Line> {
     let mut all: Vec<Hunk> = hunks(base, ours, false);
     all.extend(hunks(base, theirs, true));
     all.sort_by_key(|h| (h.base.start, h.base.end, h.theirs));
@@ -310,7 +345,7 @@ fn diff3(base: &[&str], ours: &[&str], theirs: &[&str], conflicts: &mut usize) -
         } else if os.is_empty() {
             out.extend(plain(&t, true));
         } else {
-            out.extend(resolve(b, &o, &t, conflicts));
+            out.extend(resolve(b, &o, &t, said));
         }
         at = range.end;
         i = j;
@@ -320,8 +355,9 @@ fn diff3(base: &[&str], ours: &[&str], theirs: &[&str], conflicts: &mut usize) -
 }
 
 /// Both sides changed the same base region differently.
-fn resolve(b: &[&str], o: &[&str], t: &[&str], conflicts: &mut usize) -> Vec<Line> {
+fn resolve(b: &[&str], o: &[&str], t: &[&str], said: &mut Said) -> Vec<Line> {
     if b.is_empty() {
+        said.resolved("both sides added lines at the same place; kept both, ours first");
         // Both inserted here (an attempt, an item, an Index row): keep both, OURS first.
         // A line both added is one line — except an attempt: two agents' runs are two attempts.
         let mut v = plain(o, false);
@@ -336,9 +372,14 @@ fn resolve(b: &[&str], o: &[&str], t: &[&str], conflicts: &mut usize) -> Vec<Lin
         let mut v = Vec::new();
         for k in 0..b.len() {
             match line_merge(b[k], o[k], t[k]) {
-                Some(l) => v.push(l),
+                Some((l, rule)) => {
+                    if let Some(rule) = rule {
+                        said.resolved(rule);
+                    }
+                    v.push(l)
+                }
                 None => {
-                    *conflicts += 1;
+                    said.out.conflicts += 1;
                     v.extend(conflict(&[o[k]], &[t[k]]));
                 }
             }
@@ -349,30 +390,36 @@ fn resolve(b: &[&str], o: &[&str], t: &[&str], conflicts: &mut usize) -> Vec<Lin
     let head = o.iter().zip(t).take_while(|(x, y)| x == y).count();
     let tail = o[head..].iter().rev().zip(t[head..].iter().rev()).take_while(|(x, y)| x == y).count();
     let mut v = plain(&o[..head], false);
-    *conflicts += 1;
+    said.out.conflicts += 1;
     v.extend(conflict(&o[head..o.len() - tail], &t[head..t.len() - tail]));
     v.extend(plain(&o[o.len() - tail..], false));
     v
 }
 
-/// One line both sides may have changed.
-fn line_merge(b: &str, o: &str, t: &str) -> Option<Line> {
+/// One line both sides may have changed, and the rule that merged it when both did.
+fn line_merge(b: &str, o: &str, t: &str) -> Option<(Line, Option<&'static str>)> {
     if o == t || t == b {
-        return Some(Line { text: o.to_string(), theirs: false });
+        return Some((Line { text: o.to_string(), theirs: false }, None));
     }
     if o == b {
-        return Some(Line { text: t.to_string(), theirs: true });
+        return Some((Line { text: t.to_string(), theirs: true }, None));
     }
     if o.contains("Last Updated") && t.contains("Last Updated") {
         let date = |s: &str| DATE.find(s).map(|m| m.as_str().to_string()).unwrap_or_default();
-        return Some(if date(t) > date(o) {
+        let line = if date(t) > date(o) {
             Line { text: t.to_string(), theirs: true }
         } else {
             Line { text: o.to_string(), theirs: false }
-        });
+        };
+        return Some((line, Some("both sides changed Last Updated; kept the later date")));
     }
     if o.trim_start().starts_with('|') && t.trim_start().starts_with('|') && b.trim_start().starts_with('|') {
-        return row_merge(b, o, t).map(|text| Line { text, theirs: false });
+        return row_merge(b, o, t).map(|text| {
+            (
+                Line { text, theirs: false },
+                Some("both sides changed one table row; merged cell by cell, a task state takes the further one"),
+            )
+        });
     }
     None
 }

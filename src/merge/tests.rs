@@ -16,7 +16,14 @@ fn both_append_an_attempt_and_add_an_item() {
     assert!(m.text.contains("Attempt #2 — Result: ours."));
     assert!(m.text.contains("Attempt #3 — Result: theirs."), "{}", m.text);
     assert!(m.text.contains("## [B-2] B") && m.text.contains("## [C-3] C"));
-    assert_eq!(m.notes.len(), 1);
+    // What git's line merge would have left conflicted is said, with the rule that resolved it:
+    // the renumbered attempt, Last Updated, both attempts kept, both items kept in one order.
+    let notes = m.notes.join("\n");
+    assert!(notes.contains("theirs' Attempt #2 renumbered to #3"), "{notes}");
+    assert!(notes.contains("Last Updated; kept the later date"), "{notes}");
+    assert!(notes.contains("both sides added lines at the same place; kept both, ours first"), "{notes}");
+    assert!(notes.contains("[C-3] (theirs) and [B-2] (ours) were added at the same place"), "{notes}");
+    assert!(m.text.find("## [B-2]") < m.text.find("## [C-3]"), "ours first, as the Index rows are");
 }
 
 #[test]
@@ -71,4 +78,15 @@ fn deleted_unchanged_is_deleted() {
     let m = merge(BASE, &ours, BASE, "f.md");
     assert!(!m.text.contains("## [A-1]"));
     assert_eq!(m.text, ours);
+}
+
+/// Found by the `merge_returns_on_any_three_texts` property: with repeated lines the diff placed
+/// an insertion before a deletion it follows, and the merge sliced backwards.
+#[test]
+fn an_insertion_after_a_deletion_of_repeated_lines_does_not_panic() {
+    let b = "### [A-1] Attempt #3 — Result: x\n### [A-1] Attempt #3 — Result: x\n```\né✅—- Attempts History:\n### [A-1] Attempt #3 — Result: x\n### [A-1] Attempt #3 — Result: x\n### [A-1] Attempt #3 — Result: x\n### [A-1] Attempt #3 — Result: x\n## [A-1] Item\n```\n### [A-1] Attempt #3 — Result: x\n```\n## [A-1] Item\n### 2026-01-22T02:40Z — seed S1 (initial)\n\r\n| A1 | x | [D] | `true` |\n```\n";
+    let o = "\né✅—- Attempts History:\n\r\n\r\n\n\u{feff}| A1 | x | [D] | `true` |\n> | A1 | x | [D] | `true` |\n| A1 | x | [D] | `true` |\n| A1 | x | [D] | `true` |\n\n| A1 | x | [D] | `true` |\n- Status: done\n| A1 | x | [D] | `true` |\n## [A-1] Item\n\n\n\n\n\n\n\n\n";
+    let t = "";
+    let m = merge(b, o, t, "docs/fix_plan.md");
+    assert!(m.conflicts == 0 || m.text.contains("<<<<<<< "));
 }

@@ -245,3 +245,38 @@ fn bad_input_is_exit_2_and_writes_nothing() {
     let o = run(d.path(), &["merge", "file", "base.md", "ours.md", "missing.md"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// 3d751b79: both sides added an item. The driver says what it resolved that git's line merge
+/// would have left conflicted, and the two items come out in one order in the Index and in the
+/// sections.
+#[test]
+fn both_sides_adding_an_item_is_said_and_ordered_alike() {
+    let d = tempfile::tempdir().unwrap();
+    let m = merge_dir("3d751b79");
+    write(d.path(), "docs/fix_plan.md", &std::fs::read_to_string(m.join("ours.md")).unwrap());
+    let ours = d.path().join("docs/fix_plan.md");
+    let o = run(
+        d.path(),
+        &[
+            "merge",
+            "file",
+            m.join("base.md").to_str().unwrap(),
+            ours.to_str().unwrap(),
+            m.join("theirs.md").to_str().unwrap(),
+            "--path",
+            "docs/fix_plan.md",
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let notes = json(&o)["notes"].to_string();
+    assert!(
+        notes.contains("[META] (theirs) and [AT-PARALLEL-012-REGRESSION] (ours) were added at the same place"),
+        "{notes}"
+    );
+    assert!(notes.contains("Index: both sides added lines at the same place; kept both, ours first"), "{notes}");
+    let text = std::fs::read_to_string(&ours).unwrap();
+    let at = |s: &str| text.find(s).unwrap();
+    assert!(at("- [AT-PARALLEL-012-REGRESSION]") < at("- [META]"));
+    assert!(at("## [AT-PARALLEL-012-REGRESSION]") < at("## [META]"));
+}
