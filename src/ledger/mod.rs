@@ -66,8 +66,9 @@ pub(crate) fn field_of(text: &str) -> Option<(&str, usize)> {
 }
 
 pub fn status_word(status: &str) -> String {
+    // `✅ done`, `**done**`: the first word, whatever marks it.
     status
-        .trim_matches(|c: char| c == '*' || c == '`' || c.is_whitespace())
+        .trim_start_matches(|c: char| !c.is_alphanumeric())
         .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
         .next()
         .unwrap_or("")

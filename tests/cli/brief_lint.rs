@@ -96,8 +96,8 @@ fn lint_reports_exact_findings() {
         ("docs/fix_plan.md", 8, "index-status"),
         ("docs/fix_plan.md", 9, "index-without-section"),
         ("docs/fix_plan.md", 17, "artifact-missing"),
-        ("docs/fix_plan.md", 17, "attempt-skipped"),
-        ("docs/fix_plan.md", 18, "attempt-order"),
+        // #1, #3, #2, #4: one entry out of place (no number is missing).
+        ("docs/fix_plan.md", 17, "attempt-order"),
         ("docs/fix_plan.md", 19, "attempt-repeated"),
         ("docs/fix_plan.md", 20, "attempt-future"),
         ("docs/fix_plan.md", 22, "section-without-index"),
@@ -113,7 +113,8 @@ fn lint_reports_exact_findings() {
     let mut want_sorted = want.clone();
     want_sorted.sort();
     assert_eq!(got_sorted, want_sorted);
-    assert_eq!(j["errors"], 4);
+    // A phase title that disagrees with its tasks is a warning: the title is prose.
+    assert_eq!(j["errors"], 3);
     // A-1 is done: its plan may be archived. Reopen it and the missing plan is an error.
     let ledger = CRAFTED.replacen("- Status: done", "- Status: in_progress", 1);
     write(d.path(), "docs/fix_plan.md", &ledger);

@@ -244,3 +244,49 @@ fn hotspots_refuses_a_cut_trace_and_summary_words_match_metrics() {
     assert!(stderr(&o).contains("cut.json: the trace ends early"), "{}", stderr(&o));
     assert!(!d.path().join("h").exists());
 }
+
+#[test]
+fn lint_reports_what_is_wrong_once_and_nothing_that_is_not() {
+    let d = tempfile::tempdir().unwrap();
+    let mut attempts = String::new();
+    for n in (1..=9).chain([77]).chain(10..=30) {
+        attempts.push_str(&format!("  * [2026-01-01] Attempt #{n} — Result: partial.\n"));
+    }
+    write(
+        d.path(),
+        "docs/fix_plan.md",
+        &format!(
+            "# L\n\n## Index\n| ID | Title | Priority | Status |\n| --- | --- | --- | --- |\n| [A-1](#a-1-one) | One | High | in_progress |\n| [A-1](#a-1-one) | One | High | in_progress |\n| [B-2](#b-2-two) | Two | High | done |\n\n## [A-1] One\n- Status: in_progress\n- Plan Reference: plans/active/a.md\n- Attempts History:\n{attempts}  * [2026-01-02] Attempt #31 — Result: partial. Artifacts: `reports/r/summary.md:257-365`.\n\n## [B-2] Two\n- Status: in_progress\n- Notes: later\n- Status: ✅ resolved\n"
+        ),
+    );
+    write(d.path(), "reports/r/summary.md", "x\n");
+    write(
+        d.path(),
+        "plans/active/a.md",
+        "- Initiative: A-1\n\n### Phase A — Triage ✅ MOSTLY COMPLETE\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| A1 | one | [D] | x |\n| A2 | two | [ ] | deferred |\n",
+    );
+    let o = run(d.path(), &["lint", "--json"]);
+    let j = json(&o);
+    let findings = j["findings"].as_array().unwrap();
+    let of = |code: &str| findings.iter().filter(|f| f["code"] == code).collect::<Vec<_>>();
+    // One misplaced entry, one finding, saying where it stands.
+    let order = of("attempt-order");
+    assert_eq!(order.len(), 1, "{order:?}");
+    assert!(order[0]["message"].as_str().unwrap().contains("#77 is out of order (between #9 and #10)"));
+    assert!(of("attempt-skipped").iter().all(|f| f["message"].as_str().unwrap().contains("#77 follows #31")));
+    // A line range after a file name is a place in an existing file.
+    assert!(of("artifact-missing").is_empty(), "{:?}", of("artifact-missing"));
+    // "MOSTLY COMPLETE" does not claim the phase is done.
+    assert!(of("phase-done-open").is_empty());
+    // A repeated Index row is reported as a repeated section is.
+    let dup = of("index-duplicate");
+    assert_eq!(dup.len(), 1);
+    assert_eq!(dup[0]["line"], 7);
+    // Two Status fields: the finding says so and --fix leaves the row alone.
+    let st = of("index-status");
+    assert_eq!(st.len(), 1, "{st:?}");
+    assert!(st[0]["message"].as_str().unwrap().contains("2 Status fields; fix by hand"), "{}", st[0]);
+    let before = std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap();
+    run(d.path(), &["lint", "--fix"]);
+    assert_eq!(std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap(), before);
+}

@@ -3,8 +3,11 @@
 //! the mechanical ones (Index status, missing Index rows) by splicing bytes.
 
 use std::collections::{BTreeSet, HashMap};
-use std::ops::Range;
 use std::sync::LazyLock;
+
+mod fix;
+
+pub use fix::fix;
 
 use regex::Regex;
 use serde::Serialize;
@@ -12,13 +15,19 @@ use serde::Serialize;
 use crate::diag::Severity;
 use crate::error::Result;
 use crate::ledger::status_word;
-use crate::markdown::splice;
 use crate::model::Model;
 use crate::plan::TaskState;
 
 static REPORT_PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"`(reports/[^`{}\s]*)(\{[^`]*\})?`").unwrap());
 static DONE_TITLE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\((complete|completed|done)\b|✅|\[D\]").unwrap());
+/// "✅ MOSTLY COMPLETE", "(partially done)": a title that says the phase is not finished.
+static NOT_DONE_TITLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(mostly|partially|partial|nearly|almost|largely|in progress|pending)\b").unwrap()
+});
+/// `summary.md:257-365`, `x.py#L10`: a place in a file, after the file's name.
+static LINE_SUFFIX: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(:[0-9]+(-[0-9]+)?|#L[0-9]+(-L?[0-9]+)?)$").unwrap());
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -71,6 +80,7 @@ const RULES: &[(&str, Rule)] = &[
     ("duplicate-id", duplicate_id),
     ("index-without-section", index_without_section),
     ("index-status", index_status),
+    ("index-duplicate", index_duplicate),
     ("section-without-index", section_without_index),
     ("attempt-repeated", attempt_repeated),
     ("attempt-order", attempt_order),
@@ -144,16 +154,42 @@ fn index_status(c: &Ctx, f: &mut Vec<Finding>) {
     for row in &l.index {
         let Some(item) = l.find(&row.id).into_iter().next() else { continue };
         if let (Some(a), Some(b)) = (row.status.as_deref().map(status_word), item.status().map(status_word)) {
-            if a != b {
+            if a != b && !b.is_empty() {
+                // The section is the item's own word, unless it says two things (two Status
+                // fields): then a person decides, and --fix leaves it.
+                let statuses = item.fields.iter().filter(|f| f.key.eq_ignore_ascii_case("Status")).count();
+                let what = if statuses == 1 {
+                    format!("`loop lint --fix` sets the Index row to `{b}`")
+                } else {
+                    format!("the section has {statuses} Status fields; fix by hand")
+                };
                 let mut x = finding(
                     &c.ledger_file(),
                     row.line,
                     Severity::Warning,
                     "index-status",
-                    format!("Index says [{}] is `{a}`, its section (line {}) says `{b}`", row.id, item.line),
+                    format!("Index says [{}] is `{a}`, its section (line {}) says `{b}`; {what}", row.id, item.line),
                 );
-                x.fixable = true;
+                x.fixable = statuses == 1;
                 f.push(x);
+            }
+        }
+    }
+}
+
+fn index_duplicate(c: &Ctx, f: &mut Vec<Finding>) {
+    let mut first: HashMap<String, usize> = HashMap::new();
+    for row in &c.model.ledger.index {
+        match first.get(&row.id.to_ascii_uppercase()) {
+            Some(&line) => f.push(finding(
+                &c.ledger_file(),
+                row.line,
+                Severity::Warning,
+                "index-duplicate",
+                format!("Index row [{}] repeats the row at line {line}", row.id),
+            )),
+            None => {
+                first.insert(row.id.to_ascii_uppercase(), row.line);
             }
         }
     }
@@ -215,51 +251,104 @@ fn attempt_repeated(c: &Ctx, f: &mut Vec<Finding>) {
     }
 }
 
+/// Entries out of place, each reported once: the attempts outside the longest run of increasing
+/// numbers (one #77 among #9 and #10 is one finding, not one for every entry after it).
 fn attempt_order(c: &Ctx, f: &mut Vec<Finding>) {
-    for (item, a, n, prev, repeated) in attempt_runs(c) {
-        if let (Some(p), false) = (prev, repeated) {
-            if n < p {
-                f.push(finding(
-                    &c.ledger_file(),
-                    a.line,
-                    Severity::Warning,
-                    "attempt-order",
-                    format!("[{}] Attempt #{n} comes after #{p}", item.id),
-                ));
+    for item in &c.model.ledger.items {
+        let mut seen = BTreeSet::new();
+        let numbered: Vec<(&crate::ledger::Attempt, u64)> =
+            item.attempts.iter().filter_map(|a| a.number.map(|n| (a, n))).filter(|(_, n)| seen.insert(*n)).collect();
+        let numbers: Vec<u64> = numbered.iter().map(|(_, n)| *n).collect();
+        let keep = increasing_run(&numbers);
+        for (k, (a, n)) in numbered.iter().enumerate() {
+            if keep[k] {
+                continue;
             }
+            let before = numbers[..k].iter().zip(&keep).rev().find(|(_, kept)| **kept).map(|(n, _)| *n);
+            let after = numbers[k + 1..].iter().zip(&keep[k + 1..]).find(|(_, kept)| **kept).map(|(n, _)| *n);
+            let place = match (before, after) {
+                (Some(b), Some(a)) => format!("between #{b} and #{a}"),
+                (Some(b), None) => format!("after #{b}"),
+                (None, Some(a)) => format!("before #{a}"),
+                (None, None) => String::new(),
+            };
+            f.push(finding(
+                &c.ledger_file(),
+                a.line,
+                Severity::Warning,
+                "attempt-order",
+                format!("[{}] Attempt #{n} is out of order ({place})", item.id),
+            ));
         }
     }
 }
 
+/// Which numbers belong to a longest strictly increasing subsequence (patience sorting).
+fn increasing_run(numbers: &[u64]) -> Vec<bool> {
+    let mut tails: Vec<usize> = Vec::new();
+    let mut prev = vec![usize::MAX; numbers.len()];
+    for (i, &n) in numbers.iter().enumerate() {
+        let at = tails.partition_point(|&t| numbers[t] < n);
+        if at > 0 {
+            prev[i] = tails[at - 1];
+        }
+        if at == tails.len() {
+            tails.push(i);
+        } else {
+            tails[at] = i;
+        }
+    }
+    let mut keep = vec![false; numbers.len()];
+    let mut k = tails.last().copied().unwrap_or(usize::MAX);
+    while k != usize::MAX {
+        keep[k] = true;
+        k = prev[k];
+    }
+    keep
+}
+
+/// Numbers no entry of the item has, below its highest: each gap once, at the entry that follows
+/// it in number (an entry merely out of place is attempt-order's, not a gap).
 fn attempt_skipped(c: &Ctx, f: &mut Vec<Finding>) {
-    for (item, a, n, prev, repeated) in attempt_runs(c) {
-        if let (Some(p), false) = (prev, repeated) {
-            if n > p + 1 {
+    for item in &c.model.ledger.items {
+        let by_number: std::collections::BTreeMap<u64, usize> =
+            item.attempts.iter().rev().filter_map(|a| a.number.map(|n| (n, a.line))).collect();
+        let mut prev: Option<u64> = None;
+        for (&n, &line) in &by_number {
+            if let Some(p) = prev.filter(|p| n > p + 1) {
                 f.push(finding(
                     &c.ledger_file(),
-                    a.line,
+                    line,
                     Severity::Warning,
                     "attempt-skipped",
                     format!("[{}] Attempt #{n} follows #{p} ({} missing)", item.id, missing(p + 1, n - 1)),
                 ));
             }
+            prev = Some(n);
         }
     }
 }
 
+/// Attempts dated after today, once per item (an agent whose clock ran ahead dates every entry
+/// so: one finding says it).
 fn attempt_future(c: &Ctx, f: &mut Vec<Finding>) {
     for item in &c.model.ledger.items {
-        for a in &item.attempts {
-            if let Some(d) = a.date.as_deref().filter(|d| *d > c.today) {
-                f.push(finding(
-                    &c.ledger_file(),
-                    a.line,
-                    Severity::Warning,
-                    "attempt-future",
-                    format!("[{}] {} is dated {d}, after today ({})", item.id, a.label(), c.today),
-                ));
-            }
-        }
+        let ahead: Vec<&crate::ledger::Attempt> =
+            item.attempts.iter().filter(|a| a.date.as_deref().is_some_and(|d| d > c.today)).collect();
+        let Some(first) = ahead.first() else { continue };
+        let latest = ahead.iter().filter_map(|a| a.date.as_deref()).max().unwrap_or_default();
+        let message = if ahead.len() == 1 {
+            format!("[{}] {} is dated {latest}, after today ({})", item.id, first.label(), c.today)
+        } else {
+            format!(
+                "[{}] {} attempts are dated after today ({}), the latest {latest}; first: {}",
+                item.id,
+                ahead.len(),
+                c.today,
+                first.label()
+            )
+        };
+        f.push(finding(&c.ledger_file(), first.line, Severity::Warning, "attempt-future", message));
     }
 }
 
@@ -268,6 +357,8 @@ fn artifact_missing(c: &Ctx, f: &mut Vec<Finding>) {
     for a in l.items.iter().flat_map(|i| &i.attempts) {
         for cap in REPORT_PATH.captures_iter(l.doc.slice(&a.text)) {
             let p = cap[1].trim_end_matches(['.', ',', ';']);
+            let p = LINE_SUFFIX.replace(p, "");
+            let p = p.as_ref();
             // `reports/.../<STAMP>/x.md`, `$STAMP`, `<loop_slug>`: a pattern, not a file.
             if !crate::artifacts::is_template(p) && !c.model.ws.root.join(p).exists() {
                 f.push(finding(
@@ -317,11 +408,12 @@ fn phase_done_open(c: &Ctx, f: &mut Vec<Finding>) {
     for plan in &c.model.plans {
         for phase in &plan.phases {
             let open: Vec<&str> = phase.tasks.iter().filter(|t| !t.state.is_closed()).map(|t| t.id.as_str()).collect();
-            if DONE_TITLE.is_match(&phase.title) && !open.is_empty() {
+            if DONE_TITLE.is_match(&phase.title) && !NOT_DONE_TITLE.is_match(&phase.title) && !open.is_empty() {
+                // A title is prose: it disagrees with the task table, it does not break a read.
                 f.push(finding(
                     &plan.path,
                     phase.line,
-                    Severity::Error,
+                    Severity::Warning,
                     "phase-done-open",
                     format!("Phase {} is marked done but tasks {} are not [D]", phase.id, open.join(", ")),
                 ));
@@ -360,70 +452,4 @@ pub fn run(ws: crate::workspace::Workspace, fix_them: bool) -> Result<Report> {
         }
     }
     Ok(report)
-}
-
-/// Apply the fixable findings to the ledger in one atomic write. Returns how many were fixed.
-pub fn fix(model: &Model, report: &Report) -> Result<usize> {
-    let l = &model.ledger;
-    let doc = &l.doc;
-    model.protected.check_writable(&doc.file)?;
-    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
-    let mut fixed = 0;
-    for f in report.findings.iter().filter(|f| f.fixable && f.code == "index-status") {
-        let Some(row) = l.index.iter().find(|r| r.line == f.line) else { continue };
-        let found = l.find(&row.id);
-        let (Some(range), Some(item)) = (&row.status_range, found.first()) else { continue };
-        if let Some(status) = item.status() {
-            edits.push((range.clone(), status_word(status)));
-            fixed += 1;
-        }
-    }
-    let missing: Vec<&Finding> =
-        report.findings.iter().filter(|f| f.fixable && f.code == "section-without-index").collect();
-    if let (false, Some(table)) = (missing.is_empty(), index_table(model)) {
-        let nl = doc.newline();
-        let header: Vec<String> = table.header.cells.iter().map(|c| doc.slice(c).trim().to_ascii_lowercase()).collect();
-        let last = table.rows.last().map_or(table.header.line + 1, |r| r.line);
-        let at = doc.line_start(last + 1);
-        let mut text = String::new();
-        if at == doc.text.len() && !doc.text.ends_with(['\n', '\r']) {
-            text.push_str(nl);
-        }
-        for f in missing {
-            let Some(item) = l.items.iter().find(|i| i.line == f.line) else { continue };
-            let cells: Vec<String> = header
-                .iter()
-                .map(|h| match h.as_str() {
-                    "id" => {
-                        format!("[{}](#{})", item.id, crate::markdown::slug(&format!("{} {}", item.id, item.title)))
-                    }
-                    "title" => item.title.clone(),
-                    "priority" => item.priority().map(status_word_keep_case).unwrap_or_default(),
-                    "status" => item.status().map(status_word).unwrap_or_default(),
-                    _ => String::new(),
-                })
-                .collect();
-            text.push_str(&format!("| {} |{nl}", cells.join(" | ")));
-            fixed += 1;
-        }
-        edits.push((at..at, text));
-    }
-    if edits.is_empty() {
-        return Ok(0);
-    }
-    edits.sort_by_key(|(r, _)| r.start);
-    let after = splice(&doc.text, &edits);
-    let change = crate::transaction::change(&model.ws, &doc.file, &doc.text, after, &edits);
-    crate::transaction::apply(&model.ws, &model.protected, &[change])?;
-    Ok(fixed)
-}
-
-fn status_word_keep_case(s: &str) -> String {
-    s.split_whitespace().next().unwrap_or("").to_string()
-}
-
-fn index_table(model: &Model) -> Option<&crate::markdown::Table> {
-    let doc = &model.ledger.doc;
-    let first = model.ledger.index.first()?;
-    doc.tables.iter().find(|t| t.rows.iter().any(|r| r.line == first.line))
 }
