@@ -259,7 +259,34 @@ fn attempt_order(c: &Ctx, f: &mut Vec<Finding>) {
         let numbered: Vec<(&crate::ledger::Attempt, u64)> =
             item.attempts.iter().filter_map(|a| a.number.map(|n| (a, n))).filter(|(_, n)| seen.insert(*n)).collect();
         let numbers: Vec<u64> = numbered.iter().map(|(_, n)| *n).collect();
-        let keep = increasing_run(&numbers);
+        // Some items list their attempts newest first: the direction is the item's own, the one
+        // most of its entries follow.
+        let up = increasing_run(&numbers);
+        let reversed: Vec<u64> = numbers.iter().rev().copied().collect();
+        let mut down = increasing_run(&reversed);
+        down.reverse();
+        let count = |v: &[bool]| v.iter().filter(|k| **k).count();
+        let newest_first = count(&down) > count(&up);
+        let keep = if newest_first { down } else { up };
+        let misplaced = keep.iter().filter(|k| !**k).count();
+        // A list kept in blocks (some oldest first, some newest first) has no one order to
+        // measure entries against: one finding for the item says so.
+        if misplaced > 3 && misplaced * 5 > numbers.len() {
+            if let Some((a, _)) = numbered.first() {
+                f.push(finding(
+                    &c.ledger_file(),
+                    a.line,
+                    Severity::Warning,
+                    "attempt-order",
+                    format!(
+                        "[{}] attempts follow no one order: {misplaced} of {} entries are out of sequence (blocks oldest first and newest first)",
+                        item.id,
+                        numbers.len()
+                    ),
+                ));
+            }
+            continue;
+        }
         for (k, (a, n)) in numbered.iter().enumerate() {
             if keep[k] {
                 continue;
@@ -272,6 +299,7 @@ fn attempt_order(c: &Ctx, f: &mut Vec<Finding>) {
                 (None, Some(a)) => format!("before #{a}"),
                 (None, None) => String::new(),
             };
+            let place = if newest_first { format!("{place}, in a list kept newest first") } else { place };
             f.push(finding(
                 &c.ledger_file(),
                 a.line,
@@ -360,7 +388,12 @@ fn artifact_missing(c: &Ctx, f: &mut Vec<Finding>) {
             let p = LINE_SUFFIX.replace(p, "");
             let p = p.as_ref();
             // `reports/.../<STAMP>/x.md`, `$STAMP`, `<loop_slug>`: a pattern, not a file.
-            if !crate::artifacts::is_template(p) && !c.model.ws.root.join(p).exists() {
+            // Run folders stay out of git, so another clone's artifacts are simply not here; a
+            // file missing from a folder that is here is what went wrong.
+            let path = c.model.ws.root.join(p.trim_end_matches('/'));
+            let folder_here =
+                path.parent().is_some_and(|d| d.is_dir() && d != c.model.ws.path(&c.model.ws.config.reports));
+            if !crate::artifacts::is_template(p) && folder_here && !path.exists() {
                 f.push(finding(
                     &c.ledger_file(),
                     a.line,

@@ -66,6 +66,9 @@ fn crafted() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "docs/fix_plan.md", CRAFTED);
     write(d.path(), "docs/index.md", "* [Guide](./guide.md)\n");
+    // The run folder is here but its run.json is not: a missing artifact. (A folder that is not
+    // here at all is another clone's run, not a finding.)
+    std::fs::create_dir_all(d.path().join("reports/x")).unwrap();
     write(
         d.path(),
         "plans/active/p.md",

@@ -290,3 +290,28 @@ fn lint_reports_what_is_wrong_once_and_nothing_that_is_not() {
     run(d.path(), &["lint", "--fix"]);
     assert_eq!(std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap(), before);
 }
+
+#[test]
+fn lint_reads_a_list_kept_newest_first_and_says_once_when_there_is_no_order() {
+    let entries = |ns: &[u64]| -> String {
+        ns.iter().map(|n| format!("  * [2026-01-01] Attempt #{n} — Result: partial.\n")).collect()
+    };
+    let d = tempfile::tempdir().unwrap();
+    let blocks: Vec<u64> =
+        [20, 21, 22, 23, 24, 10, 11, 12, 13, 14, 9, 8, 7, 6, 5, 1, 2, 3, 4, 15, 16, 17, 18, 19].to_vec();
+    write(
+        d.path(),
+        "docs/fix_plan.md",
+        &format!(
+            "# L\n\n## [A-1] One\n- Status: in_progress\n- Attempts History:\n{}\n## [B-2] Two\n- Status: in_progress\n- Attempts History:\n{}",
+            entries(&[6, 5, 4, 3, 2, 1]),
+            entries(&blocks)
+        ),
+    );
+    let j = json(&run(d.path(), &["lint", "--json"]));
+    let order: Vec<&serde_json::Value> =
+        j["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "attempt-order").collect();
+    // Newest first is an order: A-1 has no finding. B-2's blocks are one finding, not one per entry.
+    assert_eq!(order.len(), 1, "{order:?}");
+    assert!(order[0]["message"].as_str().unwrap().starts_with("[B-2] attempts follow no one order"), "{}", order[0]);
+}
