@@ -1,6 +1,9 @@
 //! `loop brief`: draft the next Do Now memo (`input.md`) from the ledger and plans, through a
 //! minijinja template, so that `loop next` reads it back to the same decision.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -8,6 +11,10 @@ use crate::focus;
 use crate::gate::Outcome;
 use crate::model::Model;
 use crate::next::{self, Decision};
+
+/// A Next Action marked done ("incomplete" is not "complete").
+static DONE_MARK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)✅|✔|^\s*\[x\]|\b(complete|completed|done)\b").unwrap());
 
 #[derive(Debug, Serialize)]
 struct Ctx {
@@ -88,7 +95,7 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     }
     // The first Next Action still to do: not marked done, not about a task the plan has closed.
     let current =
-        nested("Next Actions").into_iter().find(|(text, _)| !next_action_is_done(text, plan_of(model, plan_path)));
+        nested("Next Actions").into_iter().find(|(text, _)| !next_action_is_done(text, model.plan(plan_path)));
     if let Some((first, line)) = current {
         priorities.push(format!(
             "{}:{line} – [{}] Next Actions: {}",
@@ -171,32 +178,20 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     Ok(Brief { text, decision: d })
 }
 
-fn plan_of<'m>(model: &'m Model, path: &str) -> Option<&'m crate::plan::Plan> {
-    model.plans.iter().find(|p| p.path == path)
-}
-
-/// Whether a Next Action is already done: marked so (✅, `[x]`, "COMPLETE", "DONE"), or about
-/// tasks (`B1`, `Phase B1`) that the plan marks done and none still open.
+/// Whether a Next Action is already done: marked so (✅, `[x]`, "complete", "done" as words), or
+/// about tasks (`B1`, `Phase B1`) that the plan has all closed.
 fn next_action_is_done(text: &str, plan: Option<&crate::plan::Plan>) -> bool {
-    let upper = text.to_uppercase();
-    if text.contains('✅')
-        || text.contains('✔')
-        || upper.starts_with("[X]")
-        || upper.contains("COMPLETE")
-        || upper.contains("(DONE")
-        || upper.contains(" DONE ")
-        || upper.starts_with("DONE")
-    {
+    if DONE_MARK.is_match(text) {
         return true;
     }
     let Some(plan) = plan else { return false };
-    let mut named = plan
+    let named: Vec<&crate::plan::Task> = plan
         .phases
         .iter()
         .flat_map(|p| &p.tasks)
-        .filter(|t| text.split(|c: char| !c.is_ascii_alphanumeric() && c != '.').any(|w| w == t.id));
-    let first = named.next();
-    first.is_some_and(|t| !t.state.is_open()) && named.all(|t| !t.state.is_open())
+        .filter(|t| text.split(|c: char| !c.is_ascii_alphanumeric() && c != '.').any(|w| w == t.id))
+        .collect();
+    !named.is_empty() && named.iter().all(|t| !t.state.is_open())
 }
 
 /// The memo template and its name: `given`, else the workspace's templates/input.md, else the
@@ -265,3 +260,16 @@ pub fn write(
 
 /// The default template, for workspaces without `templates/input.md`.
 pub const DEFAULT_TEMPLATE: &str = include_str!("../templates/input.md");
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_next_action_is_done_when_it_says_so_in_words() {
+        for t in ["✅ A1 done", "[x] capture baseline", "Phase B COMPLETE (Attempt #4)", "done: rerun"] {
+            assert!(super::next_action_is_done(t, None), "{t}");
+        }
+        for t in ["Investigate the incomplete ROI", "Rerun the C1 comparison", "Abandon nothing"] {
+            assert!(!super::next_action_is_done(t, None), "{t}");
+        }
+    }
+}

@@ -123,11 +123,11 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
 
     let mut violations = Vec::new();
     // Fail closed: an index whose links cannot all be read protects nothing we can know of.
-    if let Some((line, why)) = staged_text.as_deref().and_then(|t| protect::index_problem(&ws.config.index, t)) {
+    if let Some(d) = staged_text.as_deref().and_then(|t| protect::index_problem(&ws.config.index, t)) {
         violations.push(Violation {
             path: index_rel.clone(),
             rule: Rule::IndexUnreadable,
-            message: format!("line {line}: {why}; the protected assets it lists cannot be read"),
+            message: format!("line {}: {}; the protected assets it lists cannot be read", d.line, d.message),
             fix: Rule::IndexUnreadable.advice(&index_rel, &ws.config.index),
         });
     }

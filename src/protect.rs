@@ -32,9 +32,8 @@ impl Protected {
         let linked = if index.is_file() {
             let text = crate::fsutil::read_utf8(&index, &ws.config.index)?;
             let dir = Path::new(&ws.config.index).parent().unwrap_or(Path::new(""));
-            let doc = crate::markdown::Document::parse(&ws.config.index, text);
-            unreadable = doc.diagnostics.iter().find(|d| d.is_error()).cloned();
-            links(&doc.text, dir)
+            unreadable = index_problem(&ws.config.index, &text);
+            links(&text, dir)
         } else {
             Vec::new()
         };
@@ -122,10 +121,10 @@ impl Protected {
     }
 }
 
-/// Why an index text cannot be read whole (`line N: message`), if it cannot.
-pub fn index_problem(file: &str, text: &str) -> Option<(usize, String)> {
+/// Why an index text cannot be read whole (an unclosed fence, an unterminated table), if it cannot.
+pub fn index_problem(file: &str, text: &str) -> Option<crate::diag::Diagnostic> {
     let doc = crate::markdown::Document::parse(file, text.to_string());
-    doc.diagnostics.iter().find(|d| d.is_error()).map(|d| (d.line, d.message.clone()))
+    doc.diagnostics.into_iter().find(|d| d.is_error())
 }
 
 /// Files at the root whose prose may call paths protected assets.

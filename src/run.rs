@@ -198,10 +198,11 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
     write(&dir.join("run.json"), json.as_bytes())?;
     let reports = root.join(&model.ws.config.reports);
     if reports.is_dir() || std::fs::create_dir_all(&reports).is_ok() {
-        // Replaced whole, so a reader never sees half a path.
-        let tmp = reports.join(format!("{LAST_RUN}.{}.tmp", std::process::id()));
-        if std::fs::write(&tmp, format!("{}\n", record.artifacts)).is_ok() {
-            let _ = std::fs::rename(&tmp, reports.join(LAST_RUN));
+        // Replaced whole, so a reader never sees half a path; a temp left by a kill is one
+        // `transaction::recover` clears.
+        let last = reports.join(LAST_RUN);
+        if let Ok(tmp) = crate::atomic::write_temp(&last, format!("{}\n", record.artifacts).as_bytes()) {
+            let _ = std::fs::rename(&tmp, &last);
         }
     }
     Ok(record)

@@ -48,20 +48,7 @@ pub struct ItemStatus {
     pub line: usize,
     /// A one-line bullet in an archive section rather than a `## [ID]` section.
     pub archived: bool,
-    pub attempts: Vec<AttemptStatus>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AttemptStatus {
-    /// `null` for a timestamped entry.
-    pub number: Option<u64>,
-    pub date: Option<String>,
-    /// A timestamped entry's time (`2026-01-22T02:40Z`).
-    pub time: Option<String>,
-    /// The task a timestamped entry names.
-    pub task: Option<String>,
-    pub result: Option<String>,
-    pub line: usize,
+    pub attempts: Vec<crate::ledger::Attempt>,
 }
 
 #[derive(Debug, Serialize)]
@@ -113,18 +100,7 @@ pub fn status(model: &Model) -> Status {
                     priority: i.priority().map(str::to_string),
                     line: i.line,
                     archived: i.archived,
-                    attempts: i
-                        .attempts
-                        .iter()
-                        .map(|a| AttemptStatus {
-                            number: a.number,
-                            date: a.date.clone(),
-                            time: a.time.clone(),
-                            task: a.task.clone(),
-                            result: a.result.clone(),
-                            line: a.line,
-                        })
-                        .collect(),
+                    attempts: i.attempts.clone(),
                 })
                 .collect(),
         },

@@ -94,7 +94,8 @@ pub struct Field {
     pub item: Option<usize>,
 }
 
-#[derive(Debug, Clone)]
+/// Serialized as `loop status --json` shows it (docs/json.md): byte ranges left out.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Attempt {
     /// `#N`; `None` for a timestamped entry.
     pub number: Option<u64>,
@@ -106,10 +107,13 @@ pub struct Attempt {
     pub result: Option<String>,
     pub line: usize,
     /// Index into `Document::items`; `None` for a heading (`### [ID] Attempt #N`, `### <time> — ID`).
+    #[serde(skip)]
     pub item: Option<usize>,
     /// The attempt's first line (the list item's text, or the heading).
+    #[serde(skip)]
     pub text: Range<usize>,
     /// The whole entry: the list item with its nested lines, or the heading's section.
+    #[serde(skip)]
     pub body: Range<usize>,
 }
 

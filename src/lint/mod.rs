@@ -118,21 +118,24 @@ fn sections<'m>(c: &Ctx<'m>) -> impl Iterator<Item = &'m crate::ledger::Item> {
     c.model.ledger.items.iter().filter(|i| !i.archived)
 }
 
-fn duplicate_id(c: &Ctx, f: &mut Vec<Finding>) {
+/// The entries whose ID (any case) an earlier entry has: (ID, line, the earlier line).
+fn repeats<'a>(entries: impl Iterator<Item = (&'a str, usize)>) -> Vec<(&'a str, usize, usize)> {
     let mut first: HashMap<String, usize> = HashMap::new();
-    for i in sections(c) {
-        match first.get(&i.id.to_ascii_uppercase()) {
-            Some(&line) => f.push(finding(
-                &c.ledger_file(),
-                i.line,
-                Severity::Error,
-                "duplicate-id",
-                format!("[{}] is already defined at line {line}", i.id),
-            )),
+    entries
+        .filter_map(|(id, line)| match first.get(&id.to_ascii_uppercase()) {
+            Some(&at) => Some((id, line, at)),
             None => {
-                first.insert(i.id.to_ascii_uppercase(), i.line);
+                first.insert(id.to_ascii_uppercase(), line);
+                None
             }
-        }
+        })
+        .collect()
+}
+
+fn duplicate_id(c: &Ctx, f: &mut Vec<Finding>) {
+    for (id, line, at) in repeats(sections(c).map(|i| (i.id.as_str(), i.line))) {
+        let message = format!("[{id}] is already defined at line {at}");
+        f.push(finding(&c.ledger_file(), line, Severity::Error, "duplicate-id", message));
     }
 }
 
@@ -178,20 +181,9 @@ fn index_status(c: &Ctx, f: &mut Vec<Finding>) {
 }
 
 fn index_duplicate(c: &Ctx, f: &mut Vec<Finding>) {
-    let mut first: HashMap<String, usize> = HashMap::new();
-    for row in &c.model.ledger.index {
-        match first.get(&row.id.to_ascii_uppercase()) {
-            Some(&line) => f.push(finding(
-                &c.ledger_file(),
-                row.line,
-                Severity::Warning,
-                "index-duplicate",
-                format!("Index row [{}] repeats the row at line {line}", row.id),
-            )),
-            None => {
-                first.insert(row.id.to_ascii_uppercase(), row.line);
-            }
-        }
+    for (id, line, at) in repeats(c.model.ledger.index.iter().map(|r| (r.id.as_str(), r.line))) {
+        let message = format!("Index row [{id}] repeats the row at line {at}");
+        f.push(finding(&c.ledger_file(), line, Severity::Warning, "index-duplicate", message));
     }
 }
 
@@ -217,36 +209,14 @@ fn section_without_index(c: &Ctx, f: &mut Vec<Finding>) {
     }
 }
 
-/// Each item's attempts with the highest number seen before each (None for the first), skipping
-/// repeats: what the ordering rules compare.
-fn attempt_runs<'m>(
-    c: &Ctx<'m>,
-) -> impl Iterator<Item = (&'m crate::ledger::Item, &'m crate::ledger::Attempt, u64, Option<u64>, bool)> {
-    c.model.ledger.items.iter().flat_map(|item| {
-        let mut prev: Option<u64> = None;
-        let mut numbers = BTreeSet::new();
-        item.attempts.iter().filter_map(move |a| {
-            let n = a.number?;
-            let repeated = !numbers.insert(n);
-            let before = prev;
-            if !repeated {
-                prev = Some(prev.map_or(n, |p| p.max(n)));
-            }
-            Some((item, a, n, before, repeated))
-        })
-    })
-}
-
 fn attempt_repeated(c: &Ctx, f: &mut Vec<Finding>) {
-    for (item, a, n, _, repeated) in attempt_runs(c) {
-        if repeated {
-            f.push(finding(
-                &c.ledger_file(),
-                a.line,
-                Severity::Warning,
-                "attempt-repeated",
-                format!("[{}] Attempt #{n} appears again", item.id),
-            ));
+    for item in &c.model.ledger.items {
+        let mut seen = BTreeSet::new();
+        for (a, n) in item.attempts.iter().filter_map(|a| a.number.map(|n| (a, n))) {
+            if !seen.insert(n) {
+                let message = format!("[{}] Attempt #{n} appears again", item.id);
+                f.push(finding(&c.ledger_file(), a.line, Severity::Warning, "attempt-repeated", message));
+            }
         }
     }
 }

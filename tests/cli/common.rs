@@ -121,3 +121,24 @@ pub fn git_ok(dir: &Path, args: &[&str]) -> String {
     assert!(o.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// `loop run` in `root`, returned once the step has printed "started" to the stdout log of the
+/// run folder `log_dir` (bounded wait): a step to interrupt.
+pub fn run_until_started(root: &Path, log_dir: &str) -> (std::process::Child, PathBuf) {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("loop"))
+        .args(["run"])
+        .current_dir(root)
+        .env("LOOP_NOW", NOW)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = root.join(log_dir).join("stdout.log");
+    for _ in 0..2000 {
+        if std::fs::read_to_string(&out).is_ok_and(|s| s.contains("started")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    (child, out)
+}

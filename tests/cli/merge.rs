@@ -14,24 +14,29 @@ fn merge_dir(name: &str) -> std::path::PathBuf {
 
 /// Merge one fixture with the driver into a temp workspace's docs/fix_plan.md; (exit code, dir).
 fn drive(name: &str) -> (Option<i32>, tempfile::TempDir) {
+    let (o, d) = drive_with(name, &[]);
+    assert_ne!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+    (o.status.code(), d)
+}
+
+/// The same with more arguments (`--json`): the driver's output, and the dir.
+fn drive_with(name: &str, extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
     let d = tempfile::tempdir().unwrap();
     let m = merge_dir(name);
     write(d.path(), "docs/fix_plan.md", &std::fs::read_to_string(m.join("ours.md")).unwrap());
     let ours = d.path().join("docs/fix_plan.md");
-    let o = run(
-        d.path(),
-        &[
-            "merge",
-            "file",
-            m.join("base.md").to_str().unwrap(),
-            ours.to_str().unwrap(),
-            m.join("theirs.md").to_str().unwrap(),
-            "--path",
-            "docs/fix_plan.md",
-        ],
-    );
-    assert_ne!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
-    (o.status.code(), d)
+    let (base, theirs) = (m.join("base.md"), m.join("theirs.md"));
+    let mut args = vec![
+        "merge",
+        "file",
+        base.to_str().unwrap(),
+        ours.to_str().unwrap(),
+        theirs.to_str().unwrap(),
+        "--path",
+        "docs/fix_plan.md",
+    ];
+    args.extend(extra);
+    (run(d.path(), &args), d)
 }
 
 fn items(text: &str) -> BTreeSet<String> {
@@ -251,23 +256,7 @@ fn bad_input_is_exit_2_and_writes_nothing() {
 /// sections.
 #[test]
 fn both_sides_adding_an_item_is_said_and_ordered_alike() {
-    let d = tempfile::tempdir().unwrap();
-    let m = merge_dir("3d751b79");
-    write(d.path(), "docs/fix_plan.md", &std::fs::read_to_string(m.join("ours.md")).unwrap());
-    let ours = d.path().join("docs/fix_plan.md");
-    let o = run(
-        d.path(),
-        &[
-            "merge",
-            "file",
-            m.join("base.md").to_str().unwrap(),
-            ours.to_str().unwrap(),
-            m.join("theirs.md").to_str().unwrap(),
-            "--path",
-            "docs/fix_plan.md",
-            "--json",
-        ],
-    );
+    let (o, d) = drive_with("3d751b79", &["--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let notes = json(&o)["notes"].to_string();
     assert!(
@@ -275,7 +264,7 @@ fn both_sides_adding_an_item_is_said_and_ordered_alike() {
         "{notes}"
     );
     assert!(notes.contains("Index: both sides added lines at the same place; kept both, ours first"), "{notes}");
-    let text = std::fs::read_to_string(&ours).unwrap();
+    let text = std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap();
     let at = |s: &str| text.find(s).unwrap();
     assert!(at("- [AT-PARALLEL-012-REGRESSION]") < at("- [META]"));
     assert!(at("## [AT-PARALLEL-012-REGRESSION]") < at("## [META]"));

@@ -197,22 +197,7 @@ fn nothing_under_docs_or_plans_changes_during_a_run() {
 #[test]
 fn ctrl_c_kills_the_child_and_still_records() {
     let d = demo("[D]", "echo started; sleep 30");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("loop"))
-        .args(["run"])
-        .current_dir(d.path())
-        .env("LOOP_NOW", NOW)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = d.path().join(format!("reports/demo/phase_b/{STAMP}/stdout.log"));
-    // Wait (bounded) until the step has started, then interrupt loop itself.
-    for _ in 0..2000 {
-        if std::fs::read_to_string(&out).is_ok_and(|s| s.contains("started")) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let (child, out) = run_until_started(d.path(), &format!("reports/demo/phase_b/{STAMP}"));
     let pid = child.id().to_string();
     assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
     let out_err = child.wait_with_output().unwrap();

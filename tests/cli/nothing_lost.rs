@@ -189,6 +189,13 @@ fn json_on_exit_one() {
     let o = run(d.path(), &["brief", "--json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(json(&o)["error"]["kind"], "failed");
+    // A manual step: nothing to run, said as JSON.
+    write(d.path(), "plans/active/x.md", &PLAN.replace("| `true` |", "| Read the images by hand. |"));
+    let o = run(d.path(), &["next", "--run", "--dry-run", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let j = json(&o);
+    assert!(j["error"]["message"].as_str().unwrap().contains("the step is manual"), "{j}");
+    assert_eq!(j["error"]["exit_code"], 1);
 }
 
 /// Case 9: an item whose section cannot be parsed is not written into.

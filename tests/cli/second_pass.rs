@@ -174,21 +174,7 @@ fn a_program_not_found_gets_a_hint_and_an_honest_note() {
 fn a_step_that_handles_ctrl_c_keeps_its_own_exit_code() {
     // The step traps SIGINT and exits 7, leaving a background child that would hold the pipes.
     let d = step_workspace(r#"bash -c 'trap "exit 7" INT; echo started; sleep 30 & wait'"#);
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("loop"))
-        .args(["run"])
-        .current_dir(d.path())
-        .env("LOOP_NOW", NOW)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = d.path().join(format!("reports/D-1/phase_a/{STAMP}/stdout.log"));
-    for _ in 0..2000 {
-        if std::fs::read_to_string(&out).is_ok_and(|s| s.contains("started")) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let (child, out) = run_until_started(d.path(), &format!("reports/D-1/phase_a/{STAMP}"));
     let t0 = std::time::Instant::now();
     assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     let o = child.wait_with_output().unwrap();
