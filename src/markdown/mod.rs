@@ -75,9 +75,12 @@ impl Document {
     pub fn parse(file: &str, text: String) -> Document {
         let mut line_starts = vec![0];
         // A line ends at `\n`, and — as CommonMark reads it — at a `\r` not followed by one.
+        // Found with memchr: this runs over every byte of an 800 KB ledger on each command.
         let b = text.as_bytes();
         line_starts.extend(
-            (0..b.len()).filter(|&i| b[i] == b'\n' || (b[i] == b'\r' && b.get(i + 1) != Some(&b'\n'))).map(|i| i + 1),
+            memchr::memchr2_iter(b'\n', b'\r', b)
+                .filter(|&i| b[i] == b'\n' || b.get(i + 1) != Some(&b'\n'))
+                .map(|i| i + 1),
         );
         let mut doc = Document {
             file: file.to_string(),
