@@ -36,7 +36,7 @@ pub(crate) fn artifacts_template(
     memo: Option<&crate::memo::Memo>,
     phase: Option<&Phase>,
 ) -> (String, Option<String>) {
-    let reports = model.ws.config.reports.trim_end_matches('/');
+    let reports = model.ws.config.reports.dir.trim_end_matches('/');
     let phase_dir = phase.map(|p| format!("phase_{}/", p.id.to_ascii_lowercase())).unwrap_or_default();
     let root = item
         .field("Artifacts Root")

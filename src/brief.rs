@@ -107,7 +107,7 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     let mut pitfalls: Vec<String> = nested("Risks/Assumptions").into_iter().map(|(t, _)| t).collect();
     pitfalls.push(format!(
         "Do not commit `{}/` artifacts; reference them only.",
-        model.ws.config.reports.trim_end_matches('/')
+        model.ws.config.reports.dir.trim_end_matches('/')
     ));
     pitfalls.push(format!("Do not modify protected assets listed in {}.", model.ws.config.index));
     pitfalls.push(
@@ -150,7 +150,7 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
         item: serde_json::json!({"id": d.item.id, "title": d.item.title, "status": d.item.status, "line": d.item.line}),
         plan: plan_path.to_string(),
         phase: serde_json::json!({"id": phase.id, "title": phase.title, "line": phase.line}),
-        task: serde_json::json!({"id": task.id, "description": task.description, "command": command, "line": task.line}),
+        task: serde_json::json!({"id": task.id, "description": task.description, "command": command, "line": task.line, "checks": d.verify_template}),
         next_task: serde_json::to_value(&d.next_task).unwrap_or_default(),
         stamp: d.stamp.clone(),
         artifacts: d.artifacts_template.clone(),

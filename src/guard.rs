@@ -118,8 +118,10 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
         allow.add(Glob::new(g).map_err(|e| Error::input("loop.yaml", 0, format!("reports_allow: {e}")))?);
     }
     let allow = allow.build().map_err(|e| Error::input("loop.yaml", 0, format!("reports_allow: {e}")))?;
-    let reports = format!("{}/", ws.config.reports.trim_matches('/'));
+    let reports = format!("{}/", ws.config.reports.dir.trim_matches('/'));
     let odb = repo.odb()?;
+    let reports_ignored = repo.is_path_ignored(join(&prefix, &format!("{reports}.loop-probe"))).unwrap_or(false);
+    let mut report_bytes = 0u64;
 
     let mut violations = Vec::new();
     // Fail closed: an index whose links cannot all be read protects nothing we can know of.
@@ -146,7 +148,20 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
         if adds {
             if let Some(rel) = in_ws(&new_path) {
                 if rel.starts_with(&reports) && !allow.is_match(&rel) {
-                    push(&new_path, Rule::Reports, format!("run artifacts under {reports} stay out of git"));
+                    let ignored = repo.is_path_ignored(&new_path).unwrap_or(false);
+                    let size = odb.read_header(delta.new_file().id()).map(|(n, _)| n as u64).unwrap_or(0);
+                    // Un-ignored on purpose (`!/reports/README.md` beside `/reports/*`): not a run artifact.
+                    if !reports_ignored || ignored {
+                        match ws.config.reports.admits(&rel, size) {
+                            Err(why) => push(&new_path, Rule::Reports, why),
+                            Ok(()) if ignored => push(
+                                &new_path,
+                                Rule::Reports,
+                                ".gitignore ignores it (it was added with -f); reports are published only where .gitignore lets them".into(),
+                            ),
+                            Ok(()) => report_bytes += size,
+                        }
+                    }
                 }
                 if status == Delta::Modified && protected.is_frozen(&rel) {
                     push(
@@ -200,6 +215,19 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
             }
         }
     }
+    if report_bytes > ws.config.reports.max_turn_bytes {
+        let dir = reports.trim_end_matches('/');
+        violations.push(Violation {
+            path: format!("{dir}/"),
+            rule: Rule::Reports,
+            message: format!(
+                "{report_bytes} bytes of reports in one commit is over `reports.max_turn_bytes` ({})",
+                ws.config.reports.max_turn_bytes
+            ),
+            fix: "unstage some reports (`git restore --staged FILE`) or raise reports.max_turn_bytes in loop.yaml"
+                .into(),
+        });
+    }
     Ok(Report { repository: workdir.display().to_string(), staged, violations })
 }
 
@@ -217,7 +245,7 @@ impl Rule {
         let p = quote(path);
         match self {
             Rule::Reports => format!(
-                "unstage the report: `git restore --staged {p}` (`git rm --cached {p}` before the first commit); keep reports/ in .gitignore"
+                "unstage the report: `git restore --staged {p}` (`git rm --cached {p}` before the first commit); keep reports/ in .gitignore, or publish small reports with loop.yaml `reports: {{policy: publish}}`"
             ),
             Rule::ProtectedDeleted => format!(
                 "restore the file: `git restore --staged --worktree {p}`; to retire it on purpose, remove it from {index} in the same commit"

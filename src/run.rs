@@ -89,7 +89,7 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
     let command = runnable(d)?.to_string();
     let root = &model.ws.root;
     write(&dir.join("commands.txt"), format!("# cwd: {}\n{command}\n", root.display()).as_bytes())?;
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+    catch_interrupts();
 
     let start = clock::now()?;
     let t0 = Instant::now();
@@ -196,7 +196,7 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
     };
     let json = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
     write(&dir.join("run.json"), json.as_bytes())?;
-    let reports = root.join(&model.ws.config.reports);
+    let reports = root.join(&model.ws.config.reports.dir);
     if reports.is_dir() || std::fs::create_dir_all(&reports).is_ok() {
         // Replaced whole, so a reader never sees half a path; a temp left by a kill is one
         // `transaction::recover` clears.
@@ -206,6 +206,25 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
         }
     }
     Ok(record)
+}
+
+/// From now on a Ctrl-C sets a flag that running steps and turns look at,
+/// instead of killing loop mid-write.
+pub fn catch_interrupts() {
+    static SET: std::sync::Once = std::sync::Once::new();
+    SET.call_once(|| {
+        let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+    });
+}
+
+/// Whether a Ctrl-C came since `catch_interrupts`.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Show a child's output on our stderr; a closed stderr must not stop the work.
+pub fn echo_stderr(bytes: &[u8]) {
+    let _ = std::io::stderr().write_all(bytes);
 }
 
 /// The shell steps run in: bash where it is installed (memos write bash: `|&`, `[[ ]]`), else sh.
@@ -259,7 +278,7 @@ pub fn shell_quote(s: &str) -> String {
 
 /// The child finds this very `loop` first on its PATH, so a plan can name `loop ...` steps on a
 /// machine where loop is not installed (e.g. run through `cargo run`).
-fn child_path() -> std::ffi::OsString {
+pub fn child_path() -> std::ffi::OsString {
     let mut dirs: Vec<PathBuf> =
         std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)).into_iter().collect();
     if let Some(p) = std::env::var_os("PATH") {

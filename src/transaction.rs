@@ -107,7 +107,7 @@ pub fn apply(ws: &Workspace, protected: &Protected, changes: &[Change]) -> Resul
         }
         step_pause();
     }
-    let intent = ws.path(&ws.config.reports).join(INTENT);
+    let intent = ws.path(&ws.config.reports.dir).join(INTENT);
     let single = files.len() == 1;
     if !single {
         // One file needs no journal: its rename is the commit.
@@ -145,7 +145,7 @@ pub struct Recovered {
 /// folders loop writes (`dirs`) are removed. Only with the workspace lock — a live writer's temps
 /// are its own — so a reader that cannot have the lock leaves everything for the next writer.
 pub fn recover(ws: &Workspace, dirs: &[PathBuf]) -> Result<Recovered> {
-    let intent = ws.path(&ws.config.reports).join(INTENT);
+    let intent = ws.path(&ws.config.reports.dir).join(INTENT);
     let has_intent = intent.is_file();
     let strays = |d: &Path| -> Vec<PathBuf> {
         std::fs::read_dir(d)
@@ -157,7 +157,7 @@ pub fn recover(ws: &Workspace, dirs: &[PathBuf]) -> Result<Recovered> {
             .collect()
     };
     let mut dirs: Vec<PathBuf> = dirs.to_vec();
-    dirs.push(ws.path(&ws.config.reports));
+    dirs.push(ws.path(&ws.config.reports.dir));
     dirs.sort();
     dirs.dedup();
     if !has_intent && dirs.iter().all(|d| strays(d).is_empty()) {

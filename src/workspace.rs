@@ -23,8 +23,8 @@ pub struct Config {
     pub index: String,
     /// The Do Now memo.
     pub input: String,
-    /// Where run artifacts go; never committed.
-    pub reports: String,
+    /// Where run artifacts go, and whether commits may take any of them.
+    pub reports: crate::publish::Reports,
     /// Extra protected globs.
     pub protected: Vec<String>,
     /// Protected globs that may not even be modified in a commit.
@@ -33,6 +33,8 @@ pub struct Config {
     pub reports_allow: Vec<String>,
     /// Largest staged file the guard lets through, in bytes.
     pub max_staged_bytes: u64,
+    /// `loop orchestrate`: the agents of each role, turn limits and budgets.
+    pub orchestrate: Option<crate::orchestrate::config::Settings>,
 }
 
 impl Default for Config {
@@ -45,11 +47,12 @@ impl Default for Config {
                 .to_vec(),
             index: "docs/index.md".into(),
             input: "input.md".into(),
-            reports: "reports".into(),
+            reports: Default::default(),
             protected: Vec::new(),
             frozen: Vec::new(),
             reports_allow: Vec::new(),
             max_staged_bytes: 5_000_000,
+            orchestrate: None,
         }
     }
 }

@@ -67,7 +67,7 @@ fn list_files(dir: &Path, rel: &str, out: &mut Vec<String>) {
 
 /// The run folder `loop next --run` wrote last.
 pub fn last_run(model: &Model) -> Result<PathBuf> {
-    let p = model.ws.path(&model.ws.config.reports).join(LAST_RUN);
+    let p = model.ws.path(&model.ws.config.reports.dir).join(LAST_RUN);
     let text = std::fs::read_to_string(&p).map_err(|_| {
         Error::Usage(format!("--last-run: no run recorded yet ({} missing); run `loop next --run`", p.display()))
     })?;

@@ -12,8 +12,12 @@ mod lint;
 pub mod mcp;
 mod merge;
 mod next;
+mod orchestrate;
+mod runs;
 mod sim;
+mod state;
 mod status;
+mod turn;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,8 +39,12 @@ use lint::LintArgs;
 pub use mcp::McpArgs;
 use merge::MergeAction;
 use next::{NextArgs, RunArgs};
+use orchestrate::OrchestrateArgs;
+use runs::RunsArgs;
 use sim::SimCommand;
+use state::StateArgs;
 use status::StatusArgs;
+use turn::TurnArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -127,6 +135,24 @@ pub enum Command {
         after_help = "Examples:\n  # what an agent's MCP configuration runs\n  loop mcp --root /path/to/workspace\n  # also let the agent run steps\n  loop mcp --allow-run\n\nTools: status, next, attempt, lint, brief, gate_check, compare, run.\nResources: ledger://items/{id}, plan://{path}. Logs go to stderr."
     )]
     Mcp(McpArgs),
+    /// One supervisor or engineer turn in this clone, now: the agent's work, checked, recorded, committed.
+    #[command(
+        after_help = "Examples:\n  # the supervisor writes the next memo (builtin: loop brief --write)\n  loop turn --role supervisor\n  # the engineer does the memo's step; loop runs its checks and\n  # records the attempt from what it measured\n  loop turn --role engineer\n  loop turn --role engineer --json\n\nAgents, prompts and limits: `orchestrate:` in loop.yaml (README,\n\"Orchestrating agents\"). Exit status: 0 ok, 3 agent_failed, 4 timeout,\n5 idle, 6 limit, 8 blocked, 9 gate_failed, 10 stalled, 130 interrupted,\n2 bad input."
+    )]
+    Turn(TurnArgs),
+    /// Run this role's next turns, taking turns with the other role (through git with --sync-via-git).
+    #[command(
+        after_help = "Examples:\n  # on the supervisor's clone\n  loop orchestrate --role supervisor --sync-via-git --iterations 3\n  # on the engineer's clone, at the same time\n  loop orchestrate --role engineer --sync-via-git --iterations 3\n  # both roles in one clone, one process each\n  loop orchestrate --role engineer --iterations 2\n\nWith no state yet the supervisor goes first. A turn killed at any phase\nis finished by the next start of its role. Exit status: 0 when the turns\nare done; else the outcome that stopped them (6 limit, 7 budget,\n8 blocked, 10 stalled, 130 interrupted), 1 a failed push, 2 bad input."
+    )]
+    Orchestrate(OrchestrateArgs),
+    /// Show whose turn it is and who holds a running turn (expired leases too); repair by hand.
+    #[command(
+        after_help = "Examples:\n  loop state\n  loop state --json\n  # end the engineer's stuck turn by hand, handing over\n  loop state stamp engineer fail\n  loop state reset"
+    )]
+    State(StateArgs),
+    /// List the turns taken: iteration, role, outcome, duration, cost, commit.
+    #[command(after_help = "Examples:\n  loop runs\n  loop runs --json")]
+    Runs(RunsArgs),
     /// The built-in nanoBragg-compatible diffraction simulator and its profiler.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -149,6 +175,10 @@ impl Cli {
             Command::Lint(a) => a.json,
             Command::Merge(MergeAction::File { json, .. }) => *json,
             Command::Merge(_) | Command::Mcp(_) => false,
+            Command::Turn(a) => a.json,
+            Command::Orchestrate(a) => a.json,
+            Command::State(a) => a.json,
+            Command::Runs(a) => a.json,
             Command::Sim(s) => s.wants_json(),
         }
     }
@@ -177,6 +207,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         // `main` serves MCP itself: the CLI does not call the other front end.
         Command::Mcp(_) => Err(Error::Usage("`loop mcp` is served by main".into())),
         Command::Sim(s) => sim::cmd_sim(s),
+        Command::Turn(a) => turn::cmd_turn(&cli, a),
+        Command::Orchestrate(a) => orchestrate::cmd_orchestrate(&cli, a),
+        Command::State(a) => state::cmd_state(&cli, a),
+        Command::Runs(a) => runs::cmd_runs(&cli, a),
     }
 }
 
@@ -255,6 +289,11 @@ pub(crate) fn shell_word(s: &str) -> String {
     } else {
         run::shell_quote(s)
     }
+}
+
+/// `--role supervisor|engineer`.
+pub(crate) fn role(s: &str) -> std::result::Result<ledger_loop::orchestrate::config::RoleName, String> {
+    s.parse()
 }
 
 pub(crate) fn load(cli_root: &Option<PathBuf>) -> Result<Model> {

@@ -362,7 +362,7 @@ fn artifact_missing(c: &Ctx, f: &mut Vec<Finding>) {
             // file missing from a folder that is here is what went wrong.
             let path = c.model.ws.root.join(p.trim_end_matches('/'));
             let folder_here =
-                path.parent().is_some_and(|d| d.is_dir() && d != c.model.ws.path(&c.model.ws.config.reports));
+                path.parent().is_some_and(|d| d.is_dir() && d != c.model.ws.path(&c.model.ws.config.reports.dir));
             if !crate::artifacts::is_template(p) && folder_here && !path.exists() {
                 f.push(finding(
                     &c.ledger_file(),

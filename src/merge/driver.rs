@@ -71,6 +71,32 @@ pub fn install(cwd: &Path, root: Option<&Path>) -> Result<DriverStatus> {
     status(cwd, root)
 }
 
+/// The same, with the attribute lines in the clone's own `.git/info/attributes` (no tracked
+/// file changes): what `loop orchestrate` does before its first pull.
+pub fn install_local(cwd: &Path, root: Option<&Path>) -> Result<()> {
+    let (repo, _, lines) = wanted(cwd, root)?;
+    let attrs = repo.commondir().join("info/attributes");
+    let text = std::fs::read_to_string(&attrs).unwrap_or_default();
+    let missing: Vec<&String> = lines.iter().filter(|l| !text.lines().any(|t| t.trim() == l.as_str())).collect();
+    if !missing.is_empty() {
+        std::fs::create_dir_all(repo.commondir().join("info")).map_err(|e| Error::io(&attrs, e))?;
+        let mut new = text.clone();
+        if !new.is_empty() && !new.ends_with('\n') {
+            new.push('\n');
+        }
+        for l in missing {
+            new.push_str(l);
+            new.push('\n');
+        }
+        std::fs::write(&attrs, new).map_err(|e| Error::io(&attrs, e))?;
+    }
+    let bin = std::env::current_exe().map_err(|e| Error::io("loop", e))?;
+    let mut config = repo.config()?.open_level(git2::ConfigLevel::Local)?;
+    config.set_str(&format!("merge.{NAME}.name"), "ledger-loop: merge the ledger and plans by structure")?;
+    config.set_str(&format!("merge.{NAME}.driver"), &command(&bin))?;
+    Ok(())
+}
+
 /// Remove the attribute lines and the driver config; everything else stays.
 pub fn uninstall(cwd: &Path, root: Option<&Path>) -> Result<DriverStatus> {
     let (repo, attrs, lines) = wanted(cwd, root)?;

@@ -204,3 +204,38 @@ fn outside_a_repository_is_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("git:"), "{}", stderr(&o));
 }
+
+#[test]
+fn an_unignored_reports_readme_passes_and_publish_lets_small_reports_in() {
+    let d = repo();
+    let p = d.path();
+    // A project that ignores its run folders but tracks the folder's README.
+    write(p, ".gitignore", "/reports/*\n!/reports/README.md\n");
+    write(p, "reports/README.md", "# Reports\n");
+    git_ok(p, &["add", "-A"]);
+    let o = commit(p, "first");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    write(p, "reports/x/trace.json", "{}");
+    git_ok(p, &["add", "-f", "reports/x/trace.json"]);
+    assert!(!commit(p, "forced").status.success(), "a forced run artifact still stops the commit");
+    git_ok(p, &["rm", "-q", "--cached", "reports/x/trace.json"]);
+    // `publish`: small files of the listed kinds go in; other kinds, big files and logs do not.
+    write(p, "loop.yaml", "reports: {policy: publish, extensions: [md, json], max_file_bytes: 100}\n");
+    write(p, ".gitignore", "*.log\n");
+    write(p, "reports/r1/summary.md", "fine\n");
+    write(p, "reports/r1/metrics.json", "{\"corr\": 1}\n");
+    git_ok(p, &["add", "-A"]);
+    let o = commit(p, "publish");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    write(p, "reports/r2/trace.bin", "x");
+    write(p, "reports/r2/big.json", &"x".repeat(200));
+    write(p, "reports/r2/run.log", "x");
+    git_ok(p, &["add", "-A"]);
+    git_ok(p, &["add", "-f", "reports/r2/run.log"]);
+    let o = commit(p, "too much");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("reports/r2/trace.bin: not a kind `reports.extensions` publishes (.md, .json)"), "{err}");
+    assert!(err.contains("reports/r2/big.json: 200 bytes is over `reports.max_file_bytes` (100)"), "{err}");
+    assert!(err.contains("reports/r2/run.log: a .log file"), "{err}");
+}

@@ -149,8 +149,23 @@ fn the_crate_has_no_import_circle() {
 fn every_subcommand_has_its_file_and_no_file_is_long() {
     let cli = repo_root().join("src/cli");
     for name in [
-        "status", "next", "attempt", "guard", "hook", "compare", "hotspots", "gate", "brief", "lint", "merge", "mcp",
+        "status",
+        "next",
+        "attempt",
+        "guard",
+        "hook",
+        "compare",
+        "hotspots",
+        "gate",
+        "brief",
+        "lint",
+        "merge",
+        "mcp",
         "sim",
+        "turn",
+        "orchestrate",
+        "state",
+        "runs",
     ] {
         assert!(cli.join(format!("{name}.rs")).is_file(), "src/cli/{name}.rs");
     }

@@ -15,6 +15,7 @@ mod mcp;
 mod merge;
 mod next;
 mod nothing_lost;
+mod orchestrate;
 mod properties;
 mod reading;
 mod second_pass;

@@ -1,0 +1,262 @@
+//! The work of a turn. The engineer: a command step is run by loop itself, as `loop next --run`;
+//! a manual step goes to the agent with the memo, after which loop runs the step's checks
+//! itself. The supervisor: `builtin` (`loop brief --write`) or its agent writes the next memo.
+//! Either way the outcome comes from what loop measured.
+
+use std::path::Path;
+
+use super::agent::{self, End, Proc, Watch};
+use super::config::{RoleName, BUILTIN};
+use super::ctx::Ctx;
+use super::journal::{Check, Journal, Step, Work};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::next;
+
+const ENGINEER_PROMPT: &str = "You are the engineer of this repository's plan-and-ledger loop. Do the Do Now step of \
+the memo below, here, and nothing else. Do not edit input.md or any protected asset (docs/index.md lists them). Put run \
+artifacts where the memo says. When the work is done, stop: loop runs the memo's checks itself and records the attempt \
+in the ledger from what it measures.\n";
+
+const SUPERVISOR_PROMPT: &str = "You are the supervisor of this repository's plan-and-ledger loop. Read the ledger \
+(docs/fix_plan.md), the plans under plans/active/ and the latest attempts, then write the next Do Now in input.md \
+(Focus, one step with its exact command or the manual work and its checks, Artifacts, If Blocked) and update the plans. \
+Change nothing else; do not run the step.\n";
+
+/// How many attempts the ledger holds and every task's state, for telling progress.
+pub fn fingerprint(model: &Model) -> (usize, String) {
+    let attempts = model.ledger.items.iter().map(|i| i.attempts.len()).sum();
+    let mut tasks = String::new();
+    for p in &model.plans {
+        for ph in &p.phases {
+            for t in &ph.tasks {
+                tasks.push_str(&format!("{}:{}:{}\n", p.path, t.id, t.state.marker()));
+            }
+        }
+    }
+    for i in &model.ledger.items {
+        for t in &i.tasks {
+            tasks.push_str(&format!("{}:{}:{}\n", i.id, t.id, t.state.marker()));
+        }
+    }
+    (attempts, tasks)
+}
+
+/// Do the role's work, or carry on with it after a crash.
+pub fn run(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
+    match ctx.role {
+        RoleName::Engineer => engineer(ctx, j),
+        RoleName::Supervisor => supervisor(ctx, j),
+    }
+}
+
+fn supervisor(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
+    let agent = ctx.settings.agent(RoleName::Supervisor).unwrap_or(BUILTIN).to_string();
+    if agent == BUILTIN {
+        let t = std::time::Instant::now();
+        return Ok(match crate::brief::write(ctx.ws.clone(), None, None, false) {
+            Ok(w) => Work {
+                outcome: "ok".into(),
+                detail: format!("wrote {} for [{}]", w.path, w.decision.item.id),
+                item: Some(w.decision.item.id.clone()),
+                task: w.decision.task.as_ref().map(|t| t.id.clone()),
+                by: BUILTIN.into(),
+                duration_s: t.elapsed().as_secs_f64(),
+                ..Work::default()
+            },
+            Err(e @ (Error::Failed(_) | Error::Input { .. })) => Work {
+                outcome: "gate_failed".into(),
+                detail: format!("no memo written: {e}"),
+                by: BUILTIN.into(),
+                ..Work::default()
+            },
+            Err(e) => return Err(e),
+        });
+    }
+    let prompt = prompt_text(ctx, RoleName::Supervisor, SUPERVISOR_PROMPT)?;
+    let end = run_proc(ctx, j, "agent", &agent, Some(&prompt))?;
+    Ok(agent_work(&end, "agent"))
+}
+
+fn engineer(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
+    let step = match &j.step {
+        Some(s) => s.clone(),
+        None => {
+            let model = Model::load(ctx.ws.clone())?;
+            let d = next::decide_now(&model, None, None)?;
+            let (attempts_before, tasks_before) = fingerprint(&model);
+            let s = Step {
+                item: d.item.id.clone(),
+                task: d.task.as_ref().map(|t| t.id.clone()).or(d.phase.as_ref().map(|p| p.id.clone())),
+                blocked: d.blocked.clone(),
+                manual: d.manual,
+                command: d.command.clone(),
+                verify: d.verify.clone(),
+                artifacts: d.artifacts.trim_end_matches('/').to_string(),
+                attempts_before,
+                tasks_before,
+            };
+            j.step = Some(s.clone());
+            j.save(ctx.ws)?;
+            s
+        }
+    };
+    let base = Work { item: Some(step.item.clone()), task: step.task.clone(), ..Work::default() };
+    if let Some(why) = &step.blocked {
+        return Ok(Work {
+            outcome: "gate_failed".into(),
+            detail: format!("the step is blocked: {why}"),
+            by: "loop".into(),
+            ..base
+        });
+    }
+    if !step.manual {
+        return command_step(ctx, j, base);
+    }
+    let agent = ctx.settings.agent(RoleName::Engineer).ok_or_else(|| {
+        Error::Usage("the step is manual and loop.yaml sets no `orchestrate.roles.engineer.agent` to do it".into())
+    })?;
+    let memo = std::fs::read_to_string(ctx.ws.path(&ctx.ws.config.input)).unwrap_or_default();
+    let prompt = format!("{}\n{memo}", prompt_text(ctx, RoleName::Engineer, ENGINEER_PROMPT)?);
+    let end = run_proc(ctx, j, "agent", agent, Some(&prompt))?;
+    let mut work = Work { ..agent_work(&end, "agent") };
+    work.item = base.item;
+    work.task = base.task;
+    if work.outcome == "ok" {
+        for (k, v) in step.verify.iter().enumerate() {
+            let what = format!("verify {}", k + 1);
+            let end = run_proc(ctx, j, &what, v, None)?;
+            let log = agent::rel(&j.dir, &format!("verify-{}.log", k + 1)).display().to_string();
+            work.verify.push(Check { command: v.clone(), exit_code: end.exit_code, log });
+            if end.killed.is_some() {
+                work.outcome = end.killed.map_or("ok", |k| if k == "interrupted" { k } else { "timeout" }).into();
+                break;
+            }
+        }
+    }
+    Ok(work)
+}
+
+/// A command step: run by loop, exactly as `loop next --run`, with the lease renewed meanwhile.
+fn command_step(ctx: &Ctx, j: &mut Journal, base: Work) -> Result<Work> {
+    let model = Model::load(ctx.ws.clone())?;
+    let d = next::decide_now(&model, None, None)?;
+    let record = std::thread::scope(|s| {
+        let h = s.spawn(|| crate::run::execute(&model, &d, true));
+        let mut last = std::time::Instant::now();
+        while !h.is_finished() {
+            if last.elapsed() >= ctx.heartbeat_every() {
+                ctx.heartbeat(j);
+                last = std::time::Instant::now();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        h.join().unwrap_or_else(|_| Err(Error::Failed("the step's runner panicked".into())))
+    })?;
+    let outcome = if record.ended_by_interrupt() { "interrupted" } else { "ok" };
+    let detail = if record.exit_code == 0 {
+        format!("loop ran `{}`: exit 0 after {:.1} s", record.command, record.duration_s)
+    } else {
+        format!("loop ran `{}`: {}", record.command, record.failure())
+    };
+    Ok(Work {
+        outcome: outcome.into(),
+        detail,
+        exit_code: Some(record.exit_code),
+        duration_s: record.duration_s,
+        by: "command".into(),
+        run_folder: Some(record.artifacts.clone()),
+        ..base
+    })
+}
+
+fn prompt_text(ctx: &Ctx, role: RoleName, default: &str) -> Result<String> {
+    match &ctx.settings.roles.get(role).prompt {
+        Some(p) => crate::fsutil::read_utf8(&ctx.ws.path(p), p),
+        None => Ok(default.to_string()),
+    }
+}
+
+/// The outcome an agent's end makes.
+fn agent_work(end: &End, by: &str) -> Work {
+    let took = format!("after {:.1} s", end.duration_s);
+    let (outcome, detail) = match (end.killed, end.exit_code, &end.limit) {
+        (Some("killed"), _, _) => ("agent_failed", format!("the agent was killed from outside {took}")),
+        (Some(k), _, _) => (k, format!("loop ended the agent's process group ({k}) {took}")),
+        (None, _, Some(l)) => ("limit", l.clone()),
+        (None, Some(0), None) => ("ok", format!("the agent exited 0 {took}")),
+        (None, code, None) => ("agent_failed", format!("the agent exited {} {took}", code.unwrap_or(-1))),
+    };
+    Work {
+        outcome: outcome.into(),
+        detail,
+        exit_code: end.exit_code,
+        duration_s: end.duration_s,
+        cost_usd: end.cost_usd,
+        by: by.into(),
+        ..Work::default()
+    }
+}
+
+/// Start a process (or find the one a crashed loop left running) and watch it to its end.
+fn run_proc(ctx: &Ctx, j: &mut Journal, what: &str, command: &str, stdin: Option<&str>) -> Result<End> {
+    let root = &ctx.ws.root;
+    let p = match j.proc.clone().filter(|p| p.what == what) {
+        Some(p) => {
+            ctx.say(&format!("resuming: {what} (pid {}) from the interrupted turn {}\n", p.pid, j.turn));
+            p
+        }
+        None => {
+            let (log, exit_file, input) = if what == "agent" {
+                let input = agent::rel(&j.dir, "prompt.txt");
+                write(&root.join(&input), stdin.unwrap_or(""))?;
+                (j.log.clone().into(), agent::rel(&j.dir, "agent.exit"), input)
+            } else {
+                let n = what.trim_start_matches("verify ");
+                (
+                    agent::rel(&j.dir, &format!("verify-{n}.log")),
+                    agent::rel(&j.dir, &format!("verify-{n}.exit")),
+                    "/dev/null".into(),
+                )
+            };
+            let started_at = super::state::rfc3339(chrono::Utc::now());
+            let env = ctx.env(j);
+            let pid = agent::start(root, command, &root.join(&input), &root.join(&log), &root.join(&exit_file), &env)?;
+            let p = Proc {
+                pid,
+                what: what.into(),
+                started_at,
+                log: log.display().to_string(),
+                exit_file: exit_file.display().to_string(),
+            };
+            j.proc = Some(p.clone());
+            j.save(ctx.ws)?;
+            p
+        }
+    };
+    let started = super::state::parse_time(&p.started_at).unwrap_or_else(chrono::Utc::now);
+    let every = ctx.heartbeat_every();
+    let mut beat = || ctx.heartbeat(j);
+    let interrupted = crate::run::interrupted;
+    let mut w = Watch {
+        turn_timeout: ctx.settings.turn_timeout.0,
+        idle_timeout: ctx.settings.idle_timeout.0,
+        echo: ctx.echo,
+        heartbeat: &mut beat,
+        heartbeat_every: every,
+        interrupted: &interrupted,
+    };
+    let end = agent::watch(&p, root, started, &mut w)?;
+    // Whatever the process left running goes with it.
+    agent::kill_group(p.pid);
+    j.proc = None;
+    j.save(ctx.ws)?;
+    Ok(end)
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}

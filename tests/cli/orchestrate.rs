@@ -1,0 +1,440 @@
+//! `loop orchestrate`, `loop turn`, `loop state`, `loop runs` against real git repositories (a
+//! bare remote and clones), with the scripted stand-in agent of tests/agents/stand-in.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::common::*;
+
+fn stand_in() -> String {
+    repo_root().join("tests/agents/stand-in").display().to_string()
+}
+
+fn path_env() -> String {
+    let bin = assert_cmd::cargo::cargo_bin("loop");
+    format!("{}:{}", bin.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default())
+}
+
+fn with_env(c: &mut Command) -> &mut Command {
+    c.env("PATH", path_env())
+        .env("NO_COLOR", "1")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.org")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.org")
+        .env_remove("LOOP_NOW")
+        .env_remove("LOOP_TEST_PAUSE_AFTER")
+}
+
+fn sh(dir: &Path, line: &str) -> String {
+    let o = with_env(Command::new("bash").args(["-c", line]).current_dir(dir)).output().unwrap();
+    assert!(o.status.success(), "{line}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn looped(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("loop"));
+    with_env(c.args(args).current_dir(dir));
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+fn lp(dir: &Path, args: &[&str]) -> Output {
+    looped(dir, args, &[]).output().unwrap()
+}
+
+fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    looped(dir, args, env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+fn finish(child: Child, secs: u64) -> Output {
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(o) => o.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &id.to_string()]).status();
+            panic!("loop did not finish in {secs} s");
+        }
+    }
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(secs), "waited {secs} s for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A three-task workspace whose manual tasks name their checks, in git, with `orchestrate:`
+/// settings: the engineer's agent is the stand-in with `engineer` as its arguments.
+fn demo(dir: &Path, engineer: &str, settings: &str) {
+    write(dir, "docs/fix_plan.md", "# Fix Plan\n\n## [DEMO-001] Write the notes\n- Status: in_progress\n- Plan Reference: plans/active/demo.md\n- Attempts History:\n  * [2026-01-01] Attempt #1 — Result: planning. Plan written.\n");
+    let mut plan = String::from("# Demo plan\n- Initiative: DEMO-001\n\n### Phase A — Notes\nGoal: three notes.\nPrereqs: None.\nExit Criteria: the notes exist.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n");
+    for t in ["A1", "A2", "A3"] {
+        plan.push_str(&format!("| {t} | Write notes/{t}.md by hand | [ ] | then run `test -s notes/{t}.md` |\n"));
+    }
+    write(dir, "plans/active/demo.md", &plan);
+    write(dir, "docs/index.md", "# Index\n- [Spec](spec.md) — the spec.\n");
+    write(dir, "docs/spec.md", "The spec.\n");
+    write(dir, ".gitignore", "/reports/\n");
+    let agent = format!("{} {engineer}", stand_in());
+    let mut yaml = format!("orchestrate:\n  roles:\n    engineer: {{agent: {agent:?}}}\n{settings}");
+    for (k, v) in [("idle_timeout", "20s"), ("lease", "2s"), ("poll", "100ms")] {
+        if !settings.contains(k) {
+            yaml.push_str(&format!("  {k}: {v}\n"));
+        }
+    }
+    write(dir, "loop.yaml", &yaml);
+}
+
+struct Remote {
+    _tmp: tempfile::TempDir,
+    bare: PathBuf,
+    supervisor: PathBuf,
+    engineer: PathBuf,
+    calls: PathBuf,
+}
+
+/// A bare repository seeded with the demo workspace, and a clone for each role.
+fn remote(engineer: &str, settings: &str) -> Remote {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let calls = t.join("calls.txt");
+    let seed = t.join("seed");
+    demo(&seed, &format!("calls {} {engineer}", calls.display()), settings);
+    sh(t, "git init -q --bare -b main remote.git");
+    sh(
+        &seed,
+        "git init -q -b main && git add -A && git commit -qm 'The demo workspace' && git push -q ../remote.git main",
+    );
+    sh(t, "git clone -q remote.git supervisor && git clone -q remote.git engineer");
+    Remote {
+        bare: t.join("remote.git"),
+        supervisor: t.join("supervisor"),
+        engineer: t.join("engineer"),
+        calls,
+        _tmp: tmp,
+    }
+}
+
+/// Each commit on the remote's main, oldest first: (subject, Loop-Role, Loop-Iteration, Loop-Result).
+fn turns_on(bare: &Path) -> Vec<(String, String, String, String)> {
+    let log = sh(bare, "git log --reverse --format='%s%x1f%(trailers:key=Loop-Role,valueonly)%x1f%(trailers:key=Loop-Iteration,valueonly)%x1f%(trailers:key=Loop-Result,valueonly)%x1e' main");
+    log.split('\x1e')
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| {
+            let f: Vec<String> = r.trim().split('\x1f').map(|x| x.trim().to_string()).collect();
+            (f[0].clone(), f[1].clone(), f[2].clone(), f[3].clone())
+        })
+        .collect()
+}
+
+fn ledger_of(bare: &Path) -> String {
+    sh(bare, "git show main:docs/fix_plan.md")
+}
+
+fn loop_attempts(ledger: &str) -> Vec<&str> {
+    ledger.lines().filter(|l| l.contains("Observations: loop turn")).collect()
+}
+
+#[test]
+fn two_clones_take_three_iterations_in_strict_alternation() {
+    let r = remote("work", "");
+    let args = |role: &'static str| ["orchestrate", "--role", role, "--sync-via-git", "--iterations", "3", "--quiet"];
+    let eng = spawn(&r.engineer, &args("engineer"), &[]);
+    let sup = spawn(&r.supervisor, &args("supervisor"), &[]);
+    let (eo, so) = (finish(eng, 120), finish(sup, 120));
+    assert_eq!(so.status.code(), Some(0), "supervisor: {}", stderr(&so));
+    assert_eq!(eo.status.code(), Some(0), "engineer: {}", stderr(&eo));
+    let turns: Vec<_> = turns_on(&r.bare).into_iter().skip(1).collect();
+    let roles: Vec<(&str, &str, &str)> = turns.iter().map(|t| (t.1.as_str(), t.2.as_str(), t.3.as_str())).collect();
+    assert_eq!(
+        roles,
+        [
+            ("supervisor", "1", "ok"),
+            ("engineer", "1", "ok"),
+            ("supervisor", "2", "ok"),
+            ("engineer", "2", "ok"),
+            ("supervisor", "3", "ok"),
+            ("engineer", "3", "ok")
+        ],
+        "{turns:?}"
+    );
+    // Every engineer turn: an attempt from loop's own check, and its task closed.
+    let ledger = ledger_of(&r.bare);
+    let recorded = loop_attempts(&ledger);
+    assert_eq!(recorded.len(), 3, "{ledger}");
+    for (n, t) in ["A1", "A2", "A3"].iter().enumerate() {
+        assert!(recorded[n].contains(&format!("success (Phase {t})")), "{}", recorded[n]);
+        assert!(recorded[n].contains(&format!("`test -s notes/{t}.md` exit 0")), "{}", recorded[n]);
+    }
+    let plan = sh(&r.bare, "git show main:plans/active/demo.md");
+    assert_eq!(plan.matches("| [D] |").count(), 3, "{plan}");
+    // Nothing but the workspace's own files is committed: no reports, no logs.
+    let files = sh(&r.bare, "git ls-tree -r --name-only main");
+    let mut files: Vec<&str> = files.lines().collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            ".gitignore",
+            "docs/fix_plan.md",
+            "docs/index.md",
+            "docs/spec.md",
+            "input.md",
+            "loop.yaml",
+            "notes/A1.md",
+            "notes/A2.md",
+            "notes/A3.md",
+            "plans/active/demo.md"
+        ]
+    );
+    // The agent ran once per engineer turn.
+    assert_eq!(std::fs::read_to_string(&r.calls).unwrap().lines().count(), 3);
+    // Both clones list the same six turns.
+    let runs = json(&lp(&r.supervisor, &["runs", "--json"]));
+    let listed: Vec<(u64, String)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["iteration"].as_u64().unwrap(), t["role"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(listed.len(), 6, "{runs}");
+    assert_eq!(listed[5], (3, "engineer".to_string()));
+    let st = json(&lp(&r.engineer, &["state", "--json"]));
+    assert_eq!(
+        (st["state"]["next"].as_str(), st["state"]["iteration"].as_u64()),
+        (Some("supervisor"), Some(4)),
+        "{st}"
+    );
+}
+
+fn engineer_turn(dir: &Path) -> (Output, serde_json::Value) {
+    let o = lp(dir, &["turn", "--role", "engineer", "--json"]);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&o), stderr(&o)));
+    (o, v)
+}
+
+/// One clone, the memo written: ready for an engineer turn.
+fn one_clone(engineer: &str, settings: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    demo(d.path(), engineer, settings);
+    sh(d.path(), "git init -q -b main && git add -A && git commit -qm 'The demo workspace'");
+    let o = lp(d.path(), &["turn", "--role", "supervisor", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    d
+}
+
+#[test]
+fn a_hanging_agent_is_ended_at_the_idle_timeout_with_its_child() {
+    let d = one_clone("hang", "  idle_timeout: 1s\n");
+    let (o, v) = engineer_turn(d.path());
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert_eq!(v["outcome"], "idle", "{v}");
+    let pid = std::fs::read_to_string(d.path().join(v["dir"].as_str().unwrap()).join("child.pid")).unwrap();
+    let alive = Command::new("kill").args(["-0", pid.trim()]).status().unwrap().success();
+    assert!(!alive, "the agent's child {pid} outlived the idle kill");
+    // The measured failure is recorded, not the agent's word.
+    let ledger = std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap();
+    assert!(loop_attempts(&ledger)[0].contains("Result: failed (Phase A1)"), "{ledger}");
+    assert!(loop_attempts(&ledger)[0].contains("(idle)"), "{ledger}");
+}
+
+#[test]
+fn a_usage_limit_with_exit_0_is_a_limit_and_a_cost_is_read() {
+    let d = one_clone("limit", "");
+    let (o, v) = engineer_turn(d.path());
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert_eq!(v["outcome"], "limit");
+    assert!(v["work"]["detail"].as_str().unwrap().contains("usage limit reached"), "{v}");
+    let d = one_clone("work cost 0.42", "");
+    let (o, v) = engineer_turn(d.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(v["work"]["cost_usd"], 0.42);
+    let runs = json(&lp(d.path(), &["runs", "--json"]));
+    assert_eq!(runs[1]["cost_usd"], 0.42, "{runs}");
+}
+
+#[test]
+fn environments_and_big_files_stay_out_of_the_commit() {
+    let d = one_clone("work venv", "");
+    let (o, v) = engineer_turn(d.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let files = sh(d.path(), "git show --name-only --format= HEAD");
+    assert!(files.contains("notes/A1.md"), "{files}");
+    assert!(!files.contains(".venv") && !files.contains("big.bin"), "{files}");
+    let left: Vec<&str> = v["review"]["left_out"].as_array().unwrap().iter().map(|p| p[0].as_str().unwrap()).collect();
+    assert!(left.contains(&".venv/") && left.contains(&"big.bin"), "{left:?}");
+}
+
+#[test]
+fn editing_a_protected_asset_blocks_the_turn_and_commits_nothing() {
+    let d = one_clone("work protected", "");
+    let head = sh(d.path(), "git rev-parse HEAD");
+    let (o, v) = engineer_turn(d.path());
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert_eq!(v["outcome"], "blocked");
+    assert!(v["work"]["detail"].as_str().unwrap().contains("docs/spec.md (a protected asset, modified)"), "{v}");
+    assert_eq!(sh(d.path(), "git rev-parse HEAD"), head);
+    // The state keeps the turn with its role, for a person to look at.
+    let st = json(&lp(d.path(), &["state", "--json"]));
+    assert_eq!(
+        (st["state"]["next"].as_str(), st["state"]["last"]["outcome"].as_str()),
+        (Some("engineer"), Some("blocked"))
+    );
+}
+
+#[test]
+fn an_agents_own_commits_and_protocol_subjects_do_not_fool_the_record() {
+    let d = one_clone("work attempt commit subject", "");
+    let (o, v) = engineer_turn(d.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(v["iteration"], 1);
+    let log = sh(d.path(), "git log --format=%s");
+    assert!(log.contains("[SYNC i=99]") && log.lines().next().unwrap().starts_with("loop: engineer turn 1"), "{log}");
+    let runs = json(&lp(d.path(), &["runs", "--json"]));
+    let iters: Vec<u64> = runs.as_array().unwrap().iter().map(|t| t["iteration"].as_u64().unwrap()).collect();
+    assert_eq!(iters, [1, 1], "{runs}");
+    // The agent's own attempt stays; loop's measured one is there too.
+    let ledger = std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap();
+    assert!(ledger.contains("the agent's own account") && loop_attempts(&ledger).len() == 1, "{ledger}");
+}
+
+#[test]
+fn turns_that_change_nothing_stall_and_budgets_stop_the_loop() {
+    let d = one_clone("", "  stall_turns: 2\n");
+    let (o, v) = engineer_turn(d.path());
+    assert_eq!((o.status.code(), v["outcome"].as_str()), (Some(0), Some("ok")), "{v}");
+    let (o, v) = engineer_turn(d.path());
+    assert_eq!((o.status.code(), v["outcome"].as_str()), (Some(10), Some("stalled")), "{v}");
+    let d = one_clone("work", "  wall_budget: 0s\n");
+    let o = lp(d.path(), &["orchestrate", "--role", "engineer", "--iterations", "2", "--json"]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!((v["stopped"].as_str(), v["turns"].as_array().unwrap().len()), (Some("budget"), 0));
+}
+
+fn paused(dir: &Path, phase: &str) -> bool {
+    std::fs::read_dir(dir.join("reports/turns"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.path().join(format!("paused-{phase}")).is_file())
+}
+
+/// Kill `role`'s loop with SIGKILL right after it journals `phase`, start it again: the
+/// iteration completes once — one agent run, one attempt, one commit per turn.
+fn killed_after(role: &str, phase: &str) {
+    let r = remote("work", "");
+    let dir = |x: &str| if x == "engineer" { r.engineer.clone() } else { r.supervisor.clone() };
+    let other = if role == "engineer" { "supervisor" } else { "engineer" };
+    let args = |x: &'static str| ["orchestrate", "--role", x, "--sync-via-git", "--iterations", "1", "--quiet"];
+    let role: &'static str = if role == "engineer" { "engineer" } else { "supervisor" };
+    let partner = spawn(&dir(other), &args(if other == "engineer" { "engineer" } else { "supervisor" }), &[]);
+    let mut victim = spawn(&dir(role), &args(role), &[("LOOP_TEST_PAUSE_AFTER", phase)]);
+    wait_for(&format!("{role} to pause after {phase}"), 60, || paused(&dir(role), phase));
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let again = finish(spawn(&dir(role), &args(role), &[]), 120);
+    assert_eq!(again.status.code(), Some(0), "{role} after {phase}: {}", stderr(&again));
+    let p = finish(partner, 120);
+    assert_eq!(p.status.code(), Some(0), "{other} ({role} killed after {phase}): {}", stderr(&p));
+    let turns: Vec<(String, String)> = turns_on(&r.bare).into_iter().skip(1).map(|t| (t.1, t.3)).collect();
+    let want = [("supervisor".to_string(), "ok".to_string()), ("engineer".to_string(), "ok".to_string())];
+    assert_eq!(turns, want, "{role} killed after {phase}");
+    assert_eq!(
+        std::fs::read_to_string(&r.calls).unwrap().lines().count(),
+        1,
+        "{role} killed after {phase}: agent runs"
+    );
+    assert_eq!(loop_attempts(&ledger_of(&r.bare)).len(), 1, "{role} killed after {phase}: attempts");
+    let st = json(&lp(&dir(role), &["state", "--json"]));
+    assert_eq!(
+        (st["state"]["next"].as_str(), st["state"]["iteration"].as_u64()),
+        (Some("supervisor"), Some(2)),
+        "{st}"
+    );
+    assert!(st["unfinished"].as_array().unwrap().is_empty(), "{st}");
+}
+
+#[test]
+fn an_engineer_killed_at_any_phase_resumes_without_a_double_run() {
+    for phase in ["claimed", "running", "recorded", "committed", "pushed"] {
+        killed_after("engineer", phase);
+    }
+}
+
+#[test]
+fn a_supervisor_killed_at_any_phase_resumes_without_a_double_turn() {
+    for phase in ["claimed", "running", "recorded", "committed", "pushed"] {
+        killed_after("supervisor", phase);
+    }
+}
+
+#[test]
+fn an_agent_still_running_when_loop_dies_is_waited_for_not_run_again() {
+    let d = one_clone("sleep 1 work", "");
+    let d = d.path();
+    let mut victim = spawn(d, &["turn", "--role", "engineer", "--quiet"], &[]);
+    wait_for("the agent to start", 30, || {
+        std::fs::read_dir(d.join("reports/turns")).into_iter().flatten().flatten().any(|e| {
+            std::fs::read_to_string(e.path().join("journal.json")).is_ok_and(|j| j.contains("\"what\": \"agent\""))
+        })
+    });
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let (o, v) = engineer_turn(d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("finishing the interrupted turn"), "{}", stderr(&o));
+    assert_eq!(v["work"]["verify"][0]["exit_code"], 0, "{v}");
+    let ledger = std::fs::read_to_string(d.join("docs/fix_plan.md")).unwrap();
+    assert_eq!(loop_attempts(&ledger).len(), 1, "{ledger}");
+    assert!(loop_attempts(&ledger)[0].contains("success (Phase A1)"), "{ledger}");
+}
+
+#[test]
+fn a_push_refused_by_a_hook_is_retried_and_an_expired_lease_is_reported() {
+    let r = remote("work", "");
+    // The remote refuses the first push to main, once.
+    let hook = r.bare.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nwhile read old new ref; do\n  if [ \"$ref\" = refs/heads/main ] && [ ! -f \"$GIT_DIR/refused-once\" ]; then\n    touch \"$GIT_DIR/refused-once\"; echo 'refused for the test' >&2; exit 1\n  fi\ndone\nexit 0\n",
+    )
+    .unwrap();
+    sh(&r.bare, "chmod +x hooks/pre-receive");
+    let o = lp(&r.supervisor, &["orchestrate", "--role", "supervisor", "--sync-via-git", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("push refused"), "{}", stderr(&o));
+    assert!(r.bare.join("refused-once").is_file());
+    assert_eq!(turns_on(&r.bare).len(), 2);
+    let st = json(&lp(&r.engineer, &["state", "--json"]));
+    assert_eq!(st["state"]["next"], "engineer", "{st}");
+    // An engineer that dies holding its turn: its lease runs out, and `loop state` says so.
+    let mut victim = spawn(
+        &r.engineer,
+        &["orchestrate", "--role", "engineer", "--sync-via-git"],
+        &[("LOOP_TEST_PAUSE_AFTER", "running")],
+    );
+    wait_for("the engineer to pause", 60, || paused(&r.engineer, "running"));
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let o = lp(&r.supervisor, &["state"]);
+    assert!(stdout(&o).contains("EXPIRED") && stdout(&o).contains("engineer"), "{}", stdout(&o));
+    let v = json(&lp(&r.supervisor, &["state", "--json"]));
+    assert!(v["lease_expired"].as_str().unwrap().contains(&r.engineer.display().to_string()), "{v}");
+    // The supervisor does not take the turn over; the engineer's restart finishes it.
+    let o = lp(&r.engineer, &["orchestrate", "--role", "engineer", "--sync-via-git", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("resuming the interrupted turn"), "{}", stderr(&o));
+    assert_eq!(turns_on(&r.bare).last().unwrap().1, "engineer");
+}
