@@ -14,7 +14,7 @@ pub struct StateArgs {
     #[command(subcommand)]
     pub action: Option<StateAction>,
     /// Print the state as JSON.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
 }
 

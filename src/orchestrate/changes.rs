@@ -109,7 +109,7 @@ pub fn review(ws: &Workspace, s: &Settings, role: RoleName, protected: &Protecte
         expand(&top.join(&path), &path, &mut files, &mut r.left_out);
         for (repo_path, size) in files {
             let Some(rel) = in_ws(&repo_path) else { continue };
-            if rel.starts_with(logs) {
+            if rel.starts_with(logs) || is_bookkeeping(&rel, &reports.dir) {
                 continue;
             }
             let why = if reports.contains(&rel) {
@@ -157,6 +157,15 @@ pub fn review(ws: &Workspace, s: &Settings, role: RoleName, protected: &Protecte
     }
     r.changed.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(r)
+}
+
+/// loop's own files in the reports folder: turn journals, `.last_run`, the write intent. They
+/// change after a turn's commit, so they never go into one.
+fn is_bookkeeping(rel: &str, reports: &str) -> bool {
+    let Some(inside) = rel.strip_prefix(reports.trim_matches('/')).and_then(|r| r.strip_prefix('/')) else {
+        return false;
+    };
+    inside.starts_with("turns/") || inside.starts_with('.')
 }
 
 /// The files below an untracked path, skipping environments and junk folders whole.

@@ -438,3 +438,76 @@ fn a_push_refused_by_a_hook_is_retried_and_an_expired_lease_is_reported() {
     assert!(stderr(&o).contains("resuming the interrupted turn"), "{}", stderr(&o));
     assert_eq!(turns_on(&r.bare).last().unwrap().1, "engineer");
 }
+
+#[test]
+fn a_turn_timeout_and_an_interrupt_end_the_agent() {
+    let d = one_clone("sleep 30", "  turn_timeout: 1s\n");
+    let (o, v) = engineer_turn(d.path());
+    assert_eq!((o.status.code(), v["outcome"].as_str()), (Some(4), Some("timeout")), "{}", stderr(&o));
+    let d = one_clone("hang", "");
+    let child = spawn(d.path(), &["turn", "--role", "engineer", "--json"], &[]);
+    wait_for("the agent to start", 30, || {
+        std::fs::read_dir(d.path().join("reports/turns"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.path().join("child.pid").is_file())
+    });
+    sh(d.path(), &format!("kill -INT {}", child.id()));
+    let o = finish(child, 30);
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert_eq!(json(&o)["outcome"], "interrupted");
+}
+
+#[test]
+fn a_supervisor_agent_may_write_the_memo_and_plans_only() {
+    let d = tempfile::tempdir().unwrap();
+    demo(d.path(), "work", "");
+    let yaml = format!("orchestrate:\n  roles:\n    supervisor: {{agent: \"{} memo\"}}\n", stand_in());
+    std::fs::write(d.path().join("loop.yaml"), yaml).unwrap();
+    sh(d.path(), "loop brief --write >/dev/null && git init -q -b main && git add -A && git commit -qm demo");
+    let o = lp(d.path(), &["turn", "--role", "supervisor", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(sh(d.path(), "git show --name-only --format= HEAD").contains("input.md"));
+    let yaml = std::fs::read_to_string(d.path().join("loop.yaml")).unwrap();
+    std::fs::write(d.path().join("loop.yaml"), yaml.replace("memo", "work")).unwrap();
+    sh(d.path(), "git commit -qam 'supervisor writes notes now'");
+    let o = lp(d.path(), &["turn", "--role", "supervisor", "--json"]);
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    let v = json(&o);
+    assert!(v["work"]["detail"].as_str().unwrap().contains("(added outside the supervisor's may_write)"), "{v}");
+}
+
+#[test]
+fn the_state_is_repaired_by_hand() {
+    let d = one_clone("work", "");
+    let o = lp(d.path(), &["state", "stamp", "engineer", "ok", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let st = json(&o);
+    assert_eq!((st["next"].as_str(), st["iteration"].as_u64()), (Some("supervisor"), Some(2)), "{st}");
+    assert_eq!(st["last"]["outcome"], "ok");
+    let o = lp(d.path(), &["state", "reset"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("next: the supervisor"), "{}", stdout(&o));
+    let o = lp(d.path(), &["state", "stamp", "boss", "ok"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn a_turn_publishes_reports_by_the_guards_policy() {
+    let d = tempfile::tempdir().unwrap();
+    demo(d.path(), "work report", "");
+    std::fs::write(d.path().join(".gitignore"), "").unwrap();
+    let yaml = std::fs::read_to_string(d.path().join("loop.yaml")).unwrap();
+    std::fs::write(d.path().join("loop.yaml"), format!("reports: {{policy: publish}}\n{yaml}")).unwrap();
+    sh(d.path(), "loop brief --write >/dev/null && git init -q -b main && git add -A && git commit -qm demo && loop hook install");
+    let (o, v) = engineer_turn(d.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let files = sh(d.path(), "git show --name-only --format= HEAD");
+    assert!(files.contains("reports/DEMO-001/summary.md") && !files.contains("trace.bin"), "{files}");
+    assert!(!files.contains("reports/turns"), "loop's own journal stays out: {files}");
+    let left = v["review"]["left_out"].to_string();
+    assert!(left.contains("trace.bin") && left.contains("not a kind"), "{left}");
+    // The tree is clean after the turn: nothing of it waits to be committed.
+    assert_eq!(sh(d.path(), "git status --porcelain --untracked-files=no"), "");
+}
