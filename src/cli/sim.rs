@@ -84,9 +84,15 @@ fn cmd_sim_options(a: &SimOptionsArgs) -> Result<ExitCode> {
 
 #[derive(Debug, Args)]
 pub struct SimRunArgs {
-    /// A nanoBragg command line, read verbatim; the options below, given here, override it.
+    /// A nanoBragg command line, read verbatim with nanoBragg's meaning; the options below,
+    /// given here, override it.
     #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
     pub nb_args: Option<String>,
+    /// Refuse (exit 2, nothing written) what nanoBragg would silently ignore or override —
+    /// -Xbeam under a sample pivot, -pivot under MOSFLM, options it reads and never uses —
+    /// instead of warning and doing what it does.
+    #[arg(long)]
+    pub strict: bool,
     /// Precision of the vectorized path.
     #[arg(long, default_value = "float32", value_parser = dtype_parser())]
     pub dtype: Dtype,
@@ -215,9 +221,12 @@ pub struct SimProfileArgs {
 
 fn sim_params(a: &SimRunArgs) -> Result<ledger_loop::sim::params::Params> {
     let long: Vec<&str> = a.options.words.iter().map(String::as_str).collect();
-    let p = ledger_loop::sim::options::read(a.nb_args.as_deref(), &long)?;
-    p.validate()?;
-    Ok(p)
+    let r = ledger_loop::sim::options::read(a.nb_args.as_deref(), &long, a.strict)?;
+    r.params.validate()?;
+    for w in &r.warnings {
+        super::warn(w);
+    }
+    Ok(r.params)
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).

@@ -270,6 +270,8 @@ struct Ctx<'a, T> {
 pub fn render<T: Real>(s: &Setup, simd: Simd, profile: bool, on_row: &(dyn Fn() + Sync)) -> (Vec<T>, Vec<StageTimes>) {
     let n = s.fpixels;
     let mut img = vec![T::ZERO; s.pixels()];
+    // Where the reference stops interpolating, found before any row needs it.
+    scalar::interpolation_cutoff(s);
     if s.oversample_thick || s.oversample_polar || s.oversample_omega || s.dmin > 0.0 {
         // Factors multiplied into the running sum per sample do not separate from the sum, and
         // a resolution cut-off decides per pixel and source: the reference loop, one pixel at a
@@ -409,7 +411,8 @@ fn render_row<T: Real, M: MulAdd>(ctx: &Ctx<T>, spixel: usize, row: &mut [T], sc
                         lattice_accumulate::<T, M>(ctx, &sc.q, &mut sc.acc[..n]);
                         clock.lap(&mut times.lattice);
                     } else {
-                        general::<T, M>(ctx, &sc.q, &mut sc.lat[..n], &mut sc.acc[..n], &mut clock, &mut times);
+                        let at = [spixel, scalar::sample_index(s, layer, subs, subf, si) * s.orientations.len()];
+                        general::<T, M>(ctx, &sc.q, at, &mut sc.lat[..n], &mut sc.acc[..n], &mut clock, &mut times);
                     }
                 }
             }
@@ -489,6 +492,8 @@ fn lattice_accumulate<T: Real, M: MulAdd>(ctx: &Ctx<T>, q: &[Vec<T>; 3], acc: &m
 fn general<T: Real, M: MulAdd>(
     ctx: &Ctx<T>,
     q: &[Vec<T>; 3],
+    // The row, and the pixel's sample index of the first orientation (the reference's order).
+    [spixel, first]: [usize; 2],
     lat: &mut [T],
     acc: &mut [T],
     clock: &mut Clock,
@@ -497,7 +502,7 @@ fn general<T: Real, M: MulAdd>(
     let s = ctx.s;
     let n = lat.len();
     let (qx, qy, qz) = (&q[0][..n], &q[1][..n], &q[2][..n]);
-    for (a, axes64) in ctx.axes.iter().zip(&s.orientations) {
+    for (oi, (a, axes64)) in ctx.axes.iter().zip(&s.orientations).enumerate() {
         // Axes in meters, q in Å⁻¹: the 1e10 makes h dimensionless.
         let hkl_at = |p: usize| -> [f64; 3] {
             let (x, y, z) = (qx[p].f64(), qy[p].f64(), qz[p].f64());
@@ -516,7 +521,7 @@ fn general<T: Real, M: MulAdd>(
         clock.lap(&mut times.lattice);
         if !matches!(s.fcell, Fcell::Constant(_)) {
             for (p, l) in lat.iter_mut().enumerate() {
-                let f = scalar::structure_factor(&s.fcell, hkl_at(p));
+                let f = scalar::structure_factor(&s.fcell, hkl_at(p), [spixel, p, first + oi]);
                 *l = *l * T::of(f * f);
             }
             clock.lap(&mut times.structure_factors);

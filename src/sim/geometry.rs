@@ -168,7 +168,14 @@ pub type Axes = [V3; 3];
 
 pub enum Fcell {
     Constant(f64),
-    Grid { hkl: Hkl, interpolate: bool, default_f: f64 },
+    /// `until`: the first sample, as (slow, fast, sample within the pixel) in nanoBragg's loop
+    /// order, from which nanoBragg stops interpolating (`scalar::interpolation_cutoff`).
+    Grid {
+        hkl: Hkl,
+        interpolate: bool,
+        default_f: f64,
+        until: std::sync::OnceLock<Option<[usize; 3]>>,
+    },
 }
 
 pub struct Setup {
@@ -224,6 +231,8 @@ pub struct Setup {
     pub mask: Option<std::sync::Arc<Vec<bool>>>,
     /// Resolution cut-off, m: a source's contribution to a pixel beyond it is skipped (0: none).
     pub dmin: f64,
+    /// nanoBragg's -roi (xmin, xmax, ymin, ymax, inclusive): the pixels it visits.
+    pub roi: Option<[usize; 4]>,
 }
 
 /// Avogadro's number, as nanoBragg has it.
@@ -400,7 +409,8 @@ impl Setup {
                 let (x, y) = (mm(p.xbeam_mm, (detsize_f + pixel) / 2.0), mm(p.ybeam_mm, (detsize_s - pixel) / 2.0));
                 (x, y, x, detsize_s - y)
             }
-            C::Xds | C::Dials => (fclose, sclose, fclose, sclose),
+            // The header's beam centre is -Xbeam/-Ybeam when given; the geometry never reads them.
+            C::Xds | C::Dials => (mm(p.xbeam_mm, fclose), mm(p.ybeam_mm, sclose), fclose, sclose),
             // Custom: the beam centre is the point nearest the sample, no half pixel.
             C::Custom => {
                 let (x, y) = (mm(p.xbeam_mm, mm(p.xclose_mm, fclose)), mm(p.ybeam_mm, mm(p.yclose_mm, sclose)));
@@ -519,7 +529,7 @@ impl Setup {
             Some(path) => {
                 let hkl = Hkl::load(path, p.default_f)?;
                 let interpolate = p.interpolate.unwrap_or(p.n.iter().any(|&x| x <= 2));
-                Fcell::Grid { hkl, interpolate, default_f: p.default_f }
+                Fcell::Grid { hkl, interpolate, default_f: p.default_f, until: std::sync::OnceLock::new() }
             }
         };
         Ok(Setup {
@@ -561,6 +571,7 @@ impl Setup {
             background,
             mask: p.mask.as_ref().map(|m| m.keep.clone()),
             dmin: p.dmin_a * 1e-10,
+            roi: p.roi,
         })
     }
 
@@ -780,8 +791,11 @@ mod tests {
         p.convention = Convention::Dials;
         (p.orgx, p.orgy) = (None, None);
         assert!(close(Setup::new(&p).unwrap().pix0, [-0.0032, -0.0024, 0.1]));
-        // And -Xbeam means nothing where the sample pivots: refused, not ignored.
+        // -Xbeam moves nothing where the convention pivots on the sample (nanoBragg's rule; the
+        // reader warns), and is refused under a pivot asked for explicitly.
         p.xbeam_mm = Some(1.0);
+        assert!(close(Setup::new(&p).unwrap().pix0, [-0.0032, -0.0024, 0.1]));
+        p.pivot = Some(crate::sim::params::Pivot::Sample);
         assert!(Setup::new(&p).is_err());
     }
 

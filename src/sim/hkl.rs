@@ -86,18 +86,22 @@ impl Hkl {
         (0..3).all(|d| idx[d] >= self.min[d] && idx[d] <= self.max[d]).then(|| self.grid[self.at(idx)])
     }
 
+    /// Whether the 4×4×4 neighbourhood of (h, k, l) lies inside the grid, by the reference's
+    /// own bounds test.
+    pub fn can_interpolate(&self, hkl: [f64; 3]) -> bool {
+        (0..3).all(|d| {
+            let x = hkl[d];
+            !(x - 2.0 < self.min[d] as f64 || x - self.min[d] as f64 + 3.0 > self.grid.shape()[d] as f64)
+        })
+    }
+
     /// Tricubic interpolation at fractional (h, k, l), or None when the 4×4×4 neighbourhood
     /// leaves the grid (the caller then uses default_F).
     pub fn interpolate(&self, hkl: [f64; 3]) -> Option<f64> {
-        let mut base = [0i32; 3];
-        for d in 0..3 {
-            let x = hkl[d];
-            // Same bounds as the reference: the whole neighbourhood must be inside.
-            if x - 2.0 < self.min[d] as f64 || x - self.min[d] as f64 + 3.0 > self.grid.shape()[d] as f64 {
-                return None;
-            }
-            base[d] = x.floor() as i32 - 1;
+        if !self.can_interpolate(hkl) {
+            return None;
         }
+        let base: [i32; 3] = std::array::from_fn(|d| hkl[d].floor() as i32 - 1);
         let w: [[f64; 4]; 3] = std::array::from_fn(|d| lagrange4(hkl[d] - base[d] as f64));
         let [h, k, l] = self.at(base);
         let cube = self.grid.slice(s![h..h + 4, k..k + 4, l..l + 4]);

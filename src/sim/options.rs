@@ -1,7 +1,7 @@
 //! The one table of simulator options. Each row names an option's nanoBragg spellings, its long
 //! option, its values, unit and help, and how it sets `Params`; the `--nb-args` reader, the
-//! `loop sim run` long options and their help text are all made from it. Options nanoBragg has
-//! and this simulator does not are rows too, refused with the reason.
+//! `loop sim run` long options and their help text are all made from it. Options nanoBragg reads
+//! and never puts in its image are rows too: read, and ignored with a warning that says so.
 
 use std::path::{Path, PathBuf};
 
@@ -45,7 +45,7 @@ pub struct Opt {
     /// Unit of the values ("" when they have none).
     pub unit: &'static str,
     pub help: &'static str,
-    /// None: refused, `help` says why.
+    /// None: read and ignored, as nanoBragg ignores it; `help` says why.
     apply: Option<Apply>,
 }
 
@@ -90,6 +90,12 @@ pub struct Reader {
     /// pivot gives them a meaning and no option set them.
     header_beam: [Option<f64>; 2],
     header_org: [Option<f64>; 2],
+    /// Reading nanoBragg spellings (`--nb-args`), whose meaning is the C's.
+    reading_nb: bool,
+    /// The explicit pivot came from a nanoBragg spelling (`-pivot`).
+    pivot_by_nb: bool,
+    /// What nanoBragg ignores or overrides of what the command line asks, one line a case.
+    pub warnings: Vec<String>,
 }
 
 fn num(w: &str) -> std::result::Result<f64, String> {
@@ -127,7 +133,7 @@ macro_rules! opt {
     };
 }
 
-macro_rules! refused {
+macro_rules! ignored {
     ($nb:expr, $value:expr, $why:expr) => {
         Opt { nb: $nb, long: "", value: $value, unit: "", help: $why, apply: None }
     };
@@ -288,7 +294,7 @@ pub const OPTIONS: &[Opt] = &[
     }),
     opt!(&["-pivot"], "pivot", Word("beam|sample"), "", "what stays put when the detector rotates", |r, v| {
         let p: Pivot = v[0].parse()?;
-        (r.p.pivot, r.implied_pivot) = (Some(p), p);
+        (r.p.pivot, r.implied_pivot, r.pivot_by_nb) = (Some(p), p, r.reading_nb);
         Ok(())
     }),
     number!(&["-twotheta"], "twotheta", "degrees", "detector swing about the two-theta axis", twotheta_deg),
@@ -435,7 +441,7 @@ pub const OPTIONS: &[Opt] = &[
         r.p.roi = Some(w);
         Ok(())
     }),
-    refused!(&["-printout", "-printout_pixel", "-trace_pixel"], Flag, "per-pixel debug printing; `loop compare` and `loop sim run --scalar` serve for checking"),
+    ignored!(&["-printout", "-printout_pixel", "-trace_pixel"], Flag, "per-pixel debug printing, which changes nothing in the image and is not done here; `loop compare` and `loop sim run --scalar` serve for checking"),
     opt!(&["-seed"], "seed", Numbers(1), "", "noise seed (default: the clock)", |r, v| {
         r.p.outputs.seed = Some(seed(v[0])?);
         Ok(())
@@ -473,8 +479,8 @@ pub const OPTIONS: &[Opt] = &[
     vector!(&["-polar_vector"], "polar-vector", "E-vector of the beam's polarization (custom convention)", polar),
     vector!(&["-spindle_axis"], "spindle-axis", "right-handed phi axis (custom convention)", spindle),
     vector!(&["-twotheta_axis"], "twotheta-axis", "two-theta axis (custom convention)", twotheta),
-    refused!(&["-pix0_vector"], Numbers(3), "nanoBragg reads it but places the first pixel from the beam centre anyway; give -Xbeam/-Ybeam or -ORGX/-ORGY"),
-    refused!(&["-stol", "-stolout", "-4stol", "-Q"], Word("FILE"), "an amorphous-scattering table, which nanoBragg reads and never puts in the image (-water gives its flat background)"),
+    ignored!(&["-pix0_vector"], Numbers(3), "nanoBragg reads it but places the first pixel from the beam centre anyway; give -Xbeam/-Ybeam or -ORGX/-ORGY"),
+    ignored!(&["-stol", "-stolout", "-4stol", "-Q"], Word("FILE"), "an amorphous-scattering table, which nanoBragg reads and never puts in the image (-water gives its flat background)"),
     opt!(&["-Xclose"], "Xclose", Numbers(1), "mm", "point nearest the sample along the fast axis, custom convention (the sample pivots)", |r, v| {
         r.p.xclose_mm = Some(num(v[0])?);
         r.implied_pivot = Pivot::Sample;
@@ -486,8 +492,8 @@ pub const OPTIONS: &[Opt] = &[
         Ok(())
     }),
     number!(&["-dmin"], "dmin", "Å", "resolution cut-off: a source's light is skipped where it diffracts beyond it", dmin_a),
-    refused!(&["-coherent"], Flag, "coherent source summation, which nanoBragg reads and never applies"),
-    refused!(&["-sample_den", "-density", "-MW", "-molecules", "-source_dist"], Numbers(1), "density, molecular weight and source distance: nanoBragg reads them and leaves them unused"),
+    ignored!(&["-coherent"], Flag, "coherent source summation, which nanoBragg reads and never applies"),
+    ignored!(&["-sample_den", "-density", "-MW", "-molecules", "-source_dist"], Numbers(1), "density, molecular weight and source distance: nanoBragg reads them and leaves them unused"),
 ];
 
 /// The table as Markdown: every nanoBragg spelling, the long option, values and unit, and
@@ -508,7 +514,8 @@ pub fn markdown() -> String {
             Value::KeywordOr(k, n) => format!("`{k}` or {n} numbers"),
         };
         let values = if o.unit.is_empty() { values } else { format!("{values} ({})", o.unit) }.replace('|', "\\|");
-        let meaning = if o.supported() { o.help.replace('|', "\\|") } else { format!("**refused**: {}", o.help) };
+        let meaning =
+            if o.supported() { o.help.replace('|', "\\|") } else { format!("**read and ignored**: {}", o.help) };
         s.push_str(&format!("| {nb} | {long} | {values} | {meaning} |\n"));
     }
     s
@@ -553,6 +560,9 @@ impl Reader {
             header_org: [None; 2],
             noise_off: false,
             pgm_off: false,
+            reading_nb: false,
+            pivot_by_nb: false,
+            warnings: Vec::new(),
         }
     }
 
@@ -622,7 +632,12 @@ impl Reader {
                 }
             };
             let values = words.get(i + 1..i + 1 + n).ok_or_else(|| err(format!("needs {n} value(s)")))?;
-            let apply = opt.apply.ok_or_else(|| err(format!("not supported: {}", opt.help)))?;
+            self.reading_nb = !flag.starts_with("--");
+            let Some(apply) = opt.apply else {
+                self.warnings.push(format!("{flag}: {}; ignored here too", opt.help));
+                i += 1 + n;
+                continue;
+            };
             // Switch-style rows that share one apply (the conventions) see their own spelling.
             let values: Vec<&str> = if n == 0 { vec![flag] } else { values.to_vec() };
             apply(self, &values).map_err(err)?;
@@ -632,7 +647,12 @@ impl Reader {
     }
 
     /// Combine what needed every option read, as nanoBragg does after its parser.
-    pub fn finish(mut self) -> Result<Params> {
+    pub fn finish(self) -> Result<Params> {
+        self.finish_with(&mut Vec::new())
+    }
+
+    /// `finish`, adding to `warnings` what nanoBragg overrides.
+    pub fn finish_with(mut self, warnings: &mut Vec<String>) -> Result<Params> {
         let p = &mut self.p;
         let err = |m: String| Error::Usage(m);
         if self.noise_off {
@@ -647,6 +667,7 @@ impl Reader {
         if p.convention == Convention::Custom && p.pivot.is_none() {
             p.pivot = Some(self.implied_pivot);
         }
+        c_overrides(p, self.pivot_by_nb, warnings);
         // A header's beam centre where the beam pivots (or in the custom convention), its
         // origin where the sample does; options given win.
         let pivot = p.pivot.unwrap_or(p.convention.pivot());
@@ -762,18 +783,72 @@ pub fn read_sources(path: &Path) -> Result<Vec<[f64; 4]>> {
 /// Read a nanoBragg command line (`-default_F 100 -cell 100 100 100 90 90 90 -N 5 ...`),
 /// output options included; an option this simulator does not implement is refused by name.
 pub fn from_nb_args(args: &str) -> Result<Params> {
-    read(Some(args), &[])
+    read(Some(args), &[], false).map(|r| r.params)
 }
 
-/// A nanoBragg command line, then long options (`--lambda 1.2`) over it.
-pub fn read(nb_args: Option<&str>, long: &[&str]) -> Result<Params> {
+/// What nanoBragg's convention blocks override once every option is read: MOSFLM, DENZO and
+/// ADXV pivot on the beam spot and XDS and DIALS on the sample, whatever `-pivot` said; under a
+/// sample pivot -Xbeam/-Ybeam move nothing, under a beam pivot -ORGX/-ORGY do not, and only the
+/// custom convention reads -Xclose/-Yclose. loop does the same and says so, once a case.
+fn c_overrides(p: &mut Params, pivot_by_nb: bool, warnings: &mut Vec<String>) {
+    let conv = p.convention;
+    let forced = match conv {
+        Convention::Mosflm | Convention::Denzo | Convention::Adxv => Some(Pivot::Beam),
+        Convention::Xds | Convention::Dials => Some(Pivot::Sample),
+        Convention::Custom => None,
+    };
+    let Some(forced) = forced else { return };
+    if let (Some(asked), true) = (p.pivot, pivot_by_nb) {
+        if asked != forced {
+            warnings.push(format!(
+                "-pivot {asked}: nanoBragg's {conv} convention always pivots on the {}, whatever -pivot says, and so does loop; for a {asked} pivot use loop's own --pivot {asked}, or the custom convention (any -fdet_vector … option)",
+                if forced == Pivot::Beam { "beam spot" } else { "sample" }
+            ));
+        }
+        p.pivot = None;
+    }
+    if p.pivot.is_some() {
+        return;
+    }
+    if forced == Pivot::Sample && (p.xbeam_mm.is_some() || p.ybeam_mm.is_some()) {
+        warnings.push(format!(
+            "-Xbeam/-Ybeam: under the {conv} convention nanoBragg pivots on the sample and places the detector from -ORGX/-ORGY (else its centre), so they move nothing but the header's beam centre, here too; to move the detector give -ORGX/-ORGY, or -mosflm for a beam-centred detector"
+        ));
+    }
+    if forced == Pivot::Beam && (p.orgx.is_some() || p.orgy.is_some()) {
+        warnings.push(format!(
+            "-ORGX/-ORGY: under the {conv} convention nanoBragg pivots on the beam spot and never reads them, nor does loop; give -Xbeam/-Ybeam, or -xds for an origin-placed detector"
+        ));
+    }
+    if p.xclose_mm.is_some() || p.yclose_mm.is_some() {
+        warnings.push(format!(
+            "-Xclose/-Yclose: nanoBragg reads them only in the custom convention, not under {conv}, nor does loop; give -ORGX/-ORGY (with -xds) instead"
+        ));
+    }
+}
+
+/// What `read` made of a command line: the parameters, and what nanoBragg (and so loop)
+/// ignored or overrode of it.
+pub struct Read {
+    pub params: Params,
+    pub warnings: Vec<String>,
+}
+
+/// A nanoBragg command line, then long options (`--lambda 1.2`) over it. With `strict`, what
+/// nanoBragg would ignore or override is an error instead of a warning.
+pub fn read(nb_args: Option<&str>, long: &[&str], strict: bool) -> Result<Read> {
     let mut r = Reader::new();
     if let Some(args) = nb_args {
         let words: Vec<&str> = args.split_whitespace().collect();
         r.read(&words).map_err(|e| Error::Usage(format!("--nb-args: {e}")))?;
     }
     r.read(long)?;
-    r.finish()
+    let mut warnings = std::mem::take(&mut r.warnings);
+    let params = r.finish_with(&mut warnings)?;
+    if strict && !warnings.is_empty() {
+        return Err(Error::Usage(format!("--strict: {}", warnings.join("; "))));
+    }
+    Ok(Read { params, warnings })
 }
 
 #[cfg(test)]
@@ -843,14 +918,16 @@ mod tests {
         for w in usage.split_whitespace() {
             assert!(find(w).is_some(), "{w} has no row");
         }
-        let refused: Vec<&str> = usage.split_whitespace().filter(|w| !find(w).is_some_and(Opt::supported)).collect();
-        assert_eq!(refused, ["-printout", "-pix0_vector"]);
+        let ignored: Vec<&str> = usage.split_whitespace().filter(|w| !find(w).is_some_and(Opt::supported)).collect();
+        assert_eq!(ignored, ["-printout", "-pix0_vector"]);
     }
 
     #[test]
-    fn refused_options_say_why() {
-        let e = Reader::new().read(&["-pix0_vector", "0", "0", "0"]).unwrap_err().to_string();
-        assert!(e.contains("-pix0_vector: not supported: nanoBragg reads it but"), "{e}");
+    fn ignored_options_say_why_and_unknown_ones_are_refused() {
+        let mut r = Reader::new();
+        r.read(&["-pix0_vector", "0", "0", "0", "-lambda", "2"]).unwrap();
+        assert_eq!(r.p.lambda_a, 2.0, "the values of an ignored option are skipped, not read as options");
+        assert!(r.warnings[0].starts_with("-pix0_vector: nanoBragg reads it but"), "{:?}", r.warnings);
         let e = Reader::new().read(&["-frobnicate"]).unwrap_err().to_string();
         assert!(e.contains("unsupported nanoBragg option `-frobnicate`"), "{e}");
         let e = Reader::new().read(&["-cell", "1", "2"]).unwrap_err().to_string();

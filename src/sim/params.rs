@@ -120,7 +120,8 @@ pub struct Params {
     pub twotheta_deg: f64,
     /// What stays put when the detector rotates: the direct-beam spot or the point nearest the
     /// sample. None: the convention's (beam for MOSFLM, ADXV, DENZO; sample for XDS, DIALS), which
-    /// nanoBragg always uses (it resets any pivot its options chose); `-pivot` is honoured here.
+    /// nanoBragg always uses (it resets any pivot its options chose): `-pivot` in `--nb-args` is
+    /// so ignored (with a warning), loop's own `--pivot` honoured.
     pub pivot: Option<Pivot>,
     /// XDS-style origin of the sample pivot, pixels (`-ORGX -ORGY`).
     pub orgx: Option<f64>,
@@ -338,24 +339,19 @@ impl Params {
                 ));
             }
         }
-        let pivot = self.pivot.unwrap_or(self.convention.pivot());
         // In the custom convention -Xbeam/-Ybeam are the point nearest the sample too.
         let custom = self.convention == Convention::Custom;
-        if (self.orgx.is_some() || self.orgy.is_some()) && pivot != Pivot::Sample && !custom {
+        // Where the convention chose the pivot, nanoBragg ignores what does not fit it (the
+        // reader warns); a pivot asked for explicitly (`--pivot`) must fit.
+        if (self.orgx.is_some() || self.orgy.is_some()) && self.pivot == Some(Pivot::Beam) && !custom {
             return bad(
-                "-ORGX/-ORGY place the sample pivot: give -pivot sample (or -xds/-dials, where the sample pivots)"
+                "-ORGX/-ORGY place the sample pivot, but --pivot beam was asked for: drop it (or use -xds/-dials, where the sample pivots)"
                     .into(),
             );
         }
-        if (self.xclose_mm.is_some() || self.yclose_mm.is_some()) && !custom {
+        if (self.xbeam_mm.is_some() || self.ybeam_mm.is_some()) && self.pivot == Some(Pivot::Sample) && !custom {
             return bad(
-                "-Xclose/-Yclose place the custom convention's detector (nanoBragg ignores them in the others): give -ORGX/-ORGY"
-                    .into(),
-            );
-        }
-        if (self.xbeam_mm.is_some() || self.ybeam_mm.is_some()) && pivot == Pivot::Sample && !custom {
-            return bad(
-                "-Xbeam/-Ybeam place the beam pivot, but the sample pivots here: give -ORGX/-ORGY (or -pivot beam)"
+                "-Xbeam/-Ybeam place the beam pivot, but --pivot sample was asked for: give -ORGX/-ORGY (or drop --pivot)"
                     .into(),
             );
         }

@@ -60,17 +60,80 @@ fn nearest(hkl: [f64; 3]) -> [i32; 3] {
     hkl.map(|x| (x - 0.5).ceil().clamp(i32::MIN as f64, i32::MAX as f64) as i32)
 }
 
-/// The structure factor F_cell at fractional Miller indices.
-pub fn structure_factor(fcell: &Fcell, hkl: [f64; 3]) -> f64 {
+/// The structure factor F_cell at fractional Miller indices, for the sample `at` (slow pixel,
+/// fast pixel, sample within the pixel in nanoBragg's loop order). nanoBragg interpolates until
+/// the first sample whose 4×4×4 neighbourhood leaves the table and, having switched its
+/// `interpolate` flag off there, takes the nearest table value (default_F outside the table)
+/// for that sample and every one after it.
+pub fn structure_factor(fcell: &Fcell, hkl: [f64; 3], at: [usize; 3]) -> f64 {
     match fcell {
         Fcell::Constant(f) => *f,
-        // Where the 4×4×4 neighbourhood leaves the table, the reference takes the nearest table
-        // value (default_F only outside the table), as without interpolation.
-        Fcell::Grid { hkl: grid, interpolate: true, default_f } => {
+        Fcell::Grid { hkl: grid, interpolate: true, default_f, until }
+            if until.get().copied().flatten().is_none_or(|u| at < u) =>
+        {
             grid.interpolate(hkl).or_else(|| grid.get(nearest(hkl))).unwrap_or(*default_f)
         }
-        Fcell::Grid { hkl: grid, interpolate: false, default_f } => grid.get(nearest(hkl)).unwrap_or(*default_f),
+        Fcell::Grid { hkl: grid, default_f, .. } => grid.get(nearest(hkl)).unwrap_or(*default_f),
     }
+}
+
+/// The sample from which nanoBragg stops interpolating, found once per setup: the first, in its
+/// order (rows, pixels the ROI and mask let through, then layers, subpixels, sources past the
+/// resolution cut-off, orientations — only samples with a lattice term, which is where it looks
+/// the structure factor up), whose neighbourhood leaves the table. `None`: it never stops.
+/// The reference run on one thread is what this reproduces; on several its shared flag races.
+pub fn interpolation_cutoff(s: &Setup) -> Option<[usize; 3]> {
+    use rayon::prelude::*;
+    let Fcell::Grid { hkl: grid, interpolate: true, until, .. } = &s.fcell else { return None };
+    *until.get_or_init(|| {
+        (0..s.spixels).into_par_iter().find_map_first(|sp| {
+            (0..s.fpixels)
+                .filter(|&fp| visited(s, fp, sp))
+                .find_map(|fp| leaves_table(s, grid, fp, sp).map(|k| [sp, fp, k]))
+        })
+    })
+}
+
+/// Whether nanoBragg visits the pixel at all (its -roi and -mask).
+fn visited(s: &Setup, fpixel: usize, spixel: usize) -> bool {
+    let in_roi = s.roi.is_none_or(|[x0, x1, y0, y1]| (x0..=x1).contains(&fpixel) && (y0..=y1).contains(&spixel));
+    in_roi && s.mask.as_ref().is_none_or(|m| m[spixel * s.fpixels + fpixel])
+}
+
+/// The first sample of a pixel whose interpolation neighbourhood leaves the table.
+fn leaves_table(s: &Setup, grid: &super::hkl::Hkl, fpixel: usize, spixel: usize) -> Option<usize> {
+    let o = s.oversample;
+    let nori = s.orientations.len();
+    for layer in 0..s.thicksteps {
+        for subs in 0..o {
+            for subf in 0..o {
+                let d = unit(s.subpixel_position(fpixel, spixel, subf, subs, layer));
+                for (si, src) in s.sources.iter().enumerate() {
+                    let q: [f64; 3] = std::array::from_fn(|i| (d[i] - src.incident[i]) / src.lambda);
+                    let stol = 0.5 * norm(q);
+                    if s.dmin > 0.0 && stol > 0.0 && s.dmin > 0.5 / stol {
+                        continue;
+                    }
+                    for (oi, axes) in s.orientations.iter().enumerate() {
+                        let hkl = [dot(axes[0], q), dot(axes[1], q), dot(axes[2], q)];
+                        if lattice(s, hkl) == 0.0 && s.background == 0.0 {
+                            continue;
+                        }
+                        if !grid.can_interpolate(hkl) {
+                            return Some(sample_index(s, layer, subs, subf, si) * nori + oi);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The index of a pixel's first sample for (layer, subpixel, source), counting orientations
+/// innermost: nanoBragg's loop order.
+pub fn sample_index(s: &Setup, layer: usize, subs: usize, subf: usize, source: usize) -> usize {
+    ((layer * s.oversample + subs) * s.oversample + subf) * s.sources.len() + source
 }
 
 /// Render the whole image, slow axis rows, in f64.
@@ -81,6 +144,7 @@ pub fn render(s: &Setup) -> Vec<f64> {
 
 /// Render only the given rows (concatenated), for sampled comparisons on large detectors.
 pub fn render_rows(s: &Setup, rows: &[usize]) -> Vec<f64> {
+    interpolation_cutoff(s);
     let mut out = Vec::with_capacity(rows.len() * s.fpixels);
     for &spixel in rows {
         for fpixel in 0..s.fpixels {
@@ -114,7 +178,7 @@ pub fn pixel(s: &Setup, fpixel: usize, spixel: usize) -> f64 {
                     layer_capture = Some(s.capture_fraction(d, layer));
                 }
                 capture = layer_capture.unwrap_or(1.0);
-                for src in &s.sources {
+                for (si, src) in s.sources.iter().enumerate() {
                     let q: [f64; 3] = std::array::from_fn(|i| (d[i] - src.incident[i]) / src.lambda);
                     // Beyond the resolution cut-off this source adds nothing (and sets no polarization).
                     let stol = 0.5 * norm(q);
@@ -124,13 +188,14 @@ pub fn pixel(s: &Setup, fpixel: usize, spixel: usize) -> f64 {
                     if polar.is_none() || s.oversample_polar {
                         polar = Some(s.polarization(src.incident, d));
                     }
-                    for axes in &s.orientations {
+                    let first_sample = sample_index(s, layer, subs, subf, si) * s.orientations.len();
+                    for (oi, axes) in s.orientations.iter().enumerate() {
                         let hkl = [dot(axes[0], q), dot(axes[1], q), dot(axes[2], q)];
                         let f_latt = lattice(s, hkl);
                         if f_latt == 0.0 && s.background == 0.0 {
                             continue;
                         }
-                        let f_cell = structure_factor(&s.fcell, hkl);
+                        let f_cell = structure_factor(&s.fcell, hkl, [spixel, fpixel, first_sample + oi]);
                         sum += f_cell * f_cell * f_latt * f_latt;
                         if s.oversample_thick {
                             sum *= capture;

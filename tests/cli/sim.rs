@@ -144,7 +144,7 @@ fn matches_nanobragg_golden_images() {
         assert!(j["stats"]["corr"].as_f64().unwrap() >= 0.9999, "{name}");
         seen += 1;
     }
-    assert_eq!(seen, 35);
+    assert_eq!(seen, 39);
 }
 
 /// nanoBragg's output files from one command line, verbatim: the SMV integer image, the noise
@@ -358,7 +358,10 @@ fn bad_input_is_refused_with_exit_2() {
     for (args, want) in [
         (vec!["--mat", "bad.mat", "--default-F", "1", "--floatfile", "x.bin"], "bad.mat:2: `zero` is not a number"),
         (vec!["--sourcefile", "bad.src", "--default-F", "1", "--floatfile", "x.bin"], "bad.src:2: expected at most 5"),
-        (vec!["--nb-args", "-default_F 1 -pix0_vector 0 0 0", "--floatfile", "x.bin"], "-pix0_vector: not supported"),
+        (
+            vec!["--strict", "--nb-args", "-default_F 1 -pix0_vector 0 0 0", "--floatfile", "x.bin"],
+            "--strict: -pix0_vector: nanoBragg reads it",
+        ),
         (vec!["--detector-thick", "-5", "--default-F", "1", "--floatfile", "x.bin"], "-detector_thick"),
     ] {
         let o = sim(&args);
@@ -522,15 +525,15 @@ fn readme_lists_every_nanobragg_option_from_the_table() {
     );
     let o = cmd(&repo_root()).args(["sim", "options", "--json"]).output().unwrap();
     let rows = json(&o);
-    let refused: Vec<&str> = rows
+    let ignored: Vec<&str> = rows
         .as_array()
         .unwrap()
         .iter()
         .filter(|r| r["supported"] == false)
         .map(|r| r["nanobragg"][0].as_str().unwrap())
         .collect();
-    assert!(refused.contains(&"-printout") && refused.contains(&"-pix0_vector"), "{refused:?}");
-    assert!(!refused.contains(&"-img"), "{refused:?}");
+    assert!(ignored.contains(&"-printout") && ignored.contains(&"-pix0_vector"), "{ignored:?}");
+    assert!(!ignored.contains(&"-img"), "{ignored:?}");
 }
 
 /// `--simd baseline` runs the baseline build of the row renderer, auto the best the CPU has;
@@ -548,4 +551,49 @@ fn simd_choice_is_reported_and_agrees() {
     assert_eq!(auto["simd"], if std::is_x86_feature_detected!("avx2") { "avx2-fma" } else { "baseline" });
     let (a, b) = (base["sum"].as_f64().unwrap(), auto["sum"].as_f64().unwrap());
     assert!(a > 0.0 && ((a - b) / a).abs() < 1e-5, "{a} vs {b}");
+}
+
+/// Where nanoBragg ignores or overrides what its command line says (-Xbeam under DIALS's sample
+/// pivot, -pivot sample under MOSFLM, options it reads and never uses), `--nb-args` does what
+/// it does (the goldens dials_xbeam and mosflm_pivot_sample) and warns once a case;
+/// `--strict` refuses instead and writes nothing. loop's own `--pivot` is honoured.
+#[test]
+fn what_nanobragg_ignores_is_ignored_with_a_warning_or_refused_when_strict() {
+    let d = tempfile::tempdir().unwrap();
+    let base = "-default_F 100 -cell 50 60 70 90 90 90 -lambda 1.0 -N 5 -distance 100 -detpixels 32 -pixel 0.75";
+    let sim = |extra: &[&str]| {
+        let mut c = cmd(d.path());
+        c.args(["sim", "run", "--floatfile", "x.bin"]).args(extra);
+        c.output().unwrap()
+    };
+    let cases = [
+        ("-dials -Xbeam 10 -Ybeam 14", "-Xbeam/-Ybeam: under the dials convention nanoBragg pivots on the sample"),
+        (
+            "-pivot sample -twotheta 5 -detector_rotz 4",
+            "-pivot sample: nanoBragg's mosflm convention always pivots on the beam spot",
+        ),
+        ("-density 1.2 -printout", "-density: density, molecular weight and source distance"),
+    ];
+    for (extra, warning) in cases {
+        let args = format!("{base} {extra}");
+        let o = sim(&["--nb-args", &args]);
+        assert_eq!(o.status.code(), Some(0), "{extra}: {}", stderr(&o));
+        assert_eq!(stderr(&o).matches(warning).count(), 1, "{extra}: {}", stderr(&o));
+        assert!(d.path().join("x.bin").is_file());
+        std::fs::remove_file(d.path().join("x.bin")).unwrap();
+        let o = sim(&["--strict", "--nb-args", &args]);
+        assert_eq!(o.status.code(), Some(2), "{extra}");
+        assert!(stderr(&o).contains("--strict: ") && stderr(&o).contains(warning), "{extra}: {}", stderr(&o));
+        assert!(!d.path().join("x.bin").exists(), "{extra}: nothing written");
+    }
+    assert!(stderr(&sim(&["--nb-args", &format!("{base} -density 1.2 -printout")]))
+        .contains("-printout: per-pixel debug printing"));
+    // The same pivot asked for with loop's own option is honoured: another image, no warning.
+    let read = |f: &str| std::fs::read(d.path().join(f)).unwrap();
+    let o = sim(&["--nb-args", &format!("{base} -twotheta 5 -detector_rotz 4")]);
+    assert!(o.status.success() && stderr(&o).is_empty(), "{}", stderr(&o));
+    let beam = read("x.bin");
+    let o = sim(&["--nb-args", &format!("{base} -twotheta 5 -detector_rotz 4"), "--pivot", "sample"]);
+    assert!(o.status.success() && stderr(&o).is_empty(), "{}", stderr(&o));
+    assert_ne!(read("x.bin"), beam);
 }
