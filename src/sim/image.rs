@@ -34,6 +34,11 @@ impl Image {
         Image { fpixels, spixels, pixels: Pixels::F32(rows(fpixels, spixels, v)) }
     }
 
+    /// The pixels as a flat row-major buffer of their precision, to render into again.
+    pub fn into_buffer(self) -> Pixels {
+        self.pixels
+    }
+
     pub fn f64(fpixels: usize, spixels: usize, v: Vec<f64>) -> Image {
         Image { fpixels, spixels, pixels: Pixels::F64(rows(fpixels, spixels, v)) }
     }
@@ -98,23 +103,32 @@ impl Image {
         }
     }
 
-    /// nanoBragg `-floatfile`: raw little-endian float32.
+    /// nanoBragg `-floatfile`: raw little-endian float32. float32 pixels on a little-endian
+    /// machine are written as they lie in memory (no 64 MB copy of a 4096² image); anything else
+    /// is converted a chunk at a time.
     pub fn write_floatfile(&self, path: &Path) -> Result<()> {
-        let mut bytes = vec![0u8; self.len() * 4];
-        let out = bytes.par_chunks_mut(CHUNK * 4).enumerate();
+        let mut f = create(path)?;
+        let io = |e| Error::io(path, e);
         match &self.pixels {
-            Pixels::F32(v) => out.for_each(|(k, b)| {
-                for (o, x) in b.chunks_exact_mut(4).zip(&flat(v)[k * CHUNK..]) {
-                    o.copy_from_slice(&x.to_le_bytes());
+            Pixels::F32(v) if cfg!(target_endian = "little") => {
+                f.write_all(zerocopy::IntoBytes::as_bytes(flat(v))).map_err(io)?;
+            }
+            pixels => {
+                let mut bytes = Vec::with_capacity(CHUNK * 4);
+                for start in (0..self.len()).step_by(CHUNK) {
+                    bytes.clear();
+                    for i in start..(start + CHUNK).min(self.len()) {
+                        let x = match pixels {
+                            Pixels::F32(v) => flat(v)[i],
+                            Pixels::F64(v) => flat(v)[i] as f32,
+                        };
+                        bytes.extend_from_slice(&x.to_le_bytes());
+                    }
+                    f.write_all(&bytes).map_err(io)?;
                 }
-            }),
-            Pixels::F64(v) => out.for_each(|(k, b)| {
-                for (o, x) in b.chunks_exact_mut(4).zip(&flat(v)[k * CHUNK..]) {
-                    o.copy_from_slice(&(*x as f32).to_le_bytes());
-                }
-            }),
+            }
         }
-        write_file(path, &bytes)
+        Ok(())
     }
 
     /// An 8-bit grayscale preview, brightness scaled so the 99.9th percentile is white.
@@ -147,10 +161,13 @@ fn flat_mut<T>(a: &mut Array2<T>) -> &mut [T] {
     a.as_slice_mut().unwrap_or_else(|| unreachable!("images are row-major"))
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+fn create(path: &Path) -> Result<std::fs::File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(path, e))
+    std::fs::File::create(path).map_err(|e| Error::io(path, e))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    create(path)?.write_all(bytes).map_err(|e| Error::io(path, e))
 }
