@@ -2,11 +2,13 @@
 # Reproduces the performance numbers in README.md. Needs hyperfine (Debian: apt-get install
 # hyperfine); optional: pre-commit (pip install pre-commit) for the guard comparison, and
 # NB_C_BIN=/path/to/nanoBragg (built outside this repository with gcc -O3 -march=native -fopenmp) for the
-# simulator comparison. Usage: scripts/bench.sh [ledger|merge|guard|compare|hotspots|sim]...
+# simulator comparison, NB_TORCH_SRC=<hoidn/nanoBragg checkout>/src (with torch installed) for the
+# PyTorch reimplementation. Usage: scripts/bench.sh [ledger|merge|guard|compare|hotspots|sim]...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-LOOP="$PWD/target/release/loop"
+ROOT="$PWD"
+LOOP="$ROOT/target/release/loop"
 FIX="$PWD/tests/fixtures/nanobragg"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -130,6 +132,17 @@ sim() {
       echo "(set NB_C_BIN to a nanoBragg built with gcc -O3 -march=native -fopenmp to compare)"
     fi
   done
+  if [ -n "${NB_TORCH_SRC:-}" ]; then
+    # The PyTorch reimplementation: NB_TORCH_SRC is the `src` folder of a hoidn/nanoBragg checkout.
+    echo "== PyTorch reimplementation, case big, $THREADS threads"
+    (cd "$WORK" && export PYTHONPATH="$NB_TORCH_SRC" OMP_NUM_THREADS=$THREADS THREADS &&
+      /usr/bin/time -f "compiled, whole process: %e s" python3 -m nanobrag_torch $big -floatfile t.bin >/dev/null &&
+      NANOBRAGG_DISABLE_COMPILE=1 /usr/bin/time -f "eager, whole process: %e s" python3 -m nanobrag_torch $big -floatfile t.bin >/dev/null &&
+      echo "-- compiled, three runs in one process:" && python3 "$ROOT/scripts/torch_warm.py" $big -floatfile t.bin 2>&1 >/dev/null | grep TIMING &&
+      echo "-- eager, three runs in one process:" && NANOBRAGG_DISABLE_COMPILE=1 python3 "$ROOT/scripts/torch_warm.py" $big -floatfile t.bin 2>&1 >/dev/null | grep TIMING)
+    "$LOOP" sim run --nb-args "$big" --threads "$THREADS" --floatfile "$WORK/r.bin" >/dev/null
+    "$LOOP" compare "$WORK/t.bin" "$WORK/r.bin"
+  fi
 }
 
 for what in ${@:-ledger merge guard compare hotspots sim}; do

@@ -69,13 +69,7 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
         Err(e) => return Err(e),
     };
     let prefix = to_slash(ws.root.strip_prefix(&workdir).unwrap_or(Path::new("")));
-    let in_ws = |repo_path: &str| -> Option<String> {
-        if prefix.is_empty() {
-            Some(repo_path.to_string())
-        } else {
-            repo_path.strip_prefix(&format!("{prefix}/")).map(str::to_string)
-        }
-    };
+    let in_ws = |repo_path: &str| ws.from_repo_path(&workdir, repo_path);
 
     let head_tree = match repo.head() {
         Ok(h) => Some(h.peel_to_tree()?),

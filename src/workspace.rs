@@ -149,6 +149,17 @@ impl Workspace {
         })
     }
 
+    /// A path relative to the repository at `top` as a path relative to the workspace root, if
+    /// it lies inside the workspace (the workspace may be a folder of the repository).
+    pub fn from_repo_path(&self, top: &Path, repo_path: &str) -> Option<String> {
+        let prefix = to_slash(self.root.strip_prefix(top).unwrap_or(Path::new("")));
+        if prefix.is_empty() {
+            Some(repo_path.to_string())
+        } else {
+            repo_path.strip_prefix(&format!("{prefix}/")).map(str::to_string)
+        }
+    }
+
     /// Every plan file matching the configured glob, sorted, as relative paths.
     pub fn plan_files(&self) -> Result<Vec<String>> {
         let glob = globset::Glob::new(&self.config.plans)

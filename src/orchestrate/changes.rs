@@ -12,7 +12,7 @@ use super::gitops;
 use crate::error::{Error, Result};
 use crate::protect::Protected;
 use crate::publish;
-use crate::workspace::{to_slash, Workspace};
+use crate::workspace::Workspace;
 
 /// A changed path, relative to the workspace root.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -53,14 +53,7 @@ pub fn may_write(ws: &Workspace, s: &Settings, role: RoleName) -> Vec<String> {
 /// Review what changed since `base` (commits made during the turn, the index, the work tree).
 pub fn review(ws: &Workspace, s: &Settings, role: RoleName, protected: &Protected, base: &str) -> Result<Review> {
     let top = gitops::toplevel(&ws.root)?;
-    let prefix = to_slash(ws.root.strip_prefix(&top).unwrap_or(Path::new("")));
-    let in_ws = |p: &str| -> Option<String> {
-        if prefix.is_empty() {
-            Some(p.to_string())
-        } else {
-            p.strip_prefix(&format!("{prefix}/")).map(str::to_string)
-        }
-    };
+    let in_ws = |p: &str| ws.from_repo_path(&top, p);
     let mut globs = GlobSetBuilder::new();
     for g in may_write(ws, s, role) {
         globs.add(Glob::new(&g).map_err(|e| Error::input("loop.yaml", 0, format!("may_write `{g}`: {e}")))?);

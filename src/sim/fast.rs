@@ -416,25 +416,15 @@ fn render_row<T: Real, M: MulAdd>(ctx: &Ctx<T>, spixel: usize, row: &mut [T], sc
                 } else if first {
                     // The solid angle from the same distance: one square root and one division.
                     for p in 0..n {
-                        let x = M::mul_add(fdv[p], fx, bx);
-                        let y = M::mul_add(fdv[p], fy, by);
-                        let z = M::mul_add(fdv[p], fz, bz);
-                        let inv = T::ONE / M::mul_add(x, x, M::mul_add(y, y, z * z)).sqrt();
-                        dx[p] = x * inv;
-                        dy[p] = y * inv;
-                        dz[p] = z * inv;
+                        let ([x, y, z], inv) = direction::<T, M>(fdv[p], [fx, fy, fz], [bx, by, bz]);
+                        (dx[p], dy[p], dz[p]) = (x, y, z);
                         let inv2 = inv * inv;
                         omega[p] = if s.point_pixel { inv2 } else { omega_k * inv2 * inv };
                     }
                 } else {
                     for p in 0..n {
-                        let x = M::mul_add(fdv[p], fx, bx);
-                        let y = M::mul_add(fdv[p], fy, by);
-                        let z = M::mul_add(fdv[p], fz, bz);
-                        let inv = T::ONE / M::mul_add(x, x, M::mul_add(y, y, z * z)).sqrt();
-                        dx[p] = x * inv;
-                        dy[p] = y * inv;
-                        dz[p] = z * inv;
+                        let ([x, y, z], _) = direction::<T, M>(fdv[p], [fx, fy, fz], [bx, by, bz]);
+                        (dx[p], dy[p], dz[p]) = (x, y, z);
                     }
                 }
                 if capture {
@@ -507,6 +497,17 @@ fn polarization_row<T: Real>(s: &Setup, incident: [f64; 3], d: [&mut [T]; 3], ou
         let b = bx * dx[p] + by * dy[p] + bz * dz[p];
         out[p] = half * (T::ONE + cos2t * cos2t - kahn * (e * e - b * b));
     }
+}
+
+/// The unit direction from the sample to a flat detector's subpixel at fast coordinate `fd` (the
+/// row's base point `b`, fast axis `f`), and 1/distance.
+#[inline(always)]
+fn direction<T: Real, M: MulAdd>(fd: T, f: [T; 3], b: [T; 3]) -> ([T; 3], T) {
+    let x = M::mul_add(fd, f[0], b[0]);
+    let y = M::mul_add(fd, f[1], b[1]);
+    let z = M::mul_add(fd, f[2], b[2]);
+    let inv = T::ONE / M::mul_add(x, x, M::mul_add(y, y, z * z)).sqrt();
+    ([x * inv, y * inv, z * inv], inv)
 }
 
 /// h, k, l of orientation `a` at pixel `p`: A·q.
