@@ -85,7 +85,7 @@ impl State {
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {

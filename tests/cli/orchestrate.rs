@@ -511,3 +511,58 @@ fn a_turn_publishes_reports_by_the_guards_policy() {
     // The tree is clean after the turn: nothing of it waits to be committed.
     assert_eq!(sh(d.path(), "git status --porcelain --untracked-files=no"), "");
 }
+
+#[test]
+fn a_command_step_is_run_by_loop_itself_not_by_the_agent() {
+    let d = tempfile::tempdir().unwrap();
+    let calls = d.path().join("calls.txt");
+    demo(d.path(), &format!("calls {} fail", calls.display()), "");
+    // A1 becomes a command step: loop runs it as `loop next --run` does.
+    let plan = std::fs::read_to_string(d.path().join("plans/active/demo.md")).unwrap();
+    let plan = plan.replace(
+        "| A1 | Write notes/A1.md by hand | [ ] | then run `test -s notes/A1.md` |",
+        "| A1 | Write notes/A1.md | [ ] | `mkdir -p notes && echo done > notes/A1.md` |",
+    );
+    std::fs::write(d.path().join("plans/active/demo.md"), plan).unwrap();
+    sh(d.path(), "loop brief --write >/dev/null && git init -q -b main && git add -A && git commit -qm demo");
+    let (o, v) = engineer_turn(d.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!((v["work"]["by"].as_str(), v["outcome"].as_str()), (Some("command"), Some("ok")), "{v}");
+    assert!(!calls.exists(), "the agent was not run for a command step");
+    let run = v["work"]["run_folder"].as_str().unwrap();
+    assert!(d.path().join(run).join("run.json").is_file());
+    let ledger = std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap();
+    assert!(ledger.contains("Attempt #2 — Result: success (Phase A1)") && ledger.contains(run), "{ledger}");
+    assert!(sh(d.path(), "git show --name-only --format= HEAD").contains("notes/A1.md"));
+}
+
+#[test]
+fn a_long_turn_keeps_its_lease_alive() {
+    let d = one_clone("sleep 4 work", "  lease: 2s\n");
+    let child = spawn(d.path(), &["turn", "--role", "engineer", "--quiet"], &[]);
+    wait_for("the agent to start", 30, || {
+        std::fs::read_dir(d.path().join("reports/turns")).into_iter().flatten().flatten().any(|e| {
+            std::fs::read_to_string(e.path().join("journal.json")).is_ok_and(|j| j.contains("\"what\": \"agent\""))
+        })
+    });
+    // Past the 2 s lease, the heartbeat has renewed it: nothing is reported expired.
+    std::thread::sleep(Duration::from_millis(2600));
+    let v = json(&lp(d.path(), &["state", "--json"]));
+    assert!(v["state"]["running"]["turn"].is_string(), "{v}");
+    assert!(v["lease_expired"].is_null(), "{v}");
+    assert_eq!(finish(child, 60).status.code(), Some(0));
+}
+
+#[test]
+fn a_cost_budget_stops_the_loop_before_the_next_turn() {
+    let d = one_clone("work cost 0.6", "  cost_budget: 1.0\n");
+    // The memo is written and it is the engineer's turn: both roles, one process each.
+    let sup = spawn(d.path(), &["orchestrate", "--role", "supervisor", "--iterations", "1", "--quiet"], &[]);
+    let eng = spawn(d.path(), &["orchestrate", "--role", "engineer", "--iterations", "3", "--json"], &[]);
+    let (e, s) = (finish(eng, 60), finish(sup, 60));
+    assert_eq!(s.status.code(), Some(0), "{}", stderr(&s));
+    assert_eq!(e.status.code(), Some(7), "{}", stderr(&e));
+    let v = json(&e);
+    assert_eq!((v["stopped"].as_str(), v["turns"].as_array().unwrap().len()), (Some("budget"), 2), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("cost_budget 1"), "{v}");
+}
