@@ -86,9 +86,12 @@ pub fn start(
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
     let _ = std::fs::remove_file(exit_file);
-    let wrapper = r#"sh -c "$1" < "$2" >> "$3" 2>&1; code=$?; echo "$code" > "$4.tmp" && mv "$4.tmp" "$4""#;
+    // The command runs in bash where there is one (memos write bash), as `loop next --run` does.
+    let shell = crate::run::shell_program();
+    let wrapper =
+        format!(r#"{shell} -c "$1" < "$2" >> "$3" 2>&1; code=$?; echo "$code" > "$4.tmp" && mv "$4.tmp" "$4""#);
     let mut c = Command::new("sh");
-    c.arg("-c").arg(wrapper).arg("loop-agent").arg(command).arg(stdin_file).arg(log).arg(exit_file);
+    c.arg("-c").arg(&wrapper).arg("loop-agent").arg(command).arg(stdin_file).arg(log).arg(exit_file);
     c.current_dir(root).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     for (k, v) in env {
         c.env(k, v);

@@ -101,12 +101,14 @@ fn prepare_clone(ctx: &Ctx) -> Result<()> {
     crate::merge::driver::install_local(&ctx.top, Some(&ctx.ws.root))?;
     let exclude = gitops::git_dir(&ctx.top)?.join("info/exclude");
     let text = std::fs::read_to_string(&exclude).unwrap_or_default();
-    if !text.lines().any(|l| l.trim() == "/logs/") {
+    let inside = crate::workspace::to_slash(ctx.ws.root.strip_prefix(&ctx.top).unwrap_or(std::path::Path::new("")));
+    let logs = if inside.is_empty() { "/logs/".to_string() } else { format!("/{inside}/logs/") };
+    if !text.lines().any(|l| l.trim() == logs) {
         if let Some(d) = exclude.parent() {
             std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
         }
         let sep = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
-        std::fs::write(&exclude, format!("{text}{sep}# agent logs of loop turns\n/logs/\n"))
+        std::fs::write(&exclude, format!("{text}{sep}# agent logs of loop turns\n{logs}\n"))
             .map_err(|e| Error::io(&exclude, e))?;
     }
     Ok(())

@@ -128,8 +128,10 @@ fn engineer(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
             let end = run_proc(ctx, j, &what, v, None)?;
             let log = agent::rel(&j.dir, &format!("verify-{}.log", k + 1)).display().to_string();
             work.verify.push(Check { command: v.clone(), exit_code: end.exit_code, log });
-            if end.killed.is_some() {
-                work.outcome = end.killed.map_or("ok", |k| if k == "interrupted" { k } else { "timeout" }).into();
+            if let Some(k) = end.killed {
+                // A check ended by loop's limits ends the turn so; one killed from outside failed.
+                work.outcome = if k == "killed" { "agent_failed" } else { k }.into();
+                work.detail = format!("{}; the check `{v}` was ended ({k})", work.detail);
                 break;
             }
         }
