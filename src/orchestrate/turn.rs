@@ -63,7 +63,12 @@ pub fn claim(ctx: &Ctx, parent: Option<git2::Oid>, st: &State) -> Result<Option<
     let repo = ctx.repo()?;
     let oid = state::write(&repo, STATE_REF, parent, &next, &format!("{role} claims {turn}"))?;
     if ctx.sync && ctx.push(&[&format!("{oid}:{STATE_REF}")]).is_err() {
-        // Someone moved the state first: this claim never happened.
+        // Someone moved the state first (or the push failed): this claim never happened, here
+        // either — the local state goes back to what it was.
+        let _ = match parent {
+            Some(p) => repo.reference_matching(STATE_REF, p, true, oid, "claim withdrawn").map(|_| ()),
+            None => repo.find_reference(STATE_REF).and_then(|mut r| r.delete()),
+        };
         journal::set_pointer(ctx.ws, role, None)?;
         let _ = std::fs::remove_dir_all(ctx.ws.root.join(&dir));
         return Ok(None);

@@ -403,18 +403,19 @@ fn an_agent_still_running_when_loop_dies_is_waited_for_not_run_again() {
 #[test]
 fn a_push_refused_by_a_hook_is_retried_and_an_expired_lease_is_reported() {
     let r = remote("work", "");
-    // The remote refuses the first push to main, once.
+    // The remote refuses the first claim (a push of the state alone) and the first push to
+    // main, once each.
     let hook = r.bare.join("hooks/pre-receive");
     std::fs::write(
         &hook,
-        "#!/bin/sh\nwhile read old new ref; do\n  if [ \"$ref\" = refs/heads/main ] && [ ! -f \"$GIT_DIR/refused-once\" ]; then\n    touch \"$GIT_DIR/refused-once\"; echo 'refused for the test' >&2; exit 1\n  fi\ndone\nexit 0\n",
+        "#!/bin/sh\nwhile read old new ref; do\n  m=\"$GIT_DIR/refused-$(basename $ref)\"\n  if [ ! -f \"$m\" ]; then\n    touch \"$m\"; echo 'refused for the test' >&2; exit 1\n  fi\ndone\nexit 0\n",
     )
     .unwrap();
     sh(&r.bare, "chmod +x hooks/pre-receive");
     let o = lp(&r.supervisor, &["orchestrate", "--role", "supervisor", "--sync-via-git", "--quiet"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("push refused"), "{}", stderr(&o));
-    assert!(r.bare.join("refused-once").is_file());
+    assert!(r.bare.join("refused-state").is_file() && r.bare.join("refused-main").is_file());
     assert_eq!(turns_on(&r.bare).len(), 2);
     let st = json(&lp(&r.engineer, &["state", "--json"]));
     assert_eq!(st["state"]["next"], "engineer", "{st}");
