@@ -78,16 +78,16 @@ impl Ctx<'_> {
         // One fetch, so the branch and the state come from the same moment of the remote (a
         // state newer than its branch would start a turn on old files).
         let _ = gitops::run(&self.top, &["update-ref", "-d", state::REMOTE_STATE_REF]);
-        gitops::ok(
-            &self.top,
-            &[
-                "fetch",
-                "--quiet",
-                r,
-                &format!("+refs/heads/{b}:refs/remotes/{r}/{b}"),
-                "+refs/loop/*:refs/loop/remote/*",
-            ],
-        )?;
+        let branch = format!("+refs/heads/{b}:refs/remotes/{r}/{b}");
+        let states = "+refs/loop/*:refs/loop/remote/*";
+        if let Err(e) = gitops::ok(&self.top, &["fetch", "--quiet", r, &branch, states]) {
+            // A remote without the branch yet (a new bare repository): the first turn's push makes it.
+            let has_branch = gitops::ok(&self.top, &["ls-remote", r, &format!("refs/heads/{b}")]);
+            if !has_branch.is_ok_and(|o| o.trim().is_empty()) {
+                return Err(e);
+            }
+            gitops::ok(&self.top, &["fetch", "--quiet", r, states])?;
+        }
         // The remote's state is the truth, except for what this clone made and has not pushed yet.
         let remote = gitops::rev(&self.top, state::REMOTE_STATE_REF);
         let local = gitops::rev(&self.top, STATE_REF);

@@ -567,3 +567,16 @@ fn a_cost_budget_stops_the_loop_before_the_next_turn() {
     assert_eq!((v["stopped"].as_str(), v["turns"].as_array().unwrap().len()), (Some("budget"), 2), "{v}");
     assert!(v["message"].as_str().unwrap().contains("cost_budget 1"), "{v}");
 }
+
+#[test]
+fn the_first_turn_may_start_a_new_remote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    sh(t, "git init -q --bare -b main remote.git");
+    demo(&t.join("a"), "work", "");
+    sh(&t.join("a"), "git init -q -b main && git add -A && git commit -qm demo && git remote add origin ../remote.git");
+    let o = lp(&t.join("a"), &["orchestrate", "--role", "supervisor", "--sync-via-git", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let turns = turns_on(&t.join("remote.git"));
+    assert_eq!((turns.len(), turns[1].1.as_str()), (2, "supervisor"), "{turns:?}");
+}
