@@ -82,6 +82,22 @@ fn runnable(d: &Decision) -> Result<&str> {
 /// Run the step. Output goes live to our stdout/stderr (all of it to stderr when `quiet_stdout`,
 /// so `--json` keeps stdout for the record) and into the artifacts folder.
 pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRecord> {
+    execute_showing(model, d, if quiet_stdout { Show::Stderr } else { Show::Both })
+}
+
+/// Where a running step's output is shown besides its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    /// stdout to stdout, stderr to stderr.
+    Both,
+    /// Both to stderr (stdout carries JSON).
+    Stderr,
+    /// Only the logs (a quiet turn).
+    Nowhere,
+}
+
+/// `execute`, showing the output as `show` says.
+pub fn execute_showing(model: &Model, d: &Decision, show: Show) -> Result<RunRecord> {
     runnable(d)?;
     let mut d = d.clone();
     let dir = reserve(model, &mut d)?;
@@ -116,8 +132,13 @@ pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRec
         .spawn()
         .map_err(|e| Error::io("sh", e))?;
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
-    let out_thread = tee(child.stdout.take(), dir.join("stdout.log"), quiet_stdout, None)?;
-    let err_thread = tee(child.stderr.take(), dir.join("stderr.log"), true, Some(tail.clone()))?;
+    let (out_to, err_to) = match show {
+        Show::Both => (Some(false), Some(true)),
+        Show::Stderr => (Some(true), Some(true)),
+        Show::Nowhere => (None, None),
+    };
+    let out_thread = tee(child.stdout.take(), dir.join("stdout.log"), out_to, None)?;
+    let err_thread = tee(child.stderr.take(), dir.join("stderr.log"), err_to, Some(tail.clone()))?;
     let mut interrupted_at: Option<Instant> = None;
     let status = loop {
         if let Some(s) = child.try_wait().map_err(|e| Error::io("sh", e))? {
@@ -333,7 +354,8 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 fn tee(
     src: Option<impl Read + Send + 'static>,
     path: PathBuf,
-    to_stderr: bool,
+    // Some(true): also to our stderr, Some(false): to our stdout, None: the file only.
+    to_stderr: Option<bool>,
     tail: Option<Arc<Mutex<VecDeque<String>>>>,
 ) -> Result<std::thread::JoinHandle<()>> {
     let mut file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
@@ -350,7 +372,11 @@ fn tee(
             let chunk = &buf[..n];
             let _ = file.write_all(chunk);
             // A closed terminal must not stop the capture.
-            let _ = if to_stderr { std::io::stderr().write_all(chunk) } else { std::io::stdout().write_all(chunk) };
+            let _ = match to_stderr {
+                Some(true) => std::io::stderr().write_all(chunk),
+                Some(false) => std::io::stdout().write_all(chunk),
+                None => Ok(()),
+            };
             if let Some(tail) = &tail {
                 partial.extend_from_slice(chunk);
                 let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());

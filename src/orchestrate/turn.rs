@@ -148,7 +148,8 @@ fn record(ctx: &Ctx, j: &mut Journal) -> Result<()> {
             _ => {
                 req.result = Some(ResultWord::Failed);
                 let checks = if checks.is_empty() { String::new() } else { format!("; checks: {}", checks.join(", ")) };
-                req.note = Some(format!("loop turn {}: {} ({}){checks}", j.iteration, w.detail, w.outcome));
+                let how = if w.outcome == "ok" { String::new() } else { format!(" ({})", w.outcome) };
+                req.note = Some(format!("loop turn {}: {}{how}{checks}", j.iteration, w.detail));
             }
         }
         for c in &w.verify {

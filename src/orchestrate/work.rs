@@ -144,7 +144,8 @@ fn command_step(ctx: &Ctx, j: &mut Journal, base: Work) -> Result<Work> {
     let model = Model::load(ctx.ws.clone())?;
     let d = next::decide_now(&model, None, None)?;
     let record = std::thread::scope(|s| {
-        let h = s.spawn(|| crate::run::execute(&model, &d, true));
+        let show = if ctx.echo { crate::run::Show::Stderr } else { crate::run::Show::Nowhere };
+        let h = s.spawn(move || crate::run::execute_showing(&model, &d, show));
         let mut last = std::time::Instant::now();
         while !h.is_finished() {
             if last.elapsed() >= ctx.heartbeat_every() {
