@@ -54,7 +54,12 @@ fn supervisor(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
     let agent = ctx.settings.agent(RoleName::Supervisor).unwrap_or(BUILTIN).to_string();
     if agent == BUILTIN {
         let t = std::time::Instant::now();
-        return Ok(match crate::brief::write(ctx.ws.clone(), None, None, false) {
+        // The memo is the supervisor's product: listed as protected it must not be deleted
+        // (nanoBragg's index: "rewritten and committed each supervisor run; treat as a
+        // protected asset"), but it is rewritten; only `frozen:` stops that.
+        let protected = crate::protect::Protected::load(ctx.ws)?;
+        let rewrite = !protected.is_frozen(&ctx.ws.config.input);
+        return Ok(match crate::brief::write(ctx.ws.clone(), None, None, rewrite) {
             Ok(w) => Work {
                 outcome: "ok".into(),
                 detail: format!("wrote {} for [{}]", w.path, w.decision.item.id),

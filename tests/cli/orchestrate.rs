@@ -580,3 +580,27 @@ fn the_first_turn_may_start_a_new_remote() {
     let turns = turns_on(&t.join("remote.git"));
     assert_eq!((turns.len(), turns[1].1.as_str()), (2, "supervisor"), "{turns:?}");
 }
+
+/// nanoBragg's index lists the memo as a protected asset ("rewritten and committed each
+/// supervisor run; treat as a protected asset"): the supervisor rewrites it, nobody deletes it.
+#[test]
+fn a_memo_listed_as_protected_is_still_the_supervisors_to_rewrite() {
+    let d = tempfile::tempdir().unwrap();
+    demo(d.path(), "work", "");
+    write(
+        d.path(),
+        "docs/index.md",
+        "# Index\n- [Spec](spec.md)\n- [input.md](../input.md) — rewritten each supervisor run; protected.\n",
+    );
+    sh(d.path(), "git init -q -b main && git add -A && git commit -qm demo");
+    let o = lp(d.path(), &["turn", "--role", "supervisor", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(sh(d.path(), "git show --name-only --format= HEAD").contains("input.md"));
+    // A supervisor agent that deletes the memo is blocked.
+    let yaml = "orchestrate:\n  roles:\n    supervisor: {agent: \"rm input.md\"}\n";
+    std::fs::write(d.path().join("loop.yaml"), yaml).unwrap();
+    sh(d.path(), "git commit -qam 'a deleting supervisor'");
+    let o = lp(d.path(), &["turn", "--role", "supervisor", "--json"]);
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert!(json(&o)["work"]["detail"].as_str().unwrap().contains("input.md (a protected asset, deleted)"));
+}
