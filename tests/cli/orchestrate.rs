@@ -604,3 +604,49 @@ fn a_memo_listed_as_protected_is_still_the_supervisors_to_rewrite() {
     assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
     assert!(json(&o)["work"]["detail"].as_str().unwrap().contains("input.md (a protected asset, deleted)"));
 }
+
+/// Every real workspace state of tests/fixtures, in a git repository of its own: a builtin
+/// supervisor turn, then an engineer turn with the stand-in, each ending as it should.
+#[test]
+fn turns_run_on_every_real_fixture_state() {
+    let mut states: Vec<PathBuf> = Vec::new();
+    for dir in [fixtures().join("nanobragg/history"), fixtures().join("ptychopinn")] {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().join("docs").is_dir() {
+                states.push(e.path());
+            }
+        }
+    }
+    states.sort();
+    assert_eq!(states.len(), 20);
+    let mut briefed = 0;
+    for state in &states {
+        let d = copy_tree(state);
+        let p = d.path();
+        let yaml = std::fs::read_to_string(p.join("loop.yaml")).unwrap_or_default();
+        let agent = format!("{} work", stand_in());
+        std::fs::write(
+            p.join("loop.yaml"),
+            format!("{yaml}\norchestrate:\n  roles:\n    engineer: {{agent: {agent:?}}}\n"),
+        )
+        .unwrap();
+        sh(p, "echo /reports/ >> .gitignore && git init -q -b main && git add -A && git commit -qm state");
+        let name = state.file_name().unwrap().to_string_lossy().into_owned();
+        let o = finish(spawn(p, &["turn", "--role", "supervisor", "--json"], &[]), 60);
+        let v = json(&o);
+        match v["outcome"].as_str() {
+            Some("ok") => briefed += 1,
+            // Nothing to brief: the focus plan's phases are all done.
+            Some("gate_failed") => {
+                assert!(v["work"]["detail"].as_str().unwrap().contains("every phase"), "{name}: {v}")
+            }
+            other => panic!("{name}: supervisor {other:?}: {}", stderr(&o)),
+        }
+        let o = finish(spawn(p, &["turn", "--role", "engineer", "--json"], &[]), 60);
+        let v = json(&o);
+        assert_eq!(v["outcome"], "ok", "{name}: {}", stderr(&o));
+        assert!(v["attempt"].is_string() && v["commit"].is_string(), "{name}: {v}");
+    }
+    // Every nanoBragg state's memo is written although its index lists input.md as protected.
+    assert!(briefed >= 12, "{briefed}");
+}
