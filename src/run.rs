@@ -82,7 +82,7 @@ fn runnable(d: &Decision) -> Result<&str> {
 /// Run the step. Output goes live to our stdout/stderr (all of it to stderr when `quiet_stdout`,
 /// so `--json` keeps stdout for the record) and into the artifacts folder.
 pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRecord> {
-    execute_showing(model, d, if quiet_stdout { Show::Stderr } else { Show::Both })
+    execute_showing(model, d, if quiet_stdout { Show::Stderr } else { Show::Both }, None)
 }
 
 /// Where a running step's output is shown besides its logs.
@@ -96,8 +96,9 @@ pub enum Show {
     Nowhere,
 }
 
-/// `execute`, showing the output as `show` says.
-pub fn execute_showing(model: &Model, d: &Decision, show: Show) -> Result<RunRecord> {
+/// `execute`, showing the output as `show` says; with a `limit`, the step's whole process group
+/// is ended once it runs longer (a turn's `turn_timeout`).
+pub fn execute_showing(model: &Model, d: &Decision, show: Show, limit: Option<Duration>) -> Result<RunRecord> {
     runnable(d)?;
     let mut d = d.clone();
     let dir = reserve(model, &mut d)?;
@@ -140,6 +141,7 @@ pub fn execute_showing(model: &Model, d: &Decision, show: Show) -> Result<RunRec
     let out_thread = tee(child.stdout.take(), dir.join("stdout.log"), out_to, None)?;
     let err_thread = tee(child.stderr.take(), dir.join("stderr.log"), err_to, Some(tail.clone()))?;
     let mut interrupted_at: Option<Instant> = None;
+    let mut timed_out = false;
     let status = loop {
         if let Some(s) = child.try_wait().map_err(|e| Error::io("sh", e))? {
             break s;
@@ -153,9 +155,14 @@ pub fn execute_showing(model: &Model, d: &Decision, show: Show) -> Result<RunRec
             signal_group(&child, "KILL");
             let _ = child.kill();
         }
+        if !timed_out && limit.is_some_and(|l| t0.elapsed() > l) {
+            timed_out = true;
+            signal_group(&child, "KILL");
+            let _ = child.kill();
+        }
         std::thread::sleep(Duration::from_millis(10));
     };
-    if interrupted_at.is_some() {
+    if interrupted_at.is_some() || timed_out {
         // A Ctrl-C stops the whole step: what it left running (`cmd &`) would hold the log
         // pipes open and keep loop waiting.
         signal_group(&child, "KILL");
@@ -206,6 +213,7 @@ pub fn execute_showing(model: &Model, d: &Decision, show: Show) -> Result<RunRec
         duration_s: (duration * 1000.0).round() / 1000.0,
         exit_code,
         interrupted,
+        timed_out,
         signal,
         blocked_log,
         git: crate::git::info(root),

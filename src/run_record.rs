@@ -41,6 +41,9 @@ pub struct RunRecord {
     pub duration_s: f64,
     pub exit_code: i32,
     pub interrupted: bool,
+    /// Ended by loop at a turn's time limit.
+    #[serde(default)]
+    pub timed_out: bool,
     /// The signal that stopped the step (`SIGINT` when loop was interrupted), if one did.
     #[serde(default)]
     pub signal: Option<String>,
@@ -59,6 +62,7 @@ impl RunRecord {
     /// How a failed (or interrupted) run ended, in words: what the entry and `loop next --run` say.
     pub fn failure(&self) -> String {
         let how = match (self.exit_code, self.interrupted, &self.signal) {
+            _ if self.timed_out => format!("ended at the turn's time limit (exit code {})", self.exit_code),
             (_, true, _) if self.ended_by_interrupt() => "interrupted".to_string(),
             (code, true, _) => format!("interrupted; the step handled it and exited {code}"),
             (127, _, _) => format!(

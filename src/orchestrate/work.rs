@@ -150,7 +150,8 @@ fn command_step(ctx: &Ctx, j: &mut Journal, base: Work) -> Result<Work> {
     let d = next::decide_now(&model, None, None)?;
     let record = std::thread::scope(|s| {
         let show = if ctx.echo { crate::run::Show::Stderr } else { crate::run::Show::Nowhere };
-        let h = s.spawn(move || crate::run::execute_showing(&model, &d, show));
+        let limit = Some(ctx.settings.turn_timeout.0);
+        let h = s.spawn(move || crate::run::execute_showing(&model, &d, show, limit));
         let mut last = std::time::Instant::now();
         while !h.is_finished() {
             if last.elapsed() >= ctx.heartbeat_every() {
@@ -161,7 +162,13 @@ fn command_step(ctx: &Ctx, j: &mut Journal, base: Work) -> Result<Work> {
         }
         h.join().unwrap_or_else(|_| Err(Error::Failed("the step's runner panicked".into())))
     })?;
-    let outcome = if record.ended_by_interrupt() { "interrupted" } else { "ok" };
+    let outcome = if record.timed_out {
+        "timeout"
+    } else if record.ended_by_interrupt() {
+        "interrupted"
+    } else {
+        "ok"
+    };
     let detail = if record.exit_code == 0 {
         format!("loop ran `{}`: exit 0 after {:.1} s", record.command, record.duration_s)
     } else {
