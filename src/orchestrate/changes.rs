@@ -81,7 +81,7 @@ pub fn review(ws: &Workspace, s: &Settings, role: RoleName, protected: &Protecte
         let (xy, path) = entry.split_at(3);
         let Some(rel) = in_ws(path) else { continue };
         if xy.starts_with("??") {
-            untracked.push((path.to_string(), rel));
+            untracked.push(path.to_string());
             continue;
         }
         let kind = if xy.contains('D') {
@@ -97,7 +97,7 @@ pub fn review(ws: &Workspace, s: &Settings, role: RoleName, protected: &Protecte
     }
     let reports = &ws.config.reports;
     let mut report_bytes = 0;
-    for (path, rel) in untracked {
+    for path in untracked {
         let mut files = Vec::new();
         expand(&top.join(&path), &path, &mut files, &mut r.left_out);
         for (repo_path, size) in files {
@@ -132,7 +132,6 @@ pub fn review(ws: &Workspace, s: &Settings, role: RoleName, protected: &Protecte
                 }
             }
         }
-        let _ = rel;
     }
     for c in &r.changed {
         if reports.contains(&c.path) && c.kind == "added" {

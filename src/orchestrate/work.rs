@@ -124,7 +124,7 @@ fn engineer(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
     let memo = std::fs::read_to_string(ctx.ws.path(&ctx.ws.config.input)).unwrap_or_default();
     let prompt = format!("{}\n{memo}", prompt_text(ctx, RoleName::Engineer, ENGINEER_PROMPT)?);
     let end = run_proc(ctx, j, "agent", agent, Some(&prompt))?;
-    let mut work = Work { ..agent_work(&end, "agent") };
+    let mut work = agent_work(&end, "agent");
     work.item = base.item;
     work.task = base.task;
     if work.outcome == "ok" {

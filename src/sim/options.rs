@@ -646,13 +646,9 @@ impl Reader {
         Ok(())
     }
 
-    /// Combine what needed every option read, as nanoBragg does after its parser.
-    pub fn finish(self) -> Result<Params> {
-        self.finish_with(&mut Vec::new())
-    }
-
-    /// `finish`, adding to `warnings` what nanoBragg overrides.
-    pub fn finish_with(mut self, warnings: &mut Vec<String>) -> Result<Params> {
+    /// Combine what needed every option read, as nanoBragg does after its parser, adding to
+    /// `warnings` what nanoBragg overrides.
+    pub fn finish(mut self, warnings: &mut Vec<String>) -> Result<Params> {
         let p = &mut self.p;
         let err = |m: String| Error::Usage(m);
         if self.noise_off {
@@ -844,7 +840,7 @@ pub fn read(nb_args: Option<&str>, long: &[&str], strict: bool) -> Result<Read> 
     }
     r.read(long)?;
     let mut warnings = std::mem::take(&mut r.warnings);
-    let params = r.finish_with(&mut warnings)?;
+    let params = r.finish(&mut warnings)?;
     if strict && !warnings.is_empty() {
         return Err(Error::Usage(format!("--strict: {}", warnings.join("; "))));
     }
@@ -897,9 +893,9 @@ mod tests {
         // -nonoise switches off a noise file named before it, not one named after it (the C's order).
         let mut c = Reader::new();
         c.read(&["-noisefile", "n.img", "-nonoise", "-nopgm", "-pgmfile", "p.pgm"]).unwrap();
-        let c = c.finish().unwrap();
+        let c = c.finish(&mut Vec::new()).unwrap();
         assert_eq!((c.outputs.noisefile, c.outputs.pgmfile), (None, Some(PathBuf::from("p.pgm"))));
-        let (a, b) = (a.finish().unwrap(), b.finish().unwrap());
+        let (a, b) = (a.finish(&mut Vec::new()).unwrap(), b.finish(&mut Vec::new()).unwrap());
         assert_eq!((a.lambda_a, a.n, a.detector_thick_um, a.curved), (6.2, [3, 5, 5], 100.0, true));
         assert_eq!((b.lambda_a, b.n, b.detector_thick_um, b.curved), (6.2, [3, 5, 5], 100.0, true));
     }
