@@ -49,12 +49,20 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     if let Some(why) = &d.blocked {
         return Err(Error::Failed(format!("no memo to write, the item is blocked: {why}")));
     }
-    let (phase, task) = match (&d.phase, &d.task) {
-        (Some(p), Some(t)) => (p, t),
-        _ => return Err(Error::Failed("no open task to brief".into())),
+    let Some(task) = &d.task else { return Err(Error::Failed("no open task to brief".into())) };
+    // A plan's phase, or — for a task of the item's own checklist in the ledger — the task's place there.
+    let phase = match &d.phase {
+        Some(p) => Where { id: p.id.clone(), title: p.title.clone(), line: p.line },
+        None if task.file == model.ledger.doc.file => {
+            Where { id: task.id.clone(), title: format!("[{}] checklist", d.item.id), line: task.line }
+        }
+        None => return Err(Error::Failed("no open task to brief".into())),
     };
-    let plan_path =
-        d.plan.clone().ok_or_else(|| Error::Failed(format!("[{}] has no plan to brief from", d.item.id)))?;
+    let plan_path = match (&d.plan, &d.phase) {
+        (Some(p), Some(_)) => p.clone(),
+        (_, None) => task.file.clone(),
+        (None, Some(_)) => return Err(Error::Failed(format!("[{}] has no plan to brief from", d.item.id))),
+    };
     let plan_path = plan_path.as_str();
     let command = d.command_template.clone().unwrap_or_default();
     let ledger = &model.ledger;
@@ -176,6 +184,13 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     env.add_template("memo", template).map_err(tmpl_err)?;
     let text = env.get_template("memo").map_err(tmpl_err)?.render(&ctx).map_err(tmpl_err)?;
     Ok(Brief { text, decision: d })
+}
+
+/// Where the briefed task stands: its phase, or its own place in a ledger checklist.
+struct Where {
+    id: String,
+    title: String,
+    line: usize,
 }
 
 /// Whether a Next Action is already done: marked so (✅, `[x]`, "complete", "done" as words), or

@@ -148,16 +148,16 @@ pub fn execute_showing(model: &Model, d: &Decision, show: Show, limit: Option<Du
         }
         if INTERRUPTED.load(Ordering::SeqCst) && interrupted_at.is_none() {
             // Pass the Ctrl-C on to the step's whole group, as a shell would; force it after 3 s.
-            signal_group(&child, "INT");
+            signal_group(&child, crate::process::SIGINT);
             interrupted_at = Some(Instant::now());
         }
         if interrupted_at.is_some_and(|t| t.elapsed() > Duration::from_secs(3)) {
-            signal_group(&child, "KILL");
+            signal_group(&child, crate::process::SIGKILL);
             let _ = child.kill();
         }
         if !timed_out && limit.is_some_and(|l| t0.elapsed() > l) {
             timed_out = true;
-            signal_group(&child, "KILL");
+            signal_group(&child, crate::process::SIGKILL);
             let _ = child.kill();
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -165,7 +165,7 @@ pub fn execute_showing(model: &Model, d: &Decision, show: Show, limit: Option<Du
     if interrupted_at.is_some() || timed_out {
         // A Ctrl-C stops the whole step: what it left running (`cmd &`) would hold the log
         // pipes open and keep loop waiting.
-        signal_group(&child, "KILL");
+        signal_group(&child, crate::process::SIGKILL);
     }
     let _ = out_thread.join();
     let _ = err_thread.join();
@@ -316,16 +316,8 @@ pub fn child_path() -> std::ffi::OsString {
     std::env::join_paths(dirs).unwrap_or_default()
 }
 
-fn signal_group(child: &std::process::Child, signal: &str) {
-    #[cfg(unix)]
-    {
-        let group = format!("-{}", child.id());
-        let quiet = || Stdio::null();
-        let _ =
-            Command::new("kill").args([&format!("-{signal}"), "--", &group]).stdout(quiet()).stderr(quiet()).status();
-    }
-    #[cfg(not(unix))]
-    let _ = (child, signal);
+fn signal_group(child: &std::process::Child, signal: i32) {
+    crate::process::signal_group(child.id(), signal);
 }
 
 /// `SIGKILL` for a child a signal stopped.

@@ -24,18 +24,20 @@ pub(super) fn cmd_runs(cli: &Cli, a: &RunsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut s = format!(
-        "{:>4}  {:<10}  {:<12}  {:>9}  {:>8}  {:<12}  {}\n",
-        "iter", "role", "outcome", "duration", "cost", "commit", "at"
+        "{:>4}  {:<10}  {:<12}  {:>9}  {:>9}  {:>9}  {:>9}  {:<12}  {}\n",
+        "iter", "role", "outcome", "duration", "tokens in", "out", "cost", "commit", "at"
     );
     for r in &runs {
-        let cost = r.cost_usd.map_or("-".to_string(), |c| format!("${c:.2}"));
+        let cost = r.cost_usd.map_or("-".to_string(), |c| format!("${c:.4}"));
         let commit = r.commit.as_deref().map_or("-", |c| &c[..c.len().min(12)]);
         s.push_str(&format!(
-            "{:>4}  {:<10}  {:<12}  {:>8.1}s  {:>8}  {:<12}  {}\n",
+            "{:>4}  {:<10}  {:<12}  {:>8.1}s  {:>9}  {:>9}  {:>9}  {:<12}  {}\n",
             r.iteration,
             r.role.as_str(),
-            r.outcome,
+            r.outcome.as_str(),
             r.duration_s,
+            r.tokens_in,
+            r.tokens_out,
             cost,
             commit,
             r.at

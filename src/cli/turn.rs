@@ -30,13 +30,23 @@ pub(super) fn cmd_turn(cli: &Cli, a: &TurnArgs) -> Result<ExitCode> {
     } else {
         out(&render(&j));
     }
-    Ok(ExitCode::from(orchestrate::exit_code(j.outcome())))
+    Ok(ExitCode::from(j.outcome().exit_code()))
 }
 
 /// A finished turn in a few lines.
 pub(super) fn render(j: &Journal) -> String {
     let w = j.work.clone().unwrap_or_default();
     let mut s = format!("{} turn {} ({}): {}\n  {}\n", j.role, j.iteration, j.turn, j.outcome(), w.detail);
+    for d in &w.denied {
+        s.push_str(&format!("  refused: {d}\n"));
+    }
+    if w.usage.tokens_in + w.usage.tokens_out > 0 || w.usage.cost_usd.is_some() {
+        let cost = w.usage.cost_usd.map_or("cost unknown".to_string(), |c| format!("${c:.4}"));
+        s.push_str(&format!("  tokens {} in, {} out; {cost}\n", w.usage.tokens_in, w.usage.tokens_out));
+    }
+    if let Some(r) = &w.resets_at {
+        s.push_str(&format!("  the limit resets at {r}\n"));
+    }
     for c in &w.verify {
         s.push_str(&format!(
             "  check `{}`: exit {}\n",

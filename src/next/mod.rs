@@ -275,6 +275,11 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
             None if named_ledger_task.is_some() => None,
             None => named.map(|(i, _)| *i).or_else(|| plan.phases.iter().position(|p| !p.is_done())),
         };
+        // Every phase done but the item keeps a checklist of its own (the single-initiative
+        // ledger): its first open task is the step, for `next` and `brief` alike.
+        if target.is_none() && named_ledger_task.is_none() && req.phase.is_none() {
+            named_ledger_task = item.tasks.iter().find(|t| t.state.is_open());
+        }
         for (i, p) in plan.phases.iter().enumerate() {
             let verdict = match target {
                 Some(t) if i < t && p.is_done() => "done",
@@ -302,7 +307,8 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
                 .map(|t| task_ref(t, &plan.path));
         }
     } else {
-        named_ledger_task = memo.and_then(|m| ledger_task(item, m));
+        named_ledger_task =
+            memo.and_then(|m| ledger_task(item, m)).or_else(|| item.tasks.iter().find(|t| t.state.is_open()));
     }
     if let Some(t) = named_ledger_task {
         d.task = Some(TaskRef {
@@ -320,6 +326,16 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
             let s = crate::command::step_of(&format!("{} | {}", task.guidance, task.description));
             Some(Step {
                 from: Where { file: plan.path.clone(), line: task.line },
+                what: crate::command::summary(&format!("task {}: {}", task.id, task.description)),
+                command: s.command,
+                verify: s.verify,
+            })
+        }
+        // A task of the item's own checklist in the ledger.
+        (Some(task), _) if task.file == *ledger_file => {
+            let s = crate::command::step_of(&task.description);
+            Some(Step {
+                from: Where { file: ledger_file.clone(), line: task.line },
                 what: crate::command::summary(&format!("task {}: {}", task.id, task.description)),
                 command: s.command,
                 verify: s.verify,

@@ -1,33 +1,19 @@
 //! Running an agent (or a check) for a turn so that a crash of `loop` loses nothing: the process
 //! runs in its own process group under a small shell wrapper that takes the prompt on stdin,
 //! appends all output to the turn's log and writes the exit code to a file when it ends. `loop`
-//! only watches — the log for output (shown live, read for cost and usage limits) and the exit
+//! only watches — the log for output (shown live, read for its events: progress, errors, usage) and the exit
 //! file — so a restarted `loop` picks up a process that is still running, or the code of one that
 //! ended meanwhile, instead of running it twice.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::LazyLock;
 use std::time::{Duration, Instant};
-
-use regex::Regex;
 
 use crate::error::{Error, Result};
 
-/// What agents print when their plan's quota ran out (Claude Code, Codex, Gemini CLI and the
-/// APIs under them word it so).
-static LIMIT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(usage limit|rate limit|limit reached|reached your limit|hit your limit|quota (exceeded|exhausted)|out of credits|credit balance is too low)\b").unwrap()
-});
-
-/// Why loop ended a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kill {
-    Timeout,
-    Idle,
-    Interrupted,
-}
+pub use super::events::Kill;
+use super::events::{Kind, Reading};
 
 impl Kill {
     pub fn word(self) -> &'static str {
@@ -35,6 +21,7 @@ impl Kill {
             Kill::Timeout => "timeout",
             Kill::Idle => "idle",
             Kill::Interrupted => "interrupted",
+            Kill::Outside => "killed",
         }
     }
 }
@@ -50,15 +37,13 @@ pub struct Proc {
     pub exit_file: String,
 }
 
-/// How the process ended.
+/// How the process ended, and what its output said.
 #[derive(Debug, Clone, Default)]
 pub struct End {
     pub exit_code: Option<i32>,
-    pub killed: Option<&'static str>,
+    pub killed: Option<Kill>,
     pub duration_s: f64,
-    pub cost_usd: Option<f64>,
-    /// The agent's own report of an error (stream-json `is_error`), or a usage-limit message.
-    pub limit: Option<String>,
+    pub reading: Reading,
 }
 
 /// Limits while watching.
@@ -110,29 +95,12 @@ pub fn start(
 
 /// Whether any process of the group `pid` leads is alive.
 pub fn alive(pid: u32) -> bool {
-    Command::new("kill")
-        .args(["-0", "--", &format!("-{pid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    crate::process::signal_group(pid, 0)
 }
 
 /// End the whole process group: TERM, then KILL after a moment.
 pub fn kill_group(pid: u32) {
-    let send = |sig: &str| {
-        let _ = Command::new("kill")
-            .args([sig, "--", &format!("-{pid}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    };
-    send("-TERM");
-    let t = Instant::now();
-    while alive(pid) && t.elapsed() < Duration::from_secs(2) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    send("-KILL");
+    crate::process::end_group(pid, Duration::from_secs(2));
 }
 
 fn read_exit(exit_file: &Path) -> Option<i32> {
@@ -152,13 +120,12 @@ pub fn watch(p: &Proc, root: &Path, started: chrono::DateTime<chrono::Utc>, w: &
     let mut gone_since: Option<Instant> = None;
     let elapsed = || (chrono::Utc::now() - started).to_std().unwrap_or_default();
     loop {
-        let grew = drain(&log, &mut offset, &mut partial, w.echo, &mut end);
-        if grew {
+        if drain(&log, &mut offset, &mut partial, w.echo, &mut end.reading) {
             last_output = Instant::now();
         }
         if let Some(code) = read_exit(&exit_file) {
-            drain(&log, &mut offset, &mut partial, w.echo, &mut end);
-            scan_line(&std::mem::take(&mut partial), &mut end);
+            drain(&log, &mut offset, &mut partial, w.echo, &mut end.reading);
+            end.reading.feed(&String::from_utf8_lossy(&std::mem::take(&mut partial)));
             end.exit_code = Some(code);
             break;
         }
@@ -173,7 +140,7 @@ pub fn watch(p: &Proc, root: &Path, started: chrono::DateTime<chrono::Utc>, w: &
         };
         if let Some(k) = kill {
             kill_group(p.pid);
-            end.killed = Some(k.word());
+            end.killed = Some(k);
             break;
         }
         if !alive(p.pid) {
@@ -181,7 +148,7 @@ pub fn watch(p: &Proc, root: &Path, started: chrono::DateTime<chrono::Utc>, w: &
             let since = *gone_since.get_or_insert_with(Instant::now);
             if since.elapsed() > Duration::from_millis(500) && read_exit(&exit_file).is_none() {
                 end.exit_code = None;
-                end.killed = Some("killed");
+                end.killed = Some(Kill::Outside);
                 break;
             }
         }
@@ -195,8 +162,9 @@ pub fn watch(p: &Proc, root: &Path, started: chrono::DateTime<chrono::Utc>, w: &
     Ok(end)
 }
 
-/// Read what the log gained; true when it grew.
-fn drain(log: &Path, offset: &mut u64, partial: &mut Vec<u8>, echo: bool, end: &mut End) -> bool {
+/// Read what the log gained; true when the turn moved (a retry notice or the CLI's own
+/// diagnostics are not movement: they must not keep a hung provider's turn alive).
+fn drain(log: &Path, offset: &mut u64, partial: &mut Vec<u8>, echo: bool, reading: &mut Reading) -> bool {
     let Ok(mut f) = std::fs::File::open(log) else { return false };
     if f.seek(SeekFrom::Start(*offset)).is_err() {
         return false;
@@ -211,59 +179,16 @@ fn drain(log: &Path, offset: &mut u64, partial: &mut Vec<u8>, echo: bool, end: &
         crate::run::echo_stderr(&buf);
     }
     partial.extend_from_slice(&buf);
+    let mut moved = false;
     while let Some(pos) = partial.iter().position(|&b| b == b'\n') {
         let line: Vec<u8> = partial.drain(..=pos).collect();
-        scan_line(&line, end);
+        moved |= reading.feed(String::from_utf8_lossy(&line).trim_end()) == Kind::Progress;
     }
-    true
-}
-
-/// Cost and errors from one line of output: stream-json's `result` event, or a limit message.
-fn scan_line(line: &[u8], end: &mut End) {
-    let text = String::from_utf8_lossy(line);
-    let t = text.trim();
-    if t.starts_with('{') {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(t) {
-            if v.get("type").and_then(|x| x.as_str()) == Some("result") {
-                if let Some(c) = v.get("total_cost_usd").or_else(|| v.get("cost_usd")).and_then(|c| c.as_f64()) {
-                    end.cost_usd = Some(end.cost_usd.unwrap_or(0.0) + c);
-                }
-                if v.get("is_error").and_then(|e| e.as_bool()) == Some(true) {
-                    let what = v.get("result").and_then(|r| r.as_str()).unwrap_or("is_error: true");
-                    end.limit =
-                        Some(format!("the agent reported an error: {}", what.chars().take(200).collect::<String>()));
-                }
-            }
-            return;
-        }
-    }
-    if end.limit.is_none() && LIMIT.is_match(t) {
-        end.limit = Some(format!("the agent said: {}", t.chars().take(200).collect::<String>()));
-    }
+    // Part of a line of plain text is movement too; part of an event is not yet anything.
+    moved || (!partial.is_empty() && !partial.starts_with(b"{"))
 }
 
 /// The turn folder's path for a file, relative to the root.
 pub fn rel(dir: &str, name: &str) -> PathBuf {
     Path::new(dir).join(name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cost_errors_and_limits_are_read_from_the_output() {
-        let mut e = End::default();
-        scan_line(br#"{"type":"result","subtype":"success","is_error":false,"total_cost_usd":0.25}"#, &mut e);
-        scan_line(br#"{"type":"result","is_error":false,"total_cost_usd":0.5}"#, &mut e);
-        assert_eq!((e.cost_usd, e.limit.is_none()), (Some(0.75), true));
-        scan_line(b"Claude AI usage limit reached|1760000000", &mut e);
-        assert!(e.limit.as_deref().unwrap().contains("usage limit"));
-        let mut e = End::default();
-        scan_line(br#"{"type":"result","is_error":true,"result":"Prompt is too long"}"#, &mut e);
-        assert!(e.limit.unwrap().contains("Prompt is too long"));
-        let mut e = End::default();
-        scan_line(b"fixed the rate limiter in src/net.rs", &mut e);
-        assert!(e.limit.is_none());
-    }
 }

@@ -90,6 +90,8 @@ pub struct Role {
     pub prompt: Option<String>,
     /// Globs this role may change; unset: the role's default.
     pub may_write: Option<Vec<String>>,
+    /// The model the agent uses, for `prices:` when its CLI names none (Codex does not).
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -134,6 +136,39 @@ pub struct Settings {
     pub stall_turns: u32,
     /// Pushes tried before a turn gives up (with a growing pause between them).
     pub push_retries: u32,
+    /// Turns the provider failed (`unavailable`) taken again before `loop orchestrate` stops.
+    pub provider_retries: u32,
+    /// The pause before the first such retry; it doubles with each (at most 30 min).
+    pub retry_pause: Span,
+    /// At a usage limit: `wait` until the reset the provider gives (when it gives one and it
+    /// falls within `wall_budget`), or `stop`.
+    pub on_limit: OnLimit,
+    /// Dollars per million tokens, per model, for CLIs that report tokens but no cost.
+    pub prices: std::collections::BTreeMap<String, Price>,
+}
+
+/// A model's price in dollars per million tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+    /// Cached input tokens; unset: the input price.
+    pub cached_input: Option<f64>,
+}
+
+named_enum!(
+    /// What `loop orchestrate` does at a usage limit.
+    OnLimit {
+        Wait = "wait",
+        Stop = "stop",
+    }
+);
+
+impl<'de> Deserialize<'de> for OnLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for Settings {
@@ -151,6 +186,10 @@ impl Default for Settings {
             poll: Span::secs(2),
             stall_turns: 3,
             push_retries: 5,
+            provider_retries: 3,
+            retry_pause: Span::secs(30),
+            on_limit: OnLimit::Wait,
+            prices: Default::default(),
         }
     }
 }
@@ -162,6 +201,39 @@ impl Settings {
             (None, RoleName::Supervisor) => Some(BUILTIN),
             (a, _) => a.map(str::trim).filter(|a| !a.is_empty()),
         }
+    }
+}
+
+impl Settings {
+    /// A turn's cost from its tokens, when the CLI reported none: the model the CLI named,
+    /// else the role's `model:`, else the agent command line's `--model`/`-m`, else the one
+    /// model `prices:` lists.
+    pub fn price(&self, r: RoleName, usage: &super::events::Usage) -> Option<f64> {
+        if usage.cost_usd.is_some() {
+            return usage.cost_usd;
+        }
+        let from_line = || {
+            let words: Vec<&str> = self.agent(r)?.split_whitespace().collect();
+            words
+                .windows(2)
+                .find(|w| w[0] == "--model" || w[0] == "-m")
+                .map(|w| w[1].trim_matches(['"', '\'']))
+                .or_else(|| words.iter().find_map(|w| w.strip_prefix("--model=")))
+        };
+        let model = usage.model.as_deref().or(self.roles.get(r).model.as_deref()).or_else(from_line);
+        let p = match model {
+            Some(m) => self.prices.get(m)?,
+            None if self.prices.len() == 1 => self.prices.values().next()?,
+            None => return None,
+        };
+        let m = 1e6;
+        let fresh = usage.tokens_in.saturating_sub(usage.tokens_cached) as f64;
+        let cached = usage.tokens_cached as f64;
+        Some(
+            fresh * p.input / m
+                + cached * p.cached_input.unwrap_or(p.input) / m
+                + usage.tokens_out as f64 * p.output / m,
+        )
     }
 }
 
@@ -185,6 +257,20 @@ mod tests {
         assert_eq!(s.idle_timeout.0.as_secs(), 2);
         assert_eq!(s.agent(RoleName::Supervisor), Some("builtin"));
         assert_eq!(s.agent(RoleName::Engineer), Some("codex exec -"));
+        let s: Settings = serde_yaml_ng::from_str(
+            "roles: {engineer: {agent: codex exec --json -m gpt-5 -}}\nprices: {gpt-5: {input: 1.25, output: 10, cached_input: 0.125}, other: {input: 1, output: 1}}",
+        )
+        .unwrap();
+        let u = crate::orchestrate::events::Usage {
+            tokens_in: 1_000_000,
+            tokens_cached: 400_000,
+            tokens_out: 100_000,
+            ..Default::default()
+        };
+        let cost = s.price(RoleName::Engineer, &u).unwrap();
+        assert!((cost - (0.6 * 1.25 + 0.4 * 0.125 + 0.1 * 10.0)).abs() < 1e-9, "{cost}");
+        assert_eq!(s.price(RoleName::Supervisor, &u), None, "builtin names no model and two are priced");
+        assert!(serde_yaml_ng::from_str::<Settings>("on_limit: later").is_err());
         assert!(serde_yaml_ng::from_str::<Settings>("turn_timout: 2s")
             .unwrap_err()
             .to_string()

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::agent::Proc;
 use super::changes::Review;
 use super::config::RoleName;
+use super::events::Usage;
 use crate::error::{Error, Result};
+use crate::outcome::Outcome;
 use crate::workspace::Workspace;
 
 named_enum!(
@@ -47,13 +49,23 @@ pub struct Check {
 /// What the turn's work came to.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Work {
-    /// `ok`, `agent_failed`, `timeout`, `idle`, `limit`, `blocked`, `gate_failed`, `stalled`, `interrupted`.
-    pub outcome: String,
+    pub outcome: Outcome,
     /// In words: what ran and how it ended.
     pub detail: String,
     pub exit_code: Option<i32>,
     pub duration_s: f64,
-    pub cost_usd: Option<f64>,
+    /// Tokens and cost, as the agent's CLI reported them (or priced by `prices:`).
+    #[serde(flatten, default)]
+    pub usage: Usage,
+    /// What the agent asked for and was refused (its permissions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied: Vec<String>,
+    /// The provider, not the agent, ended the work: no attempt, the turn is taken again.
+    #[serde(default)]
+    pub provider: bool,
+    /// When a usage limit resets, as the provider said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<String>,
     /// The ledger item and task the engineer worked on.
     pub item: Option<String>,
     pub task: Option<String>,
@@ -108,7 +120,7 @@ pub struct Journal {
     /// The attempt loop recorded: `docs/fix_plan.md:123`.
     pub attempt: Option<String>,
     /// How the turn ended, once it has.
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
 }
 
 impl Journal {
@@ -116,8 +128,14 @@ impl Journal {
         self.phases.iter().any(|m| m.phase == p)
     }
 
-    pub fn outcome(&self) -> &str {
-        self.outcome.as_deref().or(self.work.as_ref().map(|w| w.outcome.as_str())).unwrap_or("interrupted")
+    pub fn outcome(&self) -> Outcome {
+        self.outcome.or(self.work.as_ref().map(|w| w.outcome)).unwrap_or(Outcome::Interrupted)
+    }
+
+    /// The turn is to be taken again by the same role: its work did not happen (the provider
+    /// failed, a limit, an interrupt), it changed what it may not, or a check could not run.
+    pub fn stays(&self) -> bool {
+        self.outcome().stays() || self.work.as_ref().is_some_and(|w| w.provider)
     }
 
     pub fn path(&self, ws: &Workspace) -> PathBuf {

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod changes;
 pub mod config;
 mod ctx;
+pub mod events;
 pub mod gitops;
 pub mod journal;
 pub mod state;
@@ -24,30 +25,8 @@ use journal::{Journal, Phase};
 use state::{State, Summary, STATE_REF};
 
 use crate::error::{Error, Result};
+use crate::outcome::Outcome;
 use crate::workspace::Workspace;
-
-/// A turn's outcome as an exit status: 0 for `ok`, one code for each other outcome.
-pub fn exit_code(outcome: &str) -> u8 {
-    match outcome {
-        "ok" => 0,
-        "agent_failed" => 3,
-        "timeout" => 4,
-        "idle" => 5,
-        "limit" => 6,
-        "budget" => 7,
-        "blocked" => 8,
-        "gate_failed" => 9,
-        "stalled" => 10,
-        "interrupted" => 130,
-        _ => 1,
-    }
-}
-
-/// The outcomes after which `loop orchestrate` stops rather than hand over: a person (or
-/// time) is needed.
-fn stops(outcome: &str) -> bool {
-    matches!(outcome, "limit" | "budget" | "blocked" | "stalled" | "interrupted")
-}
 
 pub struct Options {
     pub role: RoleName,
@@ -62,13 +41,13 @@ pub struct Report {
     pub role: RoleName,
     pub turns: Vec<Journal>,
     /// Why orchestrate stopped before its turns were done: an outcome, e.g. `budget`.
-    pub stopped: Option<String>,
+    pub stopped: Option<Outcome>,
     pub message: Option<String>,
 }
 
 impl Report {
     pub fn exit_code(&self) -> u8 {
-        self.stopped.as_deref().map_or(0, exit_code)
+        self.stopped.map_or(0, Outcome::exit_code)
     }
 }
 
@@ -152,21 +131,24 @@ pub fn orchestrate(ws: &Workspace, o: &Options) -> Result<Report> {
     let t0 = Instant::now();
     let mut cost = 0.0;
     let mut said = String::new();
-    let stop = |r: &mut Report, outcome: &str, msg: String| {
-        r.stopped = Some(outcome.into());
+    // Turns that counted (not taken again), and provider failures in a row.
+    let mut done = 0;
+    let mut failures = 0u32;
+    let stop = |r: &mut Report, outcome: Outcome, msg: String| {
+        r.stopped = Some(outcome);
         r.message = Some(msg);
     };
-    while report.turns.len() < want {
+    while done < want {
         if crate::run::interrupted() {
-            stop(&mut report, "interrupted", "interrupted while waiting for a turn".into());
+            stop(&mut report, Outcome::Interrupted, "interrupted while waiting for a turn".into());
             break;
         }
         if let Some(b) = s.wall_budget.filter(|b| t0.elapsed() >= b.0) {
-            stop(&mut report, "budget", format!("wall_budget {:.0} s spent", b.0.as_secs_f64()));
+            stop(&mut report, Outcome::Budget, format!("wall_budget {:.0} s spent", b.0.as_secs_f64()));
             break;
         }
         if let Some(b) = s.cost_budget.filter(|b| cost >= *b) {
-            stop(&mut report, "budget", format!("cost_budget {b} spent ({cost:.4} reported by the agent)"));
+            stop(&mut report, Outcome::Budget, format!("cost_budget {b} spent ({cost:.4} reported or priced)"));
             break;
         }
         let j = match journal::unfinished(ws, o.role)? {
@@ -180,17 +162,84 @@ pub fn orchestrate(ws: &Workspace, o: &Options) -> Result<Report> {
         if !j.reached(Phase::Done) {
             turn::finish(&ctx, &mut j)?;
         }
-        cost += j.work.as_ref().and_then(|w| w.cost_usd).unwrap_or(0.0);
-        let outcome = j.outcome().to_string();
-        let detail = j.work.as_ref().map(|w| w.detail.clone()).unwrap_or_default();
-        ctx.say(&format!("turn {} ({}): {outcome} — {detail}\n", j.iteration, j.turn));
+        let w = j.work.clone().unwrap_or_default();
+        cost += w.usage.cost_usd.unwrap_or(0.0);
+        let outcome = j.outcome();
+        ctx.say(&format!("turn {} ({}): {outcome} — {}\n", j.iteration, j.turn, w.detail));
+        for d in &w.denied {
+            ctx.say(&format!("  refused: {d}\n"));
+        }
         report.turns.push(j);
-        if stops(&outcome) {
-            stop(&mut report, &outcome, detail);
+        if w.provider && outcome != Outcome::Limit {
+            failures += 1;
+            if failures > s.provider_retries {
+                let msg =
+                    format!("{}; {} tries in a row (provider_retries: {})", w.detail, failures, s.provider_retries);
+                stop(&mut report, Outcome::Unavailable, msg);
+                break;
+            }
+            let pause = s.retry_pause.0.saturating_mul(1 << (failures - 1).min(16)).min(Duration::from_secs(1800));
+            ctx.say(&format!("the provider failed; the turn is taken again in {:.1} s\n", pause.as_secs_f64()));
+            if !pause_unless_interrupted(pause) {
+                stop(&mut report, Outcome::Interrupted, "interrupted while waiting to retry".into());
+                break;
+            }
+            continue;
+        }
+        failures = 0;
+        if outcome == Outcome::Limit {
+            match limit_wait(&s, &w, t0.elapsed()) {
+                Ok(wait) => {
+                    ctx.say(&format!(
+                        "a usage limit; waiting {:.0} s for its reset ({})\n",
+                        wait.as_secs_f64(),
+                        w.resets_at.as_deref().unwrap_or("?")
+                    ));
+                    if !pause_unless_interrupted(wait) {
+                        stop(&mut report, Outcome::Interrupted, "interrupted while waiting for a usage limit".into());
+                        break;
+                    }
+                    continue;
+                }
+                Err(why) => {
+                    stop(&mut report, Outcome::Limit, format!("{}; {why}", w.detail));
+                    break;
+                }
+            }
+        }
+        if outcome.stops() {
+            stop(&mut report, outcome, w.detail);
             break;
         }
+        done += 1;
     }
     Ok(report)
+}
+
+/// How long to wait out a usage limit, or why not to.
+fn limit_wait(s: &Settings, w: &journal::Work, spent: Duration) -> std::result::Result<Duration, String> {
+    if s.on_limit == config::OnLimit::Stop {
+        return Err("on_limit: stop".into());
+    }
+    let reset = w.resets_at.as_deref().and_then(state::parse_time).ok_or("the provider gave no reset time")?;
+    let now = crate::clock::now().map_err(|e| e.to_string())?;
+    let wait = (reset - now).to_std().unwrap_or_default() + Duration::from_secs(5);
+    match s.wall_budget {
+        Some(b) if spent + wait > b.0 => Err(format!("its reset ({reset}) falls after wall_budget")),
+        _ => Ok(wait),
+    }
+}
+
+/// Sleep `d`, waking early for an interrupt; false when interrupted.
+fn pause_unless_interrupted(d: Duration) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < d {
+        if crate::run::interrupted() {
+            return false;
+        }
+        std::thread::sleep((d - t.elapsed()).min(Duration::from_millis(100)));
+    }
+    true
 }
 
 /// A turn a crash left: finish it if its claim took, drop it if not.
@@ -343,16 +392,18 @@ pub fn repair(ws: &Workspace, stamp: Option<(RoleName, bool)>) -> Result<State> 
         Some((role, ok)) => {
             let claim = st.running.take().filter(|c| c.role == role);
             let turn = claim.as_ref().map_or(format!("i{:05}-{role}-by-hand", st.iteration), |c| c.turn.clone());
-            let outcome = if ok { "ok" } else { "agent_failed" };
+            let outcome = if ok { Outcome::Ok } else { Outcome::AgentFailed };
             st.last = Some(Summary {
                 turn: turn.clone(),
                 iteration: st.iteration,
                 role,
-                outcome: outcome.into(),
+                outcome,
                 commit: None,
                 holder: format!("by hand ({})", ctx.holder),
                 duration_s: 0.0,
                 cost_usd: None,
+                tokens_in: 0,
+                tokens_out: 0,
                 at: state::rfc3339(now),
             });
             st.next = role.other();

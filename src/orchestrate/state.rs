@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::RoleName;
 use crate::error::{Error, Result};
+use crate::outcome::Outcome;
 
 pub const STATE_REF: &str = "refs/loop/state";
 /// Where a fetch puts the remote's state.
@@ -42,11 +43,15 @@ pub struct Summary {
     pub turn: String,
     pub iteration: u64,
     pub role: RoleName,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub commit: Option<String>,
     pub holder: String,
     pub duration_s: f64,
     pub cost_usd: Option<f64>,
+    #[serde(default)]
+    pub tokens_in: u64,
+    #[serde(default)]
+    pub tokens_out: u64,
     pub at: String,
 }
 

@@ -15,6 +15,7 @@ use super::work;
 use crate::attempt::{self, ResultWord};
 use crate::error::{Error, Result};
 use crate::model::Model;
+use crate::outcome::Outcome;
 use crate::plan::TaskState;
 
 /// Claim the next turn from `state` (read from the ref at `parent`). `None` when another
@@ -99,7 +100,7 @@ pub fn finish(ctx: &Ctx, j: &mut Journal) -> Result<()> {
         hand_over(ctx, j)?;
         j.mark(ctx.ws, Phase::Pushed)?;
     }
-    j.outcome = Some(j.outcome().to_string());
+    j.outcome = Some(j.outcome());
     j.mark(ctx.ws, Phase::Done)?;
     let run = ctx.ws.root.join(&j.dir).join("run.json");
     let json = serde_json::to_string_pretty(&*j).unwrap_or_default() + "\n";
@@ -108,53 +109,24 @@ pub fn finish(ctx: &Ctx, j: &mut Journal) -> Result<()> {
     journal::set_pointer(ctx.ws, ctx.role, None)
 }
 
+/// Whether the turn's work is the engineer's to answer for in the ledger. A provider that
+/// failed, a usage limit, an interrupt or a check that could not run at all is not an attempt.
+fn is_attempt(w: &Work) -> bool {
+    !(w.provider
+        || matches!(w.outcome, Outcome::Unavailable | Outcome::Limit | Outcome::Interrupted | Outcome::Environment))
+}
+
 /// The engineer's attempt, from what loop measured. Its artifacts name the turn's run.json,
 /// which is how a restarted turn knows the attempt is already in.
 fn record(ctx: &Ctx, j: &mut Journal) -> Result<()> {
     let (Some(step), Some(w)) = (j.step.clone(), j.work.clone()) else { return Ok(()) };
+    if !is_attempt(&w) {
+        return Ok(());
+    }
     let mark = format!("{}/run.json", j.dir);
     let ledger = std::fs::read_to_string(ctx.ws.ledger_path()).unwrap_or_default();
     if !ledger.contains(&mark) {
-        let mut req = attempt::Request {
-            item: Some(step.item.clone()),
-            phase: step.task.clone(),
-            artifacts: vec![mark.clone()],
-            ..Default::default()
-        };
-        let checks_pass = w.verify.iter().all(|c| c.exit_code == Some(0));
-        let checks: Vec<String> = w
-            .verify
-            .iter()
-            .map(|c| format!("`{}` exit {}", c.command, c.exit_code.map_or("none".into(), |c| c.to_string())))
-            .collect();
-        match (w.by.as_str(), w.outcome.as_str()) {
-            ("command", _) => req.from_run = w.run_folder.as_ref().map(|f| ctx.ws.root.join(f)),
-            (_, "gate_failed") => {
-                req.result = Some(ResultWord::Blocked);
-                req.note = Some(format!("loop turn {}: {}", j.iteration, w.detail));
-            }
-            (_, "ok") if !step.verify.is_empty() && checks_pass => {
-                req.result = Some(ResultWord::Success);
-                req.note = Some(format!("loop turn {}: {}; checks: {}", j.iteration, w.detail, checks.join(", ")));
-                if let Some(t) = &step.task {
-                    req.tasks.push((t.clone(), TaskState::Done));
-                }
-            }
-            (_, "ok") if step.verify.is_empty() => {
-                req.result = Some(ResultWord::Partial);
-                req.note =
-                    Some(format!("loop turn {}: {}; unverified: the memo names no check", j.iteration, w.detail));
-            }
-            _ => {
-                req.result = Some(ResultWord::Failed);
-                let checks = if checks.is_empty() { String::new() } else { format!("; checks: {}", checks.join(", ")) };
-                let how = if w.outcome == "ok" { String::new() } else { format!(" ({})", w.outcome) };
-                req.note = Some(format!("loop turn {}: {}{how}{checks}", j.iteration, w.detail));
-            }
-        }
-        for c in &w.verify {
-            req.artifacts.push(c.log.clone());
-        }
+        let req = attempt_request(j.iteration, &step, &w, mark);
         let done = attempt::record(ctx.ws.clone(), &req)?;
         j.attempt = Some(format!("{}:{}", done.ledger, done.outcome.line));
     }
@@ -162,8 +134,9 @@ fn record(ctx: &Ctx, j: &mut Journal) -> Result<()> {
     let (attempts, tasks) = work::fingerprint(&model);
     if let Some(w) = j.work.as_mut() {
         w.progress = tasks != step.tasks_before || attempts > step.attempts_before + 1;
-        if !w.progress && w.outcome == "ok" && j.idle_before + 1 >= ctx.settings.stall_turns {
-            w.outcome = "stalled".into();
+        let counts = matches!(w.outcome, Outcome::Ok | Outcome::Failed);
+        if !w.progress && counts && j.idle_before + 1 >= ctx.settings.stall_turns {
+            w.outcome = Outcome::Stalled;
             w.detail = format!(
                 "{}; {} engineer turns in a row changed no task and added no attempt",
                 w.detail,
@@ -172,6 +145,47 @@ fn record(ctx: &Ctx, j: &mut Journal) -> Result<()> {
         }
     }
     j.save(ctx.ws)
+}
+
+/// The attempt a turn's work makes: what the agent did and what loop's checks measured.
+fn attempt_request(iteration: u64, step: &super::journal::Step, w: &Work, mark: String) -> attempt::Request {
+    let mut req = attempt::Request {
+        item: Some(step.item.clone()),
+        phase: step.task.clone(),
+        artifacts: vec![mark],
+        ..Default::default()
+    };
+    let checks: Vec<String> = w
+        .verify
+        .iter()
+        .map(|c| format!("`{}` exit {}", c.command, c.exit_code.map_or("none".into(), |c| c.to_string())))
+        .collect();
+    let checks = if checks.is_empty() { String::new() } else { format!("; checks: {}", checks.join(", ")) };
+    let (result, note) = match (w.by.as_str(), w.outcome) {
+        ("command", _) => {
+            req.from_run = w.run_folder.clone().map(Into::into);
+            (None, None)
+        }
+        (_, Outcome::GateFailed) => (Some(ResultWord::Blocked), Some(w.detail.clone())),
+        (_, Outcome::Ok) if !step.verify.is_empty() => {
+            if let Some(t) = &step.task {
+                req.tasks.push((t.clone(), TaskState::Done));
+            }
+            (Some(ResultWord::Success), Some(format!("{}{checks}", w.detail)))
+        }
+        (_, Outcome::Ok) => {
+            (Some(ResultWord::Partial), Some(format!("{}; unverified: the memo names no check", w.detail)))
+        }
+        // The agent's permissions stopped it: a person must widen them, the step is not failed.
+        (_, Outcome::Denied) => (Some(ResultWord::Blocked), Some(format!("{}{checks}", w.detail))),
+        (_, o) => (Some(ResultWord::Failed), Some(format!("{} ({o}){checks}", w.detail))),
+    };
+    req.result = result;
+    req.note = note.map(|n| format!("loop turn {iteration}: {n}"));
+    for c in &w.verify {
+        req.artifacts.push(c.log.clone());
+    }
+    req
 }
 
 /// Review what the turn changed and commit what may go in, with trailers.
@@ -186,11 +200,16 @@ fn commit(ctx: &Ctx, j: &mut Journal) -> Result<()> {
         j.commit = Some(sha);
         return Ok(());
     }
+    // Work that did not happen (the provider failed, a limit, an interrupt) commits nothing:
+    // what the agent left stays in the working tree for the turn taken again.
+    if j.work.as_ref().is_some_and(|w| !is_attempt(w) && w.outcome != Outcome::Environment) {
+        return Ok(());
+    }
     let model = Model::load(ctx.ws.clone())?;
     let review = changes::review(ctx.ws, ctx.settings, ctx.role, &model.protected, &j.base)?;
     let w = j.work.get_or_insert_with(Work::default);
     if !review.refused.is_empty() {
-        w.outcome = "blocked".into();
+        w.outcome = Outcome::Blocked;
         let list: Vec<String> = review.refused.iter().map(|(p, why)| format!("{p} ({why})")).collect();
         w.detail = format!("the turn changed what it may not: {}", list.join("; "));
         j.review = Some(review);
@@ -204,6 +223,14 @@ fn commit(ctx: &Ctx, j: &mut Journal) -> Result<()> {
         let from = format!("--pathspec-from-file={}", list.display());
         gitops::ok(&ctx.top, &["add", "-A", &from, "--pathspec-file-nul"])?;
     }
+    let staged = !gitops::run(&ctx.top, &["diff", "--cached", "--quiet"])?.status.success();
+    if !staged {
+        // Nothing to commit: the agent's own commits (if any) are the turn's.
+        let head = gitops::rev(&ctx.top, "HEAD");
+        j.commit = head.filter(|h| *h != j.base);
+        j.review = Some(review);
+        return j.save(ctx.ws);
+    }
     let w = j.work.clone().unwrap_or_default();
     let what = match (&w.item, &w.task) {
         (Some(i), Some(t)) => format!(" [{i}] {t}"),
@@ -215,11 +242,11 @@ fn commit(ctx: &Ctx, j: &mut Journal) -> Result<()> {
         "{}\n\nLoop-Iteration: {}\nLoop-Role: {}\nLoop-Result: {}\n{trailer}\n",
         w.detail, j.iteration, j.role, w.outcome
     );
-    let o = gitops::run(&ctx.top, &["commit", "--quiet", "--allow-empty", "-m", &subject, "-m", &body])?;
+    let o = gitops::run(&ctx.top, &["commit", "--quiet", "-m", &subject, "-m", &body])?;
     if !o.status.success() {
         // The pre-commit guard (or another hook) refused: nothing is committed.
         let w = j.work.get_or_insert_with(Work::default);
-        w.outcome = "blocked".into();
+        w.outcome = Outcome::Blocked;
         w.detail = format!("the commit was refused: {}", String::from_utf8_lossy(&o.stderr).trim());
         let _ = gitops::run(&ctx.top, &["reset", "--quiet"]);
         j.review = Some(review);
@@ -243,8 +270,8 @@ fn hand_over(ctx: &Ctx, j: &Journal) -> Result<()> {
             Some((o, s)) => (Some(o), s),
             None => (None, State::initial(Utc::now())),
         };
-        let outcome = j.outcome().to_string();
-        let stays = outcome == "blocked";
+        let outcome = j.outcome();
+        let stays = j.stays();
         let w = j.work.clone().unwrap_or_default();
         let now = Utc::now();
         let mut next = st.clone();
@@ -265,7 +292,9 @@ fn hand_over(ctx: &Ctx, j: &Journal) -> Result<()> {
             commit: j.commit.clone(),
             holder: j.holder.clone(),
             duration_s: ((now - started).num_milliseconds() as f64 / 1000.0).max(0.0),
-            cost_usd: w.cost_usd,
+            cost_usd: w.usage.cost_usd,
+            tokens_in: w.usage.tokens_in,
+            tokens_out: w.usage.tokens_out,
             at: state::rfc3339(now),
         });
         next.updated_at = state::rfc3339(now);

@@ -8,10 +8,12 @@ use std::path::Path;
 use super::agent::{self, End, Proc, Watch};
 use super::config::{RoleName, BUILTIN};
 use super::ctx::Ctx;
+use super::events::Kill;
 use super::journal::{Check, Journal, Step, Work};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::next;
+use crate::outcome::Outcome;
 
 const ENGINEER_PROMPT: &str = "You are the engineer of this repository's plan-and-ledger loop. Do the Do Now step of \
 the memo below, here, and nothing else. Do not edit input.md or any protected asset (docs/index.md lists them). Put run \
@@ -61,7 +63,7 @@ fn supervisor(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
         let rewrite = !protected.is_frozen(&ctx.ws.config.input);
         return Ok(match crate::brief::write(ctx.ws.clone(), None, None, rewrite) {
             Ok(w) => Work {
-                outcome: "ok".into(),
+                outcome: Outcome::Ok,
                 detail: format!("wrote {} for [{}]", w.path, w.decision.item.id),
                 item: Some(w.decision.item.id.clone()),
                 task: w.decision.task.as_ref().map(|t| t.id.clone()),
@@ -70,7 +72,7 @@ fn supervisor(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
                 ..Work::default()
             },
             Err(e @ (Error::Failed(_) | Error::Input { .. })) => Work {
-                outcome: "gate_failed".into(),
+                outcome: Outcome::GateFailed,
                 detail: format!("no memo written: {e}"),
                 by: BUILTIN.into(),
                 ..Work::default()
@@ -80,7 +82,7 @@ fn supervisor(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
     }
     let prompt = prompt_text(ctx, RoleName::Supervisor, SUPERVISOR_PROMPT)?;
     let end = run_proc(ctx, j, "agent", &agent, Some(&prompt))?;
-    Ok(agent_work(&end, "agent"))
+    Ok(agent_work(ctx, &end))
 }
 
 fn engineer(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
@@ -109,7 +111,7 @@ fn engineer(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
     let base = Work { item: Some(step.item.clone()), task: step.task.clone(), ..Work::default() };
     if let Some(why) = &step.blocked {
         return Ok(Work {
-            outcome: "gate_failed".into(),
+            outcome: Outcome::GateFailed,
             detail: format!("the step is blocked: {why}"),
             by: "loop".into(),
             ..base
@@ -124,24 +126,59 @@ fn engineer(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
     let memo = std::fs::read_to_string(ctx.ws.path(&ctx.ws.config.input)).unwrap_or_default();
     let prompt = format!("{}\n{memo}", prompt_text(ctx, RoleName::Engineer, ENGINEER_PROMPT)?);
     let end = run_proc(ctx, j, "agent", agent, Some(&prompt))?;
-    let mut work = agent_work(&end, "agent");
+    let mut work = agent_work(ctx, &end);
     work.item = base.item;
     work.task = base.task;
-    if work.outcome == "ok" {
-        for (k, v) in step.verify.iter().enumerate() {
-            let what = format!("verify {}", k + 1);
-            let end = run_proc(ctx, j, &what, v, None)?;
-            let log = agent::rel(&j.dir, &format!("verify-{}.log", k + 1)).display().to_string();
-            work.verify.push(Check { command: v.clone(), exit_code: end.exit_code, log });
-            if let Some(k) = end.killed {
-                // A check ended by loop's limits ends the turn so; one killed from outside failed.
-                work.outcome = if k == "killed" { "agent_failed" } else { k }.into();
-                work.detail = format!("{}; the check `{v}` was ended ({k})", work.detail);
-                break;
-            }
+    // The checks run after an agent that did its part, and after one refused something: the
+    // step may not have needed it, which the checks tell.
+    if !matches!(work.outcome, Outcome::Ok | Outcome::Denied) {
+        return Ok(work);
+    }
+    for (k, v) in step.verify.iter().enumerate() {
+        let what = format!("verify {}", k + 1);
+        let end = run_proc(ctx, j, &what, v, None)?;
+        let log = agent::rel(&j.dir, &format!("verify-{}.log", k + 1)).display().to_string();
+        work.verify.push(Check { command: v.clone(), exit_code: end.exit_code, log });
+        if let Some(k) = end.killed {
+            // A check ended by loop's limits ends the turn so; one killed from outside failed.
+            work.outcome = match k {
+                Kill::Timeout => Outcome::Timeout,
+                Kill::Idle => Outcome::Idle,
+                Kill::Interrupted => Outcome::Interrupted,
+                Kill::Outside => Outcome::Failed,
+            };
+            work.detail = format!("{}; the check `{v}` was ended ({})", work.detail, k.word());
+            return Ok(work);
         }
     }
+    judge_checks(&mut work);
     Ok(work)
+}
+
+/// The turn's outcome from the checks loop ran: `environment` when one could not run at all,
+/// `failed` when one failed (`denied` when the agent was also refused something), else as the
+/// agent's part ended.
+fn judge_checks(work: &mut Work) {
+    let exit = |c: &Check| c.exit_code.map_or("none".to_string(), |c| c.to_string());
+    if let Some(c) = work.verify.iter().find(|c| matches!(c.exit_code, Some(126 | 127))) {
+        work.outcome = Outcome::Environment;
+        work.detail = format!(
+            "{}; the check `{}` could not run (exit {}: {}): the environment lacks it, which is not the engineer's failure",
+            work.detail,
+            c.command,
+            exit(c),
+            if c.exit_code == Some(127) { "command not found" } else { "not executable" }
+        );
+    } else if let Some(c) = work.verify.iter().find(|c| c.exit_code != Some(0)) {
+        if work.outcome == Outcome::Ok {
+            work.outcome = Outcome::Failed;
+        }
+        work.detail = format!("{}; the check `{}` failed (exit {})", work.detail, c.command, exit(c));
+    } else if !work.verify.is_empty() && work.outcome == Outcome::Denied {
+        // Refused something the step did not need: the checks pass.
+        work.outcome = Outcome::Ok;
+        work.detail = format!("{}; the checks pass all the same", work.detail);
+    }
 }
 
 /// A command step: run by loop, exactly as `loop next --run`, with the lease renewed meanwhile.
@@ -163,11 +200,15 @@ fn command_step(ctx: &Ctx, j: &mut Journal, base: Work) -> Result<Work> {
         h.join().unwrap_or_else(|_| Err(Error::Failed("the step's runner panicked".into())))
     })?;
     let outcome = if record.timed_out {
-        "timeout"
+        Outcome::Timeout
     } else if record.ended_by_interrupt() {
-        "interrupted"
+        Outcome::Interrupted
     } else {
-        "ok"
+        match record.exit_code {
+            0 => Outcome::Ok,
+            126 | 127 => Outcome::Environment,
+            _ => Outcome::Failed,
+        }
     };
     let detail = if record.exit_code == 0 {
         format!("loop ran `{}`: exit 0 after {:.1} s", record.command, record.duration_s)
@@ -175,7 +216,7 @@ fn command_step(ctx: &Ctx, j: &mut Journal, base: Work) -> Result<Work> {
         format!("loop ran `{}`: {}", record.command, record.failure())
     };
     Ok(Work {
-        outcome: outcome.into(),
+        outcome,
         detail,
         exit_code: Some(record.exit_code),
         duration_s: record.duration_s,
@@ -192,23 +233,21 @@ fn prompt_text(ctx: &Ctx, role: RoleName, default: &str) -> Result<String> {
     }
 }
 
-/// The outcome an agent's end makes.
-fn agent_work(end: &End, by: &str) -> Work {
-    let took = format!("after {:.1} s", end.duration_s);
-    let (outcome, detail) = match (end.killed, end.exit_code, &end.limit) {
-        (Some("killed"), _, _) => ("agent_failed", format!("the agent was killed from outside {took}")),
-        (Some(k), _, _) => (k, format!("loop ended the agent's process group ({k}) {took}")),
-        (None, _, Some(l)) => ("limit", l.clone()),
-        (None, Some(0), None) => ("ok", format!("the agent exited 0 {took}")),
-        (None, code, None) => ("agent_failed", format!("the agent exited {} {took}", code.unwrap_or(-1))),
-    };
+/// The outcome an agent's end makes, with its tokens and cost.
+fn agent_work(ctx: &Ctx, end: &End) -> Work {
+    let v = end.reading.verdict(end.exit_code, end.killed, end.duration_s);
+    let mut usage = end.reading.usage.clone();
+    usage.cost_usd = ctx.settings.price(ctx.role, &usage);
     Work {
-        outcome: outcome.into(),
-        detail,
+        outcome: v.outcome,
+        detail: v.detail,
         exit_code: end.exit_code,
         duration_s: end.duration_s,
-        cost_usd: end.cost_usd,
-        by: by.into(),
+        usage,
+        denied: end.reading.denied.clone(),
+        provider: v.provider,
+        resets_at: v.resets_at.map(super::state::rfc3339),
+        by: "agent".into(),
         ..Work::default()
     }
 }

@@ -7,16 +7,16 @@ use std::time::{Duration, Instant};
 
 use super::common::*;
 
-fn stand_in() -> String {
+pub(super) fn stand_in() -> String {
     repo_root().join("tests/agents/stand-in").display().to_string()
 }
 
-fn path_env() -> String {
+pub(super) fn path_env() -> String {
     let bin = assert_cmd::cargo::cargo_bin("loop");
     format!("{}:{}", bin.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default())
 }
 
-fn with_env(c: &mut Command) -> &mut Command {
+pub(super) fn with_env(c: &mut Command) -> &mut Command {
     c.env("PATH", path_env())
         .env("NO_COLOR", "1")
         .env("GIT_AUTHOR_NAME", "Test")
@@ -27,13 +27,13 @@ fn with_env(c: &mut Command) -> &mut Command {
         .env_remove("LOOP_TEST_PAUSE_AFTER")
 }
 
-fn sh(dir: &Path, line: &str) -> String {
+pub(super) fn sh(dir: &Path, line: &str) -> String {
     let o = with_env(Command::new("bash").args(["-c", line]).current_dir(dir)).output().unwrap();
     assert!(o.status.success(), "{line}: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn looped(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+pub(super) fn looped(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin("loop"));
     with_env(c.args(args).current_dir(dir));
     for (k, v) in env {
@@ -42,15 +42,15 @@ fn looped(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     c
 }
 
-fn lp(dir: &Path, args: &[&str]) -> Output {
+pub(super) fn lp(dir: &Path, args: &[&str]) -> Output {
     looped(dir, args, &[]).output().unwrap()
 }
 
-fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+pub(super) fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
     looped(dir, args, env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
-fn finish(child: Child, secs: u64) -> Output {
+pub(super) fn finish(child: Child, secs: u64) -> Output {
     let id = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -65,7 +65,7 @@ fn finish(child: Child, secs: u64) -> Output {
     }
 }
 
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+pub(super) fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while !f() {
         assert!(t.elapsed() < Duration::from_secs(secs), "waited {secs} s for {what}");
@@ -75,7 +75,7 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 
 /// A three-task workspace whose manual tasks name their checks, in git, with `orchestrate:`
 /// settings: the engineer's agent is the stand-in with `engineer` as its arguments.
-fn demo(dir: &Path, engineer: &str, settings: &str) {
+pub(super) fn demo(dir: &Path, engineer: &str, settings: &str) {
     write(dir, "docs/fix_plan.md", "# Fix Plan\n\n## [DEMO-001] Write the notes\n- Status: in_progress\n- Plan Reference: plans/active/demo.md\n- Attempts History:\n  * [2026-01-01] Attempt #1 — Result: planning. Plan written.\n");
     let mut plan = String::from("# Demo plan\n- Initiative: DEMO-001\n\n### Phase A — Notes\nGoal: three notes.\nPrereqs: None.\nExit Criteria: the notes exist.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n");
     for t in ["A1", "A2", "A3"] {
@@ -95,21 +95,26 @@ fn demo(dir: &Path, engineer: &str, settings: &str) {
     write(dir, "loop.yaml", &yaml);
 }
 
-struct Remote {
+pub(super) struct Remote {
     _tmp: tempfile::TempDir,
-    bare: PathBuf,
-    supervisor: PathBuf,
-    engineer: PathBuf,
-    calls: PathBuf,
+    pub bare: PathBuf,
+    pub supervisor: PathBuf,
+    pub engineer: PathBuf,
+    pub calls: PathBuf,
 }
 
 /// A bare repository seeded with the demo workspace, and a clone for each role.
-fn remote(engineer: &str, settings: &str) -> Remote {
+pub(super) fn remote(engineer: &str, settings: &str) -> Remote {
+    remote_of(|seed, calls| demo(seed, &format!("calls {} {engineer}", calls.display()), settings))
+}
+
+/// A bare repository seeded by `seed(folder, calls file)`, and a clone for each role.
+pub(super) fn remote_of(seed_with: impl FnOnce(&Path, &Path)) -> Remote {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let calls = t.join("calls.txt");
     let seed = t.join("seed");
-    demo(&seed, &format!("calls {} {engineer}", calls.display()), settings);
+    seed_with(&seed, &calls);
     sh(t, "git init -q --bare -b main remote.git");
     sh(
         &seed,
@@ -126,7 +131,7 @@ fn remote(engineer: &str, settings: &str) -> Remote {
 }
 
 /// Each commit on the remote's main, oldest first: (subject, Loop-Role, Loop-Iteration, Loop-Result).
-fn turns_on(bare: &Path) -> Vec<(String, String, String, String)> {
+pub(super) fn turns_on(bare: &Path) -> Vec<(String, String, String, String)> {
     let log = sh(bare, "git log --reverse --format='%s%x1f%(trailers:key=Loop-Role,valueonly)%x1f%(trailers:key=Loop-Iteration,valueonly)%x1f%(trailers:key=Loop-Result,valueonly)%x1e' main");
     log.split('\x1e')
         .filter(|r| !r.trim().is_empty())
@@ -137,11 +142,11 @@ fn turns_on(bare: &Path) -> Vec<(String, String, String, String)> {
         .collect()
 }
 
-fn ledger_of(bare: &Path) -> String {
+pub(super) fn ledger_of(bare: &Path) -> String {
     sh(bare, "git show main:docs/fix_plan.md")
 }
 
-fn loop_attempts(ledger: &str) -> Vec<&str> {
+pub(super) fn loop_attempts(ledger: &str) -> Vec<&str> {
     ledger.lines().filter(|l| l.contains("Observations: loop turn")).collect()
 }
 
@@ -217,14 +222,14 @@ fn two_clones_take_three_iterations_in_strict_alternation() {
     );
 }
 
-fn engineer_turn(dir: &Path) -> (Output, serde_json::Value) {
+pub(super) fn engineer_turn(dir: &Path) -> (Output, serde_json::Value) {
     let o = lp(dir, &["turn", "--role", "engineer", "--json"]);
     let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&o), stderr(&o)));
     (o, v)
 }
 
 /// One clone, the memo written: ready for an engineer turn.
-fn one_clone(engineer: &str, settings: &str) -> tempfile::TempDir {
+pub(super) fn one_clone(engineer: &str, settings: &str) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     demo(d.path(), engineer, settings);
     sh(d.path(), "git init -q -b main && git add -A && git commit -qm 'The demo workspace'");
@@ -249,12 +254,21 @@ fn a_hanging_agent_is_ended_at_the_idle_timeout_with_its_child() {
 }
 
 #[test]
-fn a_usage_limit_with_exit_0_is_a_limit_and_a_cost_is_read() {
+fn a_usage_limit_said_by_a_failing_plain_agent_is_a_limit_with_no_attempt_and_a_cost_is_read() {
     let d = one_clone("limit", "");
+    let before = std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap();
     let (o, v) = engineer_turn(d.path());
     assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
     assert_eq!(v["outcome"], "limit");
     assert!(v["work"]["detail"].as_str().unwrap().contains("usage limit reached"), "{v}");
+    assert_eq!(v["work"]["resets_at"], "2026-01-01T00:00:00.000Z", "{v}");
+    assert_eq!(std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap(), before, "a limit is no attempt");
+    assert!(v["commit"].is_null(), "{v}");
+    let st = json(&lp(d.path(), &["state", "--json"]));
+    assert_eq!(
+        (st["state"]["next"].as_str(), st["state"]["last"]["outcome"].as_str()),
+        (Some("engineer"), Some("limit"))
+    );
     let d = one_clone("work cost 0.42", "");
     let (o, v) = engineer_turn(d.path());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -311,8 +325,9 @@ fn an_agents_own_commits_and_protocol_subjects_do_not_fool_the_record() {
 #[test]
 fn turns_that_change_nothing_stall_and_budgets_stop_the_loop() {
     let d = one_clone("", "  stall_turns: 2\n");
+    // An agent that does nothing: its check fails, so the turn is not `ok`.
     let (o, v) = engineer_turn(d.path());
-    assert_eq!((o.status.code(), v["outcome"].as_str()), (Some(0), Some("ok")), "{v}");
+    assert_eq!((o.status.code(), v["outcome"].as_str()), (Some(1), Some("failed")), "{v}");
     let (o, v) = engineer_turn(d.path());
     assert_eq!((o.status.code(), v["outcome"].as_str()), (Some(10), Some("stalled")), "{v}");
     let d = one_clone("work", "  wall_budget: 0s\n");
@@ -642,10 +657,34 @@ fn turns_run_on_every_real_fixture_state() {
             }
             other => panic!("{name}: supervisor {other:?}: {}", stderr(&o)),
         }
+        let ledger = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap_or_default();
         let o = finish(spawn(p, &["turn", "--role", "engineer", "--json"], &[]), 60);
         let v = json(&o);
-        assert_eq!(v["outcome"], "ok", "{name}: {}", stderr(&o));
-        assert!(v["attempt"].is_string() && v["commit"].is_string(), "{name}: {v}");
+        let w = &v["work"];
+        let exits: Vec<i64> = w["verify"].as_array().unwrap().iter().filter_map(|c| c["exit_code"].as_i64()).collect();
+        let exits: Vec<i64> =
+            exits.into_iter().chain(w["exit_code"].as_i64().filter(|_| w["by"] == "command")).collect();
+        // The turn's outcome is what loop measured, and only the engineer's own work is an attempt.
+        match v["outcome"].as_str().unwrap() {
+            "ok" => assert!(exits.iter().all(|&e| e == 0) && v["attempt"].is_string(), "{name}: {v}"),
+            "failed" => assert!(exits.iter().any(|&e| e != 0) && v["attempt"].is_string(), "{name}: {v}"),
+            "environment" => {
+                assert!(exits.iter().any(|&e| e == 127 || e == 126), "{name}: {v}");
+                assert!(v["attempt"].is_null(), "{name}: {v}");
+                let after = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap_or_default();
+                assert_eq!(after, ledger, "{name}: an environment's failure wrote to the ledger");
+            }
+            other => panic!("{name}: engineer {other}: {}", stderr(&o)),
+        }
+        assert_eq!(
+            o.status.code().map(i64::from),
+            Some(match v["outcome"].as_str().unwrap() {
+                "ok" => 0,
+                "failed" => 1,
+                _ => 13,
+            }),
+            "{name}"
+        );
     }
     // Every nanoBragg state's memo is written although its index lists input.md as protected.
     assert!(briefed >= 12, "{briefed}");
