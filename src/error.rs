@@ -62,11 +62,12 @@ impl Error {
         }})
     }
 
-    /// 1 when the work failed, 2 when the input or the usage was bad (grep's convention).
+    /// 1 when the work failed, 2 when the input or the usage was bad (grep's convention; the
+    /// whole table, turn outcomes included, is in `crate::outcome`).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Failed(_) => 1,
-            _ => 2,
+            Error::Failed(_) => crate::outcome::EXIT_FAILED,
+            _ => crate::outcome::EXIT_USAGE,
         }
     }
 }

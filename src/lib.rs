@@ -74,6 +74,7 @@ pub mod orchestrate;
 pub mod outcome;
 pub mod plan;
 pub mod process;
+pub mod progress;
 pub mod protect;
 pub mod publish;
 pub mod run;

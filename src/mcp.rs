@@ -24,6 +24,19 @@ use ledger_loop::evidence::{compare, gates};
 use ledger_loop::model::Model;
 use ledger_loop::workspace::Workspace;
 
+/// A step's output and loop's notes, on stderr: stdout carries the protocol.
+struct ToStderr;
+
+impl ledger_loop::progress::Progress for ToStderr {
+    fn output(&self, bytes: &[u8], _stderr: bool) {
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), bytes);
+    }
+
+    fn say(&self, line: &str) {
+        self.output(line.as_bytes(), true);
+    }
+}
+
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct NextInput {
     /// Ledger item to decide for (default: the memo's or the ledger's focus).
@@ -250,7 +263,8 @@ impl Server {
             if p.dry_run.unwrap_or(false) {
                 return Ok(serde_json::json!({"decision": d, "dry_run": preview}));
             }
-            to_json(&ledger_loop::run::execute(&model, &d, true)?)
+            let sink: ledger_loop::progress::Sink = std::sync::Arc::new(ToStderr);
+            to_json(&ledger_loop::run::execute(&model, &d, &sink)?)
         })
         .await
     }

@@ -17,6 +17,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::next::Decision;
+use crate::progress::Sink;
 use crate::run_record::{EnvInfo, RunRecord, LAST_RUN};
 
 /// Lines of stderr the If-Blocked log keeps.
@@ -79,26 +80,14 @@ fn runnable(d: &Decision) -> Result<&str> {
     d.command.as_deref().ok_or_else(|| Error::Failed("nothing to run: no command named".into()))
 }
 
-/// Run the step. Output goes live to our stdout/stderr (all of it to stderr when `quiet_stdout`,
-/// so `--json` keeps stdout for the record) and into the artifacts folder.
-pub fn execute(model: &Model, d: &Decision, quiet_stdout: bool) -> Result<RunRecord> {
-    execute_showing(model, d, if quiet_stdout { Show::Stderr } else { Show::Both }, None)
+/// Run the step. Its output goes live to `sink` and into the artifacts folder.
+pub fn execute(model: &Model, d: &Decision, sink: &Sink) -> Result<RunRecord> {
+    execute_showing(model, d, sink, None)
 }
 
-/// Where a running step's output is shown besides its logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Show {
-    /// stdout to stdout, stderr to stderr.
-    Both,
-    /// Both to stderr (stdout carries JSON).
-    Stderr,
-    /// Only the logs (a quiet turn).
-    Nowhere,
-}
-
-/// `execute`, showing the output as `show` says; with a `limit`, the step's whole process group
-/// is ended once it runs longer (a turn's `turn_timeout`).
-pub fn execute_showing(model: &Model, d: &Decision, show: Show, limit: Option<Duration>) -> Result<RunRecord> {
+/// `execute`; with a `limit`, the step's whole process group is ended once it runs longer (a
+/// turn's `turn_timeout`).
+pub fn execute_showing(model: &Model, d: &Decision, sink: &Sink, limit: Option<Duration>) -> Result<RunRecord> {
     runnable(d)?;
     let mut d = d.clone();
     let dir = reserve(model, &mut d)?;
@@ -133,13 +122,8 @@ pub fn execute_showing(model: &Model, d: &Decision, show: Show, limit: Option<Du
         .spawn()
         .map_err(|e| Error::io("sh", e))?;
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
-    let (out_to, err_to) = match show {
-        Show::Both => (Some(false), Some(true)),
-        Show::Stderr => (Some(true), Some(true)),
-        Show::Nowhere => (None, None),
-    };
-    let out_thread = tee(child.stdout.take(), dir.join("stdout.log"), out_to, None)?;
-    let err_thread = tee(child.stderr.take(), dir.join("stderr.log"), err_to, Some(tail.clone()))?;
+    let out_thread = tee(child.stdout.take(), dir.join("stdout.log"), (sink.clone(), false), None)?;
+    let err_thread = tee(child.stderr.take(), dir.join("stderr.log"), (sink.clone(), true), Some(tail.clone()))?;
     let mut interrupted_at: Option<Instant> = None;
     let mut timed_out = false;
     let status = loop {
@@ -251,11 +235,6 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-/// Show a child's output on our stderr; a closed stderr must not stop the work.
-pub fn echo_stderr(bytes: &[u8]) {
-    let _ = std::io::stderr().write_all(bytes);
-}
-
 /// The shell steps run in: bash where it is installed (memos write bash: `|&`, `[[ ]]`), else sh.
 pub fn shell_program() -> &'static str {
     static SHELL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
@@ -354,8 +333,8 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 fn tee(
     src: Option<impl Read + Send + 'static>,
     path: PathBuf,
-    // Some(true): also to our stderr, Some(false): to our stdout, None: the file only.
-    to_stderr: Option<bool>,
+    // Where it is shown too, and whether it is the child's stderr.
+    (sink, stderr): (Sink, bool),
     tail: Option<Arc<Mutex<VecDeque<String>>>>,
 ) -> Result<std::thread::JoinHandle<()>> {
     let mut file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
@@ -371,12 +350,7 @@ fn tee(
             }
             let chunk = &buf[..n];
             let _ = file.write_all(chunk);
-            // A closed terminal must not stop the capture.
-            let _ = match to_stderr {
-                Some(true) => std::io::stderr().write_all(chunk),
-                Some(false) => std::io::stdout().write_all(chunk),
-                None => Ok(()),
-            };
+            sink.output(chunk, stderr);
             if let Some(tail) = &tail {
                 partial.extend_from_slice(chunk);
                 let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());

@@ -243,6 +243,36 @@ pub fn report_error(e: &Error, json: bool) {
     }
 }
 
+/// The terminal, as the library's progress sink: what a program prints to its stdout goes to
+/// ours (to stderr when stdout carries JSON), the rest and loop's notes to stderr.
+/// `show_output: false` keeps programs' output to their logs.
+pub(crate) struct Terminal {
+    pub show_output: bool,
+    pub stdout_is_json: bool,
+}
+
+impl ledger_loop::progress::Progress for Terminal {
+    fn output(&self, bytes: &[u8], stderr: bool) {
+        if !self.show_output {
+            return;
+        }
+        // A closed terminal must not stop the work.
+        let _ = if stderr || self.stdout_is_json {
+            std::io::stderr().lock().write_all(bytes)
+        } else {
+            std::io::stdout().lock().write_all(bytes)
+        };
+    }
+
+    fn say(&self, line: &str) {
+        err(line);
+    }
+}
+
+pub(crate) fn terminal(show_output: bool, stdout_is_json: bool) -> ledger_loop::progress::Sink {
+    std::sync::Arc::new(Terminal { show_output, stdout_is_json })
+}
+
 pub(crate) fn warn(w: &str) {
     err(&format!("loop: warning: {w}\n"));
 }

@@ -127,7 +127,7 @@ fn run_step(model: &Model, d: &Decision, a: &NextArgs, inv: &str) -> Result<Exit
     if !a.json {
         out(&format!("\n$ {}\n", plan.command));
     }
-    let record = run::execute(model, d, a.json)?;
+    let record = run::execute(model, d, &super::terminal(true, a.json))?;
     if record.ended_by_interrupt() {
         if a.json {
             out_json(&record);

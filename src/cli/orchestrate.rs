@@ -31,7 +31,12 @@ pub struct OrchestrateArgs {
 
 pub(super) fn cmd_orchestrate(cli: &Cli, a: &OrchestrateArgs) -> Result<ExitCode> {
     let ws = Workspace::find(cli.root.as_deref())?;
-    let opts = Options { role: a.role, sync: a.sync_via_git, iterations: a.iterations, echo: !a.quiet && !a.json };
+    let opts = Options {
+        role: a.role,
+        sync: a.sync_via_git,
+        iterations: a.iterations,
+        sink: super::terminal(!a.quiet && !a.json, true),
+    };
     let report = orchestrate::orchestrate(&ws, &opts)?;
     if a.json {
         out_json(&report);

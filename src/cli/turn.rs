@@ -24,7 +24,7 @@ pub struct TurnArgs {
 
 pub(super) fn cmd_turn(cli: &Cli, a: &TurnArgs) -> Result<ExitCode> {
     let ws = Workspace::find(cli.root.as_deref())?;
-    let j = orchestrate::take_turn(&ws, a.role, !a.quiet && !a.json)?;
+    let j = orchestrate::take_turn(&ws, a.role, super::terminal(!a.quiet && !a.json, true))?;
     if a.json {
         out_json(&j);
     } else {

@@ -50,8 +50,8 @@ pub struct End {
 pub struct Watch<'a> {
     pub turn_timeout: Duration,
     pub idle_timeout: Duration,
-    /// Show the output on stderr as it comes.
-    pub echo: bool,
+    /// Where the output is shown as it comes.
+    pub sink: &'a dyn crate::progress::Progress,
     /// Called now and then while the process runs (the lease's heartbeat).
     pub heartbeat: &'a mut dyn FnMut(),
     pub heartbeat_every: Duration,
@@ -118,13 +118,16 @@ pub fn watch(p: &Proc, root: &Path, started: chrono::DateTime<chrono::Utc>, w: &
     let mut last_output = Instant::now();
     let mut last_beat = Instant::now();
     let mut gone_since: Option<Instant> = None;
-    let elapsed = || (chrono::Utc::now() - started).to_std().unwrap_or_default();
+    // A resumed watch keeps the turn's clock: what ran before this watch, then monotonic time.
+    let before = (super::state::now() - started).to_std().unwrap_or_default();
+    let t0 = Instant::now();
+    let elapsed = || before + t0.elapsed();
     loop {
-        if drain(&log, &mut offset, &mut partial, w.echo, &mut end.reading) {
+        if drain(&log, &mut offset, &mut partial, w.sink, &mut end.reading) {
             last_output = Instant::now();
         }
         if let Some(code) = read_exit(&exit_file) {
-            drain(&log, &mut offset, &mut partial, w.echo, &mut end.reading);
+            drain(&log, &mut offset, &mut partial, w.sink, &mut end.reading);
             end.reading.feed(&String::from_utf8_lossy(&std::mem::take(&mut partial)));
             end.exit_code = Some(code);
             break;
@@ -164,7 +167,13 @@ pub fn watch(p: &Proc, root: &Path, started: chrono::DateTime<chrono::Utc>, w: &
 
 /// Read what the log gained; true when the turn moved (a retry notice or the CLI's own
 /// diagnostics are not movement: they must not keep a hung provider's turn alive).
-fn drain(log: &Path, offset: &mut u64, partial: &mut Vec<u8>, echo: bool, reading: &mut Reading) -> bool {
+fn drain(
+    log: &Path,
+    offset: &mut u64,
+    partial: &mut Vec<u8>,
+    sink: &dyn crate::progress::Progress,
+    reading: &mut Reading,
+) -> bool {
     let Ok(mut f) = std::fs::File::open(log) else { return false };
     if f.seek(SeekFrom::Start(*offset)).is_err() {
         return false;
@@ -175,9 +184,8 @@ fn drain(log: &Path, offset: &mut u64, partial: &mut Vec<u8>, echo: bool, readin
         return false;
     }
     *offset += n as u64;
-    if echo {
-        crate::run::echo_stderr(&buf);
-    }
+    // The log holds the agent's stdout and stderr together.
+    sink.output(&buf, true);
     partial.extend_from_slice(&buf);
     let mut moved = false;
     while let Some(pos) = partial.iter().position(|&b| b == b'\n') {

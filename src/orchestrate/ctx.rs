@@ -9,6 +9,7 @@ use super::gitops;
 use super::journal::Journal;
 use super::state::{self, STATE_REF};
 use crate::error::{Error, Result};
+use crate::progress::Sink;
 use crate::workspace::Workspace;
 
 pub struct Ctx<'a> {
@@ -22,8 +23,8 @@ pub struct Ctx<'a> {
     pub holder: String,
     /// The one branch turns are committed and pushed to.
     pub branch: String,
-    /// Show agent output on stderr as it comes.
-    pub echo: bool,
+    /// Where agent output (as it comes) and loop's notes go.
+    pub sink: Sink,
 }
 
 impl Ctx<'_> {
@@ -32,7 +33,7 @@ impl Ctx<'_> {
     }
 
     pub fn say(&self, s: &str) {
-        crate::run::echo_stderr(format!("loop {}: {s}", self.role).as_bytes());
+        self.sink.say(&format!("loop {}: {s}", self.role));
     }
 
     /// A third of the lease, so two beats may fail before it runs out.
@@ -54,7 +55,7 @@ impl Ctx<'_> {
         let Some(claim) = st.running.as_mut().filter(|c| c.turn == j.turn) else {
             return Err(Error::Failed("the state no longer names this turn (was it reset by hand?)".into()));
         };
-        let now = chrono::Utc::now();
+        let now = super::state::now();
         claim.lease_expires_at = state::rfc3339(now + self.settings.lease.0);
         st.updated_at = state::rfc3339(now);
         let new = state::write(&repo, STATE_REF, Some(oid), &st, &format!("{} heartbeat for {}", self.role, j.turn))?;

@@ -153,7 +153,7 @@ impl Journal {
     /// Note that a phase is complete, on disk before anything that depends on it.
     pub fn mark(&mut self, ws: &Workspace, p: Phase) -> Result<()> {
         if !self.reached(p) {
-            self.phases.push(Mark { phase: p, at: super::state::rfc3339(chrono::Utc::now()) });
+            self.phases.push(Mark { phase: p, at: super::state::rfc3339(super::state::now()) });
         }
         self.save(ws)?;
         pause_for_crash_tests(ws, self, p);

@@ -26,14 +26,15 @@ use state::{State, Summary, STATE_REF};
 
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
+use crate::progress::Sink;
 use crate::workspace::Workspace;
 
 pub struct Options {
     pub role: RoleName,
     pub sync: bool,
     pub iterations: Option<u32>,
-    /// Show agent output on stderr as it comes.
-    pub echo: bool,
+    /// Where agent output and loop's notes go.
+    pub sink: Sink,
 }
 
 #[derive(Debug, Serialize)]
@@ -55,7 +56,9 @@ fn settings(ws: &Workspace) -> Settings {
     ws.config.orchestrate.clone().unwrap_or_default()
 }
 
-fn context<'a>(ws: &'a Workspace, s: &'a Settings, role: RoleName, sync: bool, echo: bool) -> Result<Ctx<'a>> {
+fn context<'a>(ws: &'a Workspace, s: &'a Settings, role: RoleName, sync: bool, sink: Sink) -> Result<Ctx<'a>> {
+    // A malformed LOOP_NOW is refused here, once, rather than read as the real time later.
+    crate::clock::now()?;
     let top = gitops::toplevel(&ws.root)?;
     let current = gitops::current_branch(&top).ok_or_else(|| {
         Error::Usage("HEAD is detached: check out the branch turns go to (orchestrate.branch)".into())
@@ -71,7 +74,7 @@ fn context<'a>(ws: &'a Workspace, s: &'a Settings, role: RoleName, sync: bool, e
             Error::Usage(format!("--sync-via-git: no remote `{}` (orchestrate.remote in loop.yaml)", s.remote))
         })?;
     }
-    Ok(Ctx { ws, settings: s, role, sync, holder: state::holder(&top), top, branch, echo })
+    Ok(Ctx { ws, settings: s, role, sync, holder: state::holder(&top), top, branch, sink })
 }
 
 /// Once per clone: the ledger merge driver before the first pull, and the agent logs kept out
@@ -94,9 +97,9 @@ fn prepare_clone(ctx: &Ctx) -> Result<()> {
 }
 
 /// `loop turn --role R`: one turn in this clone now, whatever the state says (no push).
-pub fn take_turn(ws: &Workspace, role: RoleName, echo: bool) -> Result<Journal> {
+pub fn take_turn(ws: &Workspace, role: RoleName, sink: Sink) -> Result<Journal> {
     let s = settings(ws);
-    let ctx = context(ws, &s, role, false, echo)?;
+    let ctx = context(ws, &s, role, false, sink)?;
     prepare_clone(&ctx)?;
     crate::run::catch_interrupts();
     if let Some(mut j) = journal::unfinished(ws, role)? {
@@ -110,7 +113,7 @@ pub fn take_turn(ws: &Workspace, role: RoleName, echo: bool) -> Result<Journal> 
     let repo = ctx.repo()?;
     let (parent, mut st) = match state::read(&repo, STATE_REF)? {
         Some((o, s)) => (Some(o), s),
-        None => (None, State::initial(chrono::Utc::now())),
+        None => (None, State::initial(state::now())),
     };
     // A person's turn out of order takes the iteration the state is at.
     st.running = None;
@@ -123,7 +126,7 @@ pub fn take_turn(ws: &Workspace, role: RoleName, echo: bool) -> Result<Journal> 
 /// `loop orchestrate --role R`: this role's next N turns, waiting for the other role between them.
 pub fn orchestrate(ws: &Workspace, o: &Options) -> Result<Report> {
     let s = settings(ws);
-    let ctx = context(ws, &s, o.role, o.sync, o.echo)?;
+    let ctx = context(ws, &s, o.role, o.sync, o.sink.clone())?;
     prepare_clone(&ctx)?;
     crate::run::catch_interrupts();
     let want = o.iterations.unwrap_or(s.iterations) as usize;
@@ -271,7 +274,7 @@ fn next_turn(ctx: &Ctx, said: &mut String) -> Result<Option<Journal>> {
     let repo = ctx.repo()?;
     let (parent, st) = match state::read(&repo, STATE_REF)? {
         Some((o, s)) => (Some(o), s),
-        None => (None, State::initial(chrono::Utc::now())),
+        None => (None, State::initial(state::now())),
     };
     let mut tell = |msg: String| {
         if *said != msg {
@@ -286,7 +289,7 @@ fn next_turn(ctx: &Ctx, said: &mut String) -> Result<Option<Journal>> {
                 c.turn, c.role
             )));
         }
-        match st.lease_expired(chrono::Utc::now()) {
+        match st.lease_expired(state::now()) {
             Some(c) => tell(format!(
                 "waiting: the {} turn {} of {} has an expired lease (since {}); it resumes when that {} restarts (`loop state` shows it)\n",
                 c.role, c.turn, c.holder, c.lease_expires_at, c.role
@@ -344,7 +347,16 @@ fn state_ctx<'a>(ws: &'a Workspace, s: &'a Settings) -> Result<Ctx<'a>> {
     let top = gitops::toplevel(&ws.root)?;
     let sync = gitops::ok(&top, &["remote", "get-url", &s.remote]).is_ok();
     let branch = s.branch.clone().or_else(|| gitops::current_branch(&top)).unwrap_or_else(|| "main".into());
-    Ok(Ctx { ws, settings: s, role: RoleName::Supervisor, sync, holder: state::holder(&top), top, branch, echo: false })
+    Ok(Ctx {
+        ws,
+        settings: s,
+        role: RoleName::Supervisor,
+        sync,
+        holder: state::holder(&top),
+        top,
+        branch,
+        sink: crate::progress::quiet(),
+    })
 }
 
 pub fn show_state(ws: &Workspace) -> Result<View> {
@@ -359,7 +371,7 @@ pub fn show_state(ws: &Workspace) -> Result<View> {
         }
     }
     let st = state::read(&ctx.repo()?, STATE_REF)?.map(|(_, s)| s);
-    let lease_expired = st.as_ref().and_then(|s| s.lease_expired(chrono::Utc::now())).map(|c| {
+    let lease_expired = st.as_ref().and_then(|s| s.lease_expired(state::now())).map(|c| {
         format!(
             "the {} turn {} held by {} has an expired lease (since {})",
             c.role, c.turn, c.holder, c.lease_expires_at
@@ -385,9 +397,9 @@ pub fn repair(ws: &Workspace, stamp: Option<(RoleName, bool)>) -> Result<State> 
     let repo = ctx.repo()?;
     let (parent, mut st) = match state::read(&repo, STATE_REF)? {
         Some((o, s)) => (Some(o), s),
-        None => (None, State::initial(chrono::Utc::now())),
+        None => (None, State::initial(state::now())),
     };
-    let now = chrono::Utc::now();
+    let now = state::now();
     let why = match stamp {
         Some((role, ok)) => {
             let claim = st.running.take().filter(|c| c.role == role);

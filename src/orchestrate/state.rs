@@ -89,6 +89,13 @@ impl State {
     }
 }
 
+/// The time of the world for states, leases and journals: the one clock (`LOOP_NOW` fixes it,
+/// so a test can look at a lease an hour on). How long a process has run is measured apart,
+/// by the monotonic clock. A malformed `LOOP_NOW` was refused when the command started.
+pub fn now() -> DateTime<Utc> {
+    crate::clock::now().unwrap_or_else(|_| Utc::now())
+}
+
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

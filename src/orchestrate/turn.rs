@@ -4,8 +4,6 @@
 //! turn's trailer, a state already naming the turn), so a turn killed anywhere is finished by
 //! the next start without running or recording anything twice.
 
-use chrono::Utc;
-
 use super::changes;
 use super::ctx::Ctx;
 use super::gitops;
@@ -21,12 +19,18 @@ use crate::plan::TaskState;
 /// Claim the next turn from `state` (read from the ref at `parent`). `None` when another
 /// process changed the state first.
 pub fn claim(ctx: &Ctx, parent: Option<git2::Oid>, st: &State) -> Result<Option<Journal>> {
-    let now = Utc::now();
+    let now = super::state::now();
     let stamp = crate::clock::stamp(&crate::clock::now()?);
     let iteration = st.iteration;
     let role = ctx.role;
+    // A turn taken again in the same second (a retry, a fixed clock) gets a folder of its own.
+    let turns = format!("{}/turns", ctx.ws.config.reports.dir.trim_end_matches('/'));
+    let stamp = (1..)
+        .map(|k| if k == 1 { stamp.clone() } else { format!("{stamp}-{k}") })
+        .find(|s| !ctx.ws.root.join(&turns).join(format!("i{iteration:05}-{role}-{s}")).exists())
+        .expect("an unbounded range");
     let turn = format!("i{iteration:05}-{role}-{stamp}");
-    let dir = format!("{}/turns/{turn}", ctx.ws.config.reports.dir.trim_end_matches('/'));
+    let dir = format!("{turns}/{turn}");
     let base = gitops::rev(&ctx.top, "HEAD").ok_or_else(|| Error::Git("the branch has no commit yet".into()))?;
     let mut j = Journal {
         turn: turn.clone(),
@@ -268,12 +272,12 @@ fn hand_over(ctx: &Ctx, j: &Journal) -> Result<()> {
     } else {
         let (parent, st) = match current {
             Some((o, s)) => (Some(o), s),
-            None => (None, State::initial(Utc::now())),
+            None => (None, State::initial(super::state::now())),
         };
         let outcome = j.outcome();
         let stays = j.stays();
         let w = j.work.clone().unwrap_or_default();
-        let now = Utc::now();
+        let now = super::state::now();
         let mut next = st.clone();
         next.running = None;
         next.next = if stays { j.role } else { j.role.other() };

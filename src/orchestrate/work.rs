@@ -186,9 +186,9 @@ fn command_step(ctx: &Ctx, j: &mut Journal, base: Work) -> Result<Work> {
     let model = Model::load(ctx.ws.clone())?;
     let d = next::decide_now(&model, None, None)?;
     let record = std::thread::scope(|s| {
-        let show = if ctx.echo { crate::run::Show::Stderr } else { crate::run::Show::Nowhere };
         let limit = Some(ctx.settings.turn_timeout.0);
-        let h = s.spawn(move || crate::run::execute_showing(&model, &d, show, limit));
+        let sink = ctx.sink.clone();
+        let h = s.spawn(move || crate::run::execute_showing(&model, &d, &sink, limit));
         let mut last = std::time::Instant::now();
         while !h.is_finished() {
             if last.elapsed() >= ctx.heartbeat_every() {
@@ -273,7 +273,7 @@ fn run_proc(ctx: &Ctx, j: &mut Journal, what: &str, command: &str, stdin: Option
                     "/dev/null".into(),
                 )
             };
-            let started_at = super::state::rfc3339(chrono::Utc::now());
+            let started_at = super::state::rfc3339(super::state::now());
             let env = ctx.env(j);
             let pid = agent::start(root, command, &root.join(&input), &root.join(&log), &root.join(&exit_file), &env)?;
             let p = Proc {
@@ -295,7 +295,7 @@ fn run_proc(ctx: &Ctx, j: &mut Journal, what: &str, command: &str, stdin: Option
     let mut w = Watch {
         turn_timeout: ctx.settings.turn_timeout.0,
         idle_timeout: ctx.settings.idle_timeout.0,
-        echo: ctx.echo,
+        sink: &*ctx.sink,
         heartbeat: &mut beat,
         heartbeat_every: every,
         interrupted: &interrupted,

@@ -443,10 +443,11 @@ fn a_push_refused_by_a_hook_is_retried_and_an_expired_lease_is_reported() {
     wait_for("the engineer to pause", 60, || paused(&r.engineer, "running"));
     victim.kill().unwrap();
     victim.wait().unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
-    let o = lp(&r.supervisor, &["state"]);
+    // An hour on, by the one clock: no waiting for the 2 s lease to run out.
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let o = looped(&r.supervisor, &["state"], &[("LOOP_NOW", &later)]).output().unwrap();
     assert!(stdout(&o).contains("EXPIRED") && stdout(&o).contains("engineer"), "{}", stdout(&o));
-    let v = json(&lp(&r.supervisor, &["state", "--json"]));
+    let v = json(&looped(&r.supervisor, &["state", "--json"], &[("LOOP_NOW", &later)]).output().unwrap());
     assert!(v["lease_expired"].as_str().unwrap().contains(&r.engineer.display().to_string()), "{v}");
     // The supervisor does not take the turn over; the engineer's restart finishes it.
     let o = lp(&r.engineer, &["orchestrate", "--role", "engineer", "--sync-via-git", "--quiet"]);
@@ -561,9 +562,14 @@ fn a_long_turn_keeps_its_lease_alive() {
             std::fs::read_to_string(e.path().join("journal.json")).is_ok_and(|j| j.contains("\"what\": \"agent\""))
         })
     });
-    // Past the 2 s lease, the heartbeat has renewed it: nothing is reported expired.
-    std::thread::sleep(Duration::from_millis(2600));
-    let v = json(&lp(d.path(), &["state", "--json"]));
+    // The heartbeat renews the 2 s lease: past the first expiry, nothing is reported expired.
+    let lease = || json(&lp(d.path(), &["state", "--json"]))["state"]["running"]["lease_expires_at"].clone();
+    let first = lease();
+    assert!(first.is_string(), "{first}");
+    wait_for("the heartbeat to renew the lease", 30, || lease() != first);
+    let past =
+        chrono::DateTime::parse_from_rfc3339(first.as_str().unwrap()).unwrap() + chrono::Duration::milliseconds(100);
+    let v = json(&looped(d.path(), &["state", "--json"], &[("LOOP_NOW", &past.to_rfc3339())]).output().unwrap());
     assert!(v["state"]["running"]["turn"].is_string(), "{v}");
     assert!(v["lease_expired"].is_null(), "{v}");
     assert_eq!(finish(child, 60).status.code(), Some(0));
