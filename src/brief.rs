@@ -256,12 +256,13 @@ pub fn write(
     // The protected list must be readable even to force past it (fail closed).
     model.protected.check_readable()?;
     let mut protected = model.protected.clone();
-    if model.protected.contains(&rel) {
+    // The memo is the workflow's own: rewritten even where the index lists it, unless frozen.
+    if !model.protected.may_edit(&rel) {
         if !force_protected {
             return Err(Error::input(
                 &rel,
                 0,
-                "is a protected asset (linked from the docs index or matched by loop.yaml `protected:`), so loop does not write it; `loop brief` prints the draft, and `loop brief --write --force-protected` replaces it anyway (shows the diff)",
+                "is frozen (loop.yaml `frozen:`), so loop does not write it; `loop brief` prints the draft, and `loop brief --write --force-protected` replaces it anyway (shows the diff)",
             ));
         }
         protected = protected.allowing(&rel);

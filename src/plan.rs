@@ -209,6 +209,15 @@ impl Plan {
         if phases.is_empty() {
             phases = checklist_phases(&doc, &mut diagnostics);
         }
+        if phases.is_empty() {
+            // Zero phases is never "every phase done": say what loop could not read, and where.
+            let at = doc.headings.iter().find(|h| h.level >= 2).map_or(1, |h| h.line);
+            diagnostics.push(crate::diag::Diagnostic::warning(
+                &doc.file,
+                at,
+                "loop reads no phase in this plan (`### Phase X — Title` sections with task tables, or checklists under headings)",
+            ));
+        }
         Plan { path: doc.file.clone(), initiative, initiative_line, status, phases, doc, diagnostics }
     }
 

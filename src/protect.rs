@@ -1,5 +1,8 @@
 //! Protected assets: files that `docs/index.md` links (markdown links and backticked paths)
-//! plus `protected:` globs from loop.yaml. `loop` never writes one.
+//! plus `protected:` globs from loop.yaml. `loop` never writes one — except the workflow's own
+//! files (the ledger, the plans, the memo), which the workflow edits every turn: the project's
+//! rule (nanoBragg's CLAUDE.md, "Protected Assets Rule") is that what the index lists is never
+//! deleted or renamed, and that still holds for them. `frozen:` keeps even those unwritten.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -18,6 +21,8 @@ pub struct Protected {
     pub prose: Vec<String>,
     globs: GlobSet,
     frozen: GlobSet,
+    /// The workflow's own files: the ledger, the memo, the plans.
+    own: GlobSet,
     /// Why the index could not be read whole (an unclosed fence hides every link after it): then
     /// nothing may be written, since loop cannot tell what is protected.
     pub unreadable: Option<crate::diag::Diagnostic>,
@@ -49,6 +54,7 @@ impl Protected {
             prose,
             globs: globs(ws, &ws.config.protected, "protected")?,
             frozen: globs(ws, &ws.config.frozen, "frozen")?,
+            own: own_files(ws),
             unreadable,
             allowed: None,
         })
@@ -60,6 +66,7 @@ impl Protected {
             prose: Vec::new(),
             globs: GlobSet::empty(),
             frozen: GlobSet::empty(),
+            own: GlobSet::empty(),
             unreadable: None,
             allowed: None,
         }
@@ -101,6 +108,17 @@ impl Protected {
         self.contains(rel) && self.frozen.is_match(rel)
     }
 
+    /// One of the workflow's own files (ledger, memo, plans): edited by the workflow even when
+    /// listed, unless frozen; never deleted or renamed when listed.
+    pub fn is_workflow(&self, rel: &str) -> bool {
+        self.own.is_match(rel)
+    }
+
+    /// Whether loop and the turns may change (not delete) `rel`.
+    pub fn may_edit(&self, rel: &str) -> bool {
+        !self.contains(rel) || (self.is_workflow(rel) && !self.frozen.is_match(rel))
+    }
+
     /// Sorted, distinct named paths (index links and agent-doc prose).
     pub fn paths(&self) -> Vec<String> {
         let set: BTreeSet<&String> = self.linked.iter().map(|(p, _)| p).chain(&self.prose).collect();
@@ -110,7 +128,7 @@ impl Protected {
     /// Refuse to write a protected file.
     pub fn check_writable(&self, rel: &str) -> Result<()> {
         self.check_readable()?;
-        if self.contains(rel) && self.allowed.as_deref() != Some(rel) {
+        if !self.may_edit(rel) && self.allowed.as_deref() != Some(rel) {
             return Err(Error::input(
                 rel,
                 0,
@@ -119,6 +137,18 @@ impl Protected {
         }
         Ok(())
     }
+}
+
+/// The ledger, the memo and the plans, by the workspace's configuration.
+fn own_files(ws: &Workspace) -> GlobSet {
+    let mut b = GlobSetBuilder::new();
+    for p in [&ws.config.ledger, &ws.config.input, &ws.config.plans] {
+        // A plans glob that does not compile is reported where plans are read.
+        if let Ok(g) = Glob::new(p) {
+            b.add(g);
+        }
+    }
+    b.build().unwrap_or_else(|_| GlobSet::empty())
 }
 
 /// Why an index text cannot be read whole (an unclosed fence, an unterminated table), if it cannot.

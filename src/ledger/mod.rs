@@ -258,7 +258,35 @@ impl Ledger {
         for (k, i) in ledger.items.iter().enumerate() {
             ledger.by_id.entry(normalize_id(&i.id)).or_default().push(k);
         }
+        ledger.unread_content();
         ledger
+    }
+
+    /// A ledger with content but no item loop can read is an error, never an empty, clean ledger.
+    fn unread_content(&mut self) {
+        if !self.items.is_empty() {
+            return;
+        }
+        let doc = &self.doc;
+        let first = (1..=doc.line_count()).find(|&n| {
+            let t = doc.line_text(n).trim_start();
+            (t.starts_with("##") || t.starts_with("- ") || t.starts_with("* ") || t.starts_with('|'))
+                && !t.to_ascii_lowercase().contains("last updated")
+        });
+        if let Some(n) = first {
+            let text = doc.line_text(n).trim();
+            let mut shown: String = text.chars().take(80).collect();
+            if shown.len() < text.len() {
+                shown.push('…');
+            }
+            self.diagnostics.push(crate::diag::Diagnostic::error(
+                &doc.file,
+                n,
+                format!(
+                    "loop reads no item in this ledger: no `## [ID] Title` sections and no single initiative's `## Current Focus`; its content starts here: `{shown}`"
+                ),
+            ));
+        }
     }
 
     /// What the reader took the ledger to be, in a line (`loop status` says it).

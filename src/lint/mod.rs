@@ -77,6 +77,7 @@ type Rule = fn(&Ctx, &mut Vec<Finding>);
 /// Every finding code and the one function that looks for it.
 const RULES: &[(&str, Rule)] = &[
     ("structure", structure),
+    ("plan-unread", plan_unread),
     ("duplicate-id", duplicate_id),
     ("index-without-section", index_without_section),
     ("index-status", index_status),
@@ -110,6 +111,15 @@ pub fn lint(model: &Model, today: &str) -> Report {
 fn structure(c: &Ctx, f: &mut Vec<Finding>) {
     for d in c.model.diagnostics().into_iter().filter(|d| d.severity == Severity::Error) {
         f.push(finding(&d.file, d.line, Severity::Error, "structure", d.message.clone()));
+    }
+}
+
+/// Plans in which loop reads no phase: never "done", always said.
+fn plan_unread(c: &Ctx, f: &mut Vec<Finding>) {
+    for p in c.model.plans.iter().filter(|p| p.phases.is_empty()) {
+        for d in p.diagnostics.iter().filter(|d| !d.is_error() && d.message.starts_with("loop reads no phase")) {
+            f.push(finding(&d.file, d.line, Severity::Warning, "plan-unread", d.message.clone()));
+        }
     }
 }
 

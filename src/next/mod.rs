@@ -397,6 +397,14 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
         }
         (None, _) if memo.is_some() || has_step => None,
         (None, _) => match (plan, phase) {
+            (Some(p), None) if p.phases.is_empty() => {
+                let d = p.diagnostics.iter().find(|d| d.message.starts_with("loop reads no phase"));
+                return Err(Error::input(
+                    &p.path,
+                    d.map_or(1, |d| d.line),
+                    format!("[{}]'s plan: loop reads no phase in it (`### Phase X — Title` sections with task tables, or checklists under headings), so it cannot say what is next", item.id),
+                ));
+            }
             (Some(p), None) => Some(format!("every phase of {} is done: close [{}] or add a phase", p.path, item.id)),
             (Some(p), Some(ph)) => Some(no_open_task(p, ph)),
             (None, _) => Some(format!(

@@ -137,13 +137,11 @@ pub fn review(ws: &Workspace, s: &Settings, role: RoleName, protected: &Protecte
         if reports.contains(&c.path) && c.kind == "added" {
             continue;
         }
-        // The supervisor rewrites the memo even where it is listed as protected (never deletes
-        // it); `frozen:` keeps it from everyone.
-        let memo_rewrite = role == RoleName::Supervisor
-            && c.path == ws.config.input
-            && c.kind != "deleted"
-            && !protected.is_frozen(&c.path);
-        if protected.contains(&c.path) && !memo_rewrite {
+        // The workflow's own files (ledger, memo, plans) are edited even where the index lists
+        // them, never deleted; `frozen:` keeps them from everyone. Which role may edit which is
+        // `may_write`'s to say.
+        let own_edit = c.kind != "deleted" && protected.may_edit(&c.path);
+        if protected.contains(&c.path) && !own_edit {
             r.refused.push((c.path.clone(), format!("a protected asset, {}", c.kind)));
         } else if !allowed.is_match(&c.path) || (role == RoleName::Engineer && c.path == ws.config.input) {
             r.refused.push((c.path.clone(), format!("{} outside the {role}'s may_write", c.kind)));

@@ -171,14 +171,20 @@ fn bad_targets_write_nothing_and_exit_2() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(line_changes(&before, &read(&ledger)).0.len(), 1);
 
-    // Protected target.
+    // A ledger the index lists is still the workflow's to edit (diffbragg's index links it);
+    // frozen, it is not.
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "docs/fix_plan.md", "# L\n\n## [A-1] One\n- Status: open\n");
-    write(d.path(), "docs/index.md", "* [Ledger](./fix_plan.md) — a protected asset here\n");
+    write(d.path(), "docs/index.md", "* [Ledger](./fix_plan.md) — the ledger, a protected asset here\n");
+    let o = run(d.path(), &["attempt", "A-1", "--result", "failed"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(read(&d.path().join("docs/fix_plan.md")).contains("Result: failed"));
+    write(d.path(), "loop.yaml", "frozen: [docs/fix_plan.md]\n");
+    let frozen = read(&d.path().join("docs/fix_plan.md"));
     let o = run(d.path(), &["attempt", "A-1", "--result", "failed"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("docs/fix_plan.md: is a protected asset"), "{}", stderr(&o));
-    assert_eq!(read(&d.path().join("docs/fix_plan.md")), "# L\n\n## [A-1] One\n- Status: open\n");
+    assert_eq!(read(&d.path().join("docs/fix_plan.md")), frozen);
 
     // Non-UTF-8 ledger.
     let d = tempfile::tempdir().unwrap();

@@ -47,12 +47,19 @@ fn brief_write_round_trips_through_next() {
 }
 
 #[test]
-fn brief_refuses_a_protected_memo_unless_forced() {
+fn brief_rewrites_a_memo_the_index_lists_but_not_a_frozen_one_unless_forced() {
+    // nanoBragg's index lists input.md: the workflow still rewrites its own memo.
     let ws = copy_tree(&nanobragg("workspace"));
     let before = std::fs::read_to_string(ws.path().join("input.md")).unwrap();
     let o = run(ws.path(), &["brief", "--write"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(std::fs::read_to_string(ws.path().join("input.md")).unwrap(), before);
+    let ws = copy_tree(&nanobragg("workspace"));
+    let yaml = std::fs::read_to_string(ws.path().join("loop.yaml")).unwrap_or_default();
+    std::fs::write(ws.path().join("loop.yaml"), format!("{yaml}\nfrozen: [input.md]\n")).unwrap();
+    let o = run(ws.path(), &["brief", "--write"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("input.md: is a protected asset"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("input.md: is frozen"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(ws.path().join("input.md")).unwrap(), before);
     let o = run(ws.path(), &["brief", "--write", "--force-protected"]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod any_fix_plan;
 mod attempt;
 mod brief_lint;
 mod cycle;

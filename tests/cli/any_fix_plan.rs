@@ -1,0 +1,81 @@
+//! Fix plans from other repositories (tests/fixtures/wild, unchanged): what loop cannot read is
+//! said with its file and line, by every command, and never reported clean or done.
+
+use std::path::PathBuf;
+
+use super::common::*;
+
+fn wild() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures().join("wild"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("docs/fix_plan.md").is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_ledger_loop_cannot_read_is_an_error_everywhere_and_nothing_is_written() {
+    let states = wild();
+    assert_eq!(states.len(), 8);
+    for state in &states {
+        let name = state.file_name().unwrap().to_string_lossy().into_owned();
+        let ws = copy_tree(state);
+        let before = snapshot(ws.path());
+        let o = cmd(ws.path()).arg("status").output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{name}: status");
+        assert!(
+            stdout(&o).contains("docs/fix_plan.md:") && stdout(&o).contains("error: loop reads no item"),
+            "{name}: {}",
+            stdout(&o)
+        );
+        let o = cmd(ws.path()).args(["status", "--json"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{name}: status --json");
+        let v = json(&o);
+        let d = &v["diagnostics"][0];
+        assert_eq!(
+            (d["file"].as_str(), d["severity"].as_str()),
+            (Some("docs/fix_plan.md"), Some("error")),
+            "{name}: {v}"
+        );
+        assert!(d["line"].as_u64().unwrap() >= 1, "{name}: {v}");
+        let o = cmd(ws.path()).args(["lint", "--json"]).output().unwrap();
+        // Exit 2: a file loop cannot read, as for an unclosed fence.
+        assert_eq!(o.status.code(), Some(2), "{name}: lint is not clean");
+        let v = json(&o);
+        assert!(v["errors"].as_u64().unwrap() >= 1 && v["findings"][0]["code"] == "structure", "{name}: {v}");
+        let o = cmd(ws.path()).args(["next", "--json"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{name}: next");
+        assert!(json(&o)["error"]["message"].as_str().unwrap().contains("no items"), "{name}");
+        let o = cmd(ws.path()).args(["attempt", "--result", "failed", "--note", "x"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{name}: attempt");
+        assert_eq!(snapshot(ws.path()), before, "{name}: something was written");
+    }
+}
+
+#[test]
+fn a_plan_with_no_phase_loop_can_read_is_never_every_phase_done() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "docs/fix_plan.md",
+        "# L\n\n## [A-1] One\n- Status: in_progress\n- Plan Reference: plans/active/a.md\n",
+    );
+    write(
+        d.path(),
+        "plans/active/a.md",
+        "# Plan\n\n## Approach\nRefactor the parser, then the writer.\n\n1. Parser\n2. Writer\n",
+    );
+    let o = cmd(d.path()).arg("next").output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("plans/active/a.md:3: [A-1]'s plan: loop reads no phase"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("every phase"), "{}", stderr(&o));
+    let o = cmd(d.path()).args(["lint", "--json"]).output().unwrap();
+    let v = json(&o);
+    let f = v["findings"].as_array().unwrap().iter().find(|f| f["file"] == "plans/active/a.md").cloned();
+    assert!(f.is_some_and(|f| f["line"] == 3 && f["message"].as_str().unwrap().contains("no phase")), "{v}");
+    let o = cmd(d.path()).arg("status").output().unwrap();
+    assert!(stdout(&o).contains("plans/active/a.md:3: warning: loop reads no phase"), "{}", stdout(&o));
+}
