@@ -22,6 +22,8 @@ pub enum Rule {
     TooLarge,
     /// The index the commit leaves does not parse: the protections it lists cannot be read.
     IndexUnreadable,
+    /// A loop write across two files was cut short: the ledger may be new and the plan old.
+    WritePending,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -118,6 +120,21 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
     let mut report_bytes = 0u64;
 
     let mut violations = Vec::new();
+    // A two-file write that a kill cut short (its intent still recorded): committing now could
+    // take a new ledger with an old plan. Refused until any loop command finishes it.
+    let intent = ws.path(&ws.config.reports.dir).join(crate::transaction::INTENT);
+    if intent.is_file() {
+        let rel =
+            join(&prefix, &format!("{}/{}", ws.config.reports.dir.trim_end_matches('/'), crate::transaction::INTENT));
+        violations.push(Violation {
+            path: rel.clone(),
+            rule: Rule::WritePending,
+            message:
+                "a loop write to the ledger and a plan was cut short and is not finished; the staged pair may be torn"
+                    .into(),
+            fix: Rule::WritePending.advice(&rel, &ws.config.index),
+        });
+    }
     // Fail closed: an index whose links cannot all be read protects nothing we can know of.
     if let Some(d) = staged_text.as_deref().and_then(|t| protect::index_problem(&ws.config.index, t)) {
         violations.push(Violation {
@@ -253,6 +270,9 @@ impl Rule {
             Rule::IndexUnreadable => format!(
                 "fix {p} (close the code fence, finish the table), stage it again, then commit"
             ),
+            Rule::WritePending => {
+                "run any loop command (`loop status` finishes the write), stage the ledger and the plan again, then commit".to_string()
+            }
             Rule::TooLarge => format!(
                 "unstage it (`git restore --staged {p}`) and track it with Git LFS (`git lfs track {p}`), or raise max_staged_bytes in loop.yaml"
             ),

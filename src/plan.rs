@@ -210,6 +210,17 @@ impl Plan {
             phases = checklist_phases(&doc, &mut diagnostics);
         }
         if phases.is_empty() {
+            // Task tables with no phase heading (upstream's repo-hygiene plans): one phase named
+            // by its tasks' letter, so `H1` is the next task, not "every phase done".
+            let whole = parse_phase(&doc, "", "", 1, 0..doc.text.len(), &mut Vec::new());
+            if let Some(first) = whole.tasks.first() {
+                let letter: String = first.id.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+                let (title, line) = doc.headings.first().map_or(("Tasks".to_string(), 1), |h| (h.text.clone(), h.line));
+                let id = if letter.is_empty() { "1".to_string() } else { letter };
+                phases.push(parse_phase(&doc, &id, &title, line, 0..doc.text.len(), &mut diagnostics));
+            }
+        }
+        if phases.is_empty() {
             // Zero phases is never "every phase done": say what loop could not read, and where.
             let at = doc.headings.iter().find(|h| h.level >= 2).map_or(1, |h| h.line);
             diagnostics.push(crate::diag::Diagnostic::warning(

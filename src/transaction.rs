@@ -109,6 +109,8 @@ pub fn apply(ws: &Workspace, protected: &Protected, changes: &[Change]) -> Resul
     }
     let intent = ws.path(&ws.config.reports.dir).join(INTENT);
     let single = files.len() == 1;
+    // A reports folder made only to hold the intent goes again with it.
+    let made_dir = !single && intent.parent().is_some_and(|d| !d.exists());
     if !single {
         // One file needs no journal: its rename is the commit.
         let text = serde_json::to_string(&Intent { files: files.clone() }).unwrap_or_default();
@@ -128,6 +130,11 @@ pub fn apply(ws: &Workspace, protected: &Protected, changes: &[Change]) -> Resul
     if !single {
         std::fs::remove_file(&intent).map_err(|e| Error::io(&intent, e))?;
         crate::atomic::sync_dir(intent.parent().unwrap_or(Path::new(".")));
+        if made_dir {
+            // Only if still empty: writes are serialized by the workspace lock, but a person
+            // may have put something there meanwhile.
+            let _ = intent.parent().map(std::fs::remove_dir);
+        }
     }
     Ok(())
 }

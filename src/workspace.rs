@@ -119,13 +119,35 @@ impl Workspace {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        serde_yaml_ng::from_str(&text).map_err(|e| {
+        let config: Config = serde_yaml_ng::from_str(&text).map_err(|e| {
             let line = e.location().map_or(0, |l| l.line());
             // serde_yaml_ng appends its own "at line N column M"; we name the line ourselves.
             let msg = e.to_string();
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
             Error::input(CONFIG_FILE, line, msg)
-        })
+        })?;
+        // Every path loop.yaml names stays inside the workspace (`index: ../x.md` once reached git2 and panicked).
+        let paths = [
+            ("ledger", &config.ledger),
+            ("index", &config.index),
+            ("input", &config.input),
+            ("plans", &config.plans),
+            ("reports", &config.reports.dir),
+        ];
+        for (key, value) in paths {
+            let leaves = Path::new(value).is_absolute()
+                || Path::new(value).components().any(|c| c == std::path::Component::ParentDir);
+            if leaves {
+                let line =
+                    text.lines().position(|l| l.trim_start().starts_with(&format!("{key}:"))).map_or(0, |i| i + 1);
+                return Err(Error::input(
+                    CONFIG_FILE,
+                    line,
+                    format!("{key}: `{value}` leaves the workspace; name a path inside it, relative to {CONFIG_FILE}"),
+                ));
+            }
+        }
+        Ok(config)
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

@@ -274,7 +274,7 @@ fn cmd_sim_run(a: &SimRunArgs) -> Result<ExitCode> {
     let bar = Bar::new();
     bar.start("simulating", p.spixels as u64);
     let t = std::time::Instant::now();
-    let simd = if a.simd == Simd::Baseline.as_str() { Simd::Baseline } else { Simd::detect() };
+    let simd = if a.simd == Simd::BASELINE.as_str() { Simd::BASELINE } else { Simd::detect() };
     let (setup, image) = ledger_loop::sim::with_threads(a.threads, || -> Result<_> {
         let setup = ledger_loop::sim::geometry::Setup::new(&p)?;
         let image = if a.scalar {

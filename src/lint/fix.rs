@@ -14,6 +14,14 @@ pub fn fix(model: &Model, report: &Report) -> Result<usize> {
     let l = &model.ledger;
     let doc = &l.doc;
     model.protected.check_writable(&doc.file)?;
+    // A ledger loop cannot read whole is not fixed in part: exit 2 means nothing was written.
+    if let Some(d) = l.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(crate::error::Error::input(
+            &d.file,
+            d.line,
+            format!("{}; --fix writes nothing until this is fixed by hand", d.message),
+        ));
+    }
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
     let mut fixed = 0;
     for f in report.findings.iter().filter(|f| f.fixable && f.code == "index-status") {

@@ -112,6 +112,14 @@ pub fn merge_files(
 
 /// Merge three versions of a ledger or plan. `label` names the file in notes.
 pub fn merge(base: &str, ours: &str, theirs: &str, label: &str) -> Outcome {
+    // One side unchanged: the other side, byte for byte (as git's merge gives it).
+    let take = |s: &str| Outcome { text: s.to_string(), conflicts: 0, notes: Vec::new() };
+    if theirs == base || ours == theirs {
+        return take(ours);
+    }
+    if ours == base {
+        return take(theirs);
+    }
     // Lines are merged whole: a side whose last line has no line ending gets one, so that text
     // added after it starts on a line of its own. The result ends as OURS does when neither
     // side's text ends in a line break.

@@ -90,3 +90,13 @@ fn an_insertion_after_a_deletion_of_repeated_lines_does_not_panic() {
     let m = merge(b, o, t, "docs/fix_plan.md");
     assert!(m.conflicts == 0 || m.text.contains("<<<<<<< "));
 }
+
+#[test]
+fn a_side_left_as_base_gives_the_other_side_byte_for_byte() {
+    // Found by the mutation fuzzer: theirs equal to base gave ours plus a final newline.
+    for (base, ours) in [("## [A-1] One\n- Status: open", "## [A-1] One\n- Status: done"), ("a\r\nb", "a\r\nb\r\nc")] {
+        assert_eq!(merge(base, ours, base, "l").text, ours);
+        assert_eq!(merge(base, base, ours, "l").text, ours);
+        assert_eq!(merge(base, ours, ours, "l").text, ours);
+    }
+}

@@ -22,19 +22,52 @@ use super::geometry::{Fcell, Setup};
 use super::params::Shape;
 use super::scalar;
 
-named_enum!(
-    /// The instruction set the renderer runs with: AVX2 and FMA (detected at run time), or what
-    /// every CPU of the target has (SSE2 on x86-64).
-    Simd { Avx2Fma = "avx2-fma", Baseline = "baseline" }
-);
+/// The instruction set the renderer runs with: AVX2 and FMA, or what every CPU of the target
+/// has (SSE2 on x86-64). Only detection makes the AVX2+FMA value (its field is private), so no
+/// safe caller can reach the AVX2 kernel on a CPU without those features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Simd(Isa);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Avx2Fma,
+    Baseline,
+}
 
 impl Simd {
+    pub const BASELINE: Simd = Simd(Isa::Baseline);
+
+    /// The best the CPU running this has.
     pub fn detect() -> Simd {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            return Simd::Avx2Fma;
+        let has = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        #[cfg(not(target_arch = "x86_64"))]
+        let has = false;
+        Simd::for_cpu(has)
+    }
+
+    /// What detection gives on a CPU that has AVX2 and FMA, or not.
+    fn for_cpu(avx2_fma: bool) -> Simd {
+        Simd(if avx2_fma { Isa::Avx2Fma } else { Isa::Baseline })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self.0 {
+            Isa::Avx2Fma => "avx2-fma",
+            Isa::Baseline => "baseline",
         }
-        Simd::Baseline
+    }
+}
+
+impl std::fmt::Display for Simd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Simd {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -358,8 +391,8 @@ pub fn render_into<T: Real>(
 
 fn render_row_on<T: Real>(simd: Simd, ctx: &Ctx<T>, spixel: usize, row: &mut [T], sc: &mut Scratch<T>) {
     #[cfg(target_arch = "x86_64")]
-    if simd == Simd::Avx2Fma {
-        // SAFETY: Simd::Avx2Fma is only chosen when the CPU reports AVX2 and FMA (Simd::detect).
+    if simd.0 == Isa::Avx2Fma {
+        // SAFETY: only `Simd::detect` makes this value, and only when the CPU reports AVX2 and FMA.
         #[allow(unsafe_code)]
         unsafe {
             render_row_avx2(ctx, spixel, row, sc)
@@ -588,6 +621,20 @@ fn general<T: Real, M: MulAdd>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_cpu_with_avx2_and_fma_gives_the_avx2_kernel() {
+        // Detection forced off: the baseline, whatever this CPU has; and `BASELINE` and
+        // `detect` are the only other ways to a `Simd` (its field is private).
+        assert_eq!(Simd::for_cpu(false), Simd::BASELINE);
+        assert_eq!(Simd::for_cpu(false).0, Isa::Baseline);
+        assert_eq!(Simd::for_cpu(true).as_str(), "avx2-fma");
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            Simd::detect().0 == Isa::Avx2Fma,
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        );
+    }
 
     #[test]
     fn polynomial_sine_matches_the_library() {

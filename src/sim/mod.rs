@@ -57,7 +57,7 @@ pub fn render(setup: &Setup, dtype: Dtype, profile: bool, on_row: &(dyn Fn() + S
     render_with(setup, dtype, fast::Simd::detect(), profile, on_row)
 }
 
-/// Render with a chosen instruction set (`Simd::Avx2Fma` only where `Simd::detect` gives it).
+/// Render with a chosen instruction set: `Simd::detect()` or `Simd::BASELINE`.
 pub fn render_with(
     setup: &Setup,
     dtype: Dtype,
@@ -79,7 +79,6 @@ pub fn render_again(
     previous: Option<Image>,
 ) -> Rendered {
     use image::Pixels;
-    let simd = if simd == fast::Simd::Avx2Fma { fast::Simd::detect() } else { simd };
     let reuse = previous.map(Image::into_buffer);
     let t = Instant::now();
     let (image, threads) = match (dtype, reuse) {

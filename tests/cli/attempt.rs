@@ -98,6 +98,8 @@ fn pointers_change_only_their_bytes() {
         ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
+    // A two-file write journals its intent under reports/, and leaves no folder it made for it.
+    assert!(!ws.path().join("reports").exists(), "an empty reports/ was left behind");
     let j = json(&o);
     let (la, pa) = (read(&ledger), read(&plan));
     // Every reported edit, applied to the original bytes, gives exactly the new file.

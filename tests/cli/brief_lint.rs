@@ -158,6 +158,18 @@ fn lint_fix_changes_only_what_it_reports() {
 }
 
 #[test]
+fn lint_fix_on_a_ledger_with_an_unreadable_region_writes_nothing() {
+    let d = crafted();
+    // An unclosed fence at the end: Index rows above it are fixable, but the file is not whole.
+    let broken = format!("{CRAFTED}\n```\nunclosed\n");
+    std::fs::write(d.path().join("docs/fix_plan.md"), &broken).unwrap();
+    let o = run(d.path(), &["lint", "--fix", "--json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(json(&o)["error"]["message"].as_str().unwrap().contains("--fix writes nothing"), "{}", stdout(&o));
+    assert_eq!(std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap(), broken);
+}
+
+#[test]
 fn lint_on_the_real_ledgers() {
     let j = json(&run(&nanobragg("large"), &["lint", "--json", "--root", nanobragg("large").to_str().unwrap()]));
     let f = j["findings"].as_array().unwrap();

@@ -45,9 +45,28 @@ fn reports_allow_list_lets_a_readme_through() {
     let p = d.path();
     write(p, "loop.yaml", "reports_allow: ['reports/**/README.md']\n");
     write(p, "reports/README.md", "artifacts live here\n");
+    write(p, "reports/run/trace.json", "{}");
     git_ok(p, &["add", "-A"]);
+    // The allowed README passes; the trace beside it does not.
+    let o = commit(p, "first");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("reports/run/trace.json"), "{err}");
+    assert!(!err.contains("reports/README.md"), "{err}");
+    git_ok(p, &["rm", "-q", "--cached", "reports/run/trace.json"]);
     let o = commit(p, "first");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(git_ok(p, &["ls-files", "reports"]).trim(), "reports/README.md");
+}
+
+#[test]
+fn a_loop_yaml_path_outside_the_workspace_is_refused_not_a_panic() {
+    let d = repo();
+    let p = d.path();
+    write(p, "loop.yaml", "index: ../outside/x.md\n");
+    git_ok(p, &["add", "-A"]);
+    let o = cmd(p).arg("guard").output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("loop.yaml:1: index: `../outside/x.md` leaves the workspace"), "{}", stderr(&o));
 }
 
 fn committed() -> tempfile::TempDir {
@@ -238,4 +257,23 @@ fn an_unignored_reports_readme_passes_and_publish_lets_small_reports_in() {
     assert!(err.contains("reports/r2/trace.bin: not a kind `reports.extensions` publishes (.md, .json)"), "{err}");
     assert!(err.contains("reports/r2/big.json: 200 bytes is over `reports.max_file_bytes` (100)"), "{err}");
     assert!(err.contains("reports/r2/run.log: a .log file"), "{err}");
+}
+
+#[test]
+fn a_write_cut_short_is_refused_until_loop_finishes_it() {
+    let d = committed();
+    let p = d.path();
+    // What a kill between the ledger's and the plan's rename leaves: the recorded intent.
+    write(p, "reports/.loop-intent.json", "{\"files\": []}");
+    write(p, "docs/fix_plan.md", "# L\n\n## [A-1] One\n- Status: done\n");
+    git_ok(p, &["add", "docs/fix_plan.md"]);
+    let o = commit(p, "torn");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("reports/.loop-intent.json: a loop write"), "{err}");
+    assert!(err.contains("`loop status` finishes the write"), "{err}");
+    // Any loop command finishes (here: clears) it; then the commit goes through.
+    cmd(p).arg("status").output().unwrap();
+    assert!(!p.join("reports/.loop-intent.json").exists());
+    let o = commit(p, "whole");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -99,7 +99,7 @@ fn vectorized_agrees_with_the_scalar_reference() {
         let reference = scalar::render(&Setup::new(&p).unwrap());
         assert!(reference.iter().sum::<f64>() > 0.0, "{name}: empty image");
         // Both builds of the row renderer: the baseline and, where the CPU has them, AVX2+FMA.
-        for simd in [Simd::Baseline, Simd::detect()] {
+        for simd in [Simd::BASELINE, Simd::detect()] {
             let s64 = Stats::of(&vectorized(&p, true, simd), &reference);
             assert!(s64.corr >= 0.99999 && (s64.sum_ratio - 1.0).abs() <= 1e-5, "{name} f64 {simd:?}: {s64:?}");
             let s32 = Stats::of(&vectorized(&p, false, simd), &reference);
