@@ -224,7 +224,15 @@ pub fn render(model: &Model) -> String {
             }
         }
     );
-    let _ = writeln!(out, "protected  {} assets (from {})", model.protected.paths().len(), model.ws.config.index);
+    let index = &model.ws.config.index;
+    let n = model.protected.paths().len();
+    if model.ws.path(index).is_file() {
+        let _ = writeln!(out, "protected  {n} assets (from {index})");
+    } else if n == 0 && model.ws.config.protected.is_empty() {
+        let _ = writeln!(out, "protected  nothing: there is no {index} (loop.yaml `index:`) and no `protected:` glob");
+    } else {
+        let _ = writeln!(out, "protected  {n} assets (no {index}; from agent docs and `protected:` globs)");
+    }
     let diags = model.diagnostics();
     if !diags.is_empty() {
         let _ = writeln!(out, "\n{} diagnostics:", diags.len());

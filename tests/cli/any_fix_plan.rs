@@ -79,3 +79,16 @@ fn a_plan_with_no_phase_loop_can_read_is_never_every_phase_done() {
     let o = cmd(d.path()).arg("status").output().unwrap();
     assert!(stdout(&o).contains("plans/active/a.md:3: warning: loop reads no phase"), "{}", stdout(&o));
 }
+
+#[test]
+fn status_says_nothing_is_protected_when_there_is_no_index() {
+    let ws = copy_tree(&fixtures().join("wild/krsnapatilx__rust-finance"));
+    let o = cmd(ws.path()).arg("status").output().unwrap();
+    assert!(
+        stdout(&o)
+            .contains("protected  nothing: there is no docs/index.md (loop.yaml `index:`) and no `protected:` glob"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stdout(&o).contains("0 assets (from docs/index.md)"));
+}
