@@ -130,7 +130,7 @@ fn record(ctx: &Ctx, j: &mut Journal) -> Result<()> {
     let mark = format!("{}/run.json", j.dir);
     let ledger = std::fs::read_to_string(ctx.ws.ledger_path()).unwrap_or_default();
     if !ledger.contains(&mark) {
-        let req = attempt_request(j.iteration, &step, &w, mark);
+        let req = attempt_request(&ctx.ws.root, j.iteration, &step, &w, mark);
         let done = attempt::record(ctx.ws.clone(), &req)?;
         j.attempt = Some(format!("{}:{}", done.ledger, done.outcome.line));
     }
@@ -152,7 +152,13 @@ fn record(ctx: &Ctx, j: &mut Journal) -> Result<()> {
 }
 
 /// The attempt a turn's work makes: what the agent did and what loop's checks measured.
-fn attempt_request(iteration: u64, step: &super::journal::Step, w: &Work, mark: String) -> attempt::Request {
+fn attempt_request(
+    root: &std::path::Path,
+    iteration: u64,
+    step: &super::journal::Step,
+    w: &Work,
+    mark: String,
+) -> attempt::Request {
     let mut req = attempt::Request {
         item: Some(step.item.clone()),
         phase: step.task.clone(),
@@ -167,7 +173,7 @@ fn attempt_request(iteration: u64, step: &super::journal::Step, w: &Work, mark: 
     let checks = if checks.is_empty() { String::new() } else { format!("; checks: {}", checks.join(", ")) };
     let (result, note) = match (w.by.as_str(), w.outcome) {
         ("command", _) => {
-            req.from_run = w.run_folder.clone().map(Into::into);
+            req.from_run = w.run_folder.as_ref().map(|f| root.join(f));
             (None, None)
         }
         (_, Outcome::GateFailed) => (Some(ResultWord::Blocked), Some(w.detail.clone())),

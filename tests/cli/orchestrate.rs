@@ -542,7 +542,11 @@ fn a_command_step_is_run_by_loop_itself_not_by_the_agent() {
     );
     std::fs::write(d.path().join("plans/active/demo.md"), plan).unwrap();
     sh(d.path(), "loop brief --write >/dev/null && git init -q -b main && git add -A && git commit -qm demo");
-    let (o, v) = engineer_turn(d.path());
+    // Run from elsewhere with --root: the run folder is the workspace's, not the current directory's.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let root = d.path().display().to_string();
+    let o = looped(elsewhere.path(), &["--root", &root, "turn", "--role", "engineer", "--json"], &[]).output().unwrap();
+    let v = json(&o);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!((v["work"]["by"].as_str(), v["outcome"].as_str()), (Some("command"), Some("ok")), "{v}");
     assert!(!calls.exists(), "the agent was not run for a command step");
