@@ -10,7 +10,10 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let json = cli.wants_json();
     let result = match &cli.command {
         Command::Mcp(a) => ledger_loop::workspace::Workspace::find(cli.root.as_deref())
@@ -22,4 +25,20 @@ fn main() -> ExitCode {
         cli::report_error(&e, json);
         ExitCode::from(e.exit_code())
     })
+}
+
+/// clap's refusal of the arguments; with `--json` anywhere among them, also the one JSON error
+/// document every failure prints (docs/json.md), so an agent reading stdout gets JSON.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let json = std::env::args().skip(1).any(|a| a == "--json");
+    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let message = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ").to_string();
+    let err = ledger_loop::error::Error::Usage(message);
+    cli::err(&text);
+    cli::out_json(&err.to_json());
+    ExitCode::from(err.exit_code())
 }

@@ -192,3 +192,23 @@ fn closed_stdout_pipe_is_quiet_success() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(o.stderr.is_empty());
 }
+
+#[test]
+fn argument_errors_with_json_print_one_json_document() {
+    let d = tempfile::tempdir().unwrap();
+    for (args, said) in [
+        (&["stauts", "--json"][..], "unrecognized subcommand 'stauts'"),
+        (&["next", "--json", "--bogus"][..], "unexpected argument '--bogus'"),
+    ] {
+        let o = cmd(d.path()).args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let v = json(&o);
+        assert_eq!(v["error"]["kind"], "usage", "{args:?}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(said), "{args:?}: {v}");
+        assert!(stderr(&o).contains(said), "{args:?}: clap's text stays on stderr");
+    }
+    // Without --json: clap's text only, and --help still prints help with exit 0.
+    let o = cmd(d.path()).arg("stauts").output().unwrap();
+    assert_eq!((o.status.code(), stdout(&o).is_empty()), (Some(2), true));
+    assert!(cmd(d.path()).args(["next", "--help", "--json"]).output().unwrap().status.success());
+}
