@@ -79,6 +79,16 @@ impl Outcome {
         )
     }
 
+    /// What a step's or a check's exit code says: 0 ok, 126/127 the environment (it could not
+    /// run: not found, not executable), anything else failed.
+    pub fn of_exit(code: i32) -> Outcome {
+        match code {
+            0 => Outcome::Ok,
+            126 | 127 => Outcome::Environment,
+            _ => Outcome::Failed,
+        }
+    }
+
     /// The turn did not happen as far as the work goes: the same role takes it again.
     pub fn stays(self) -> bool {
         matches!(
@@ -123,5 +133,8 @@ mod tests {
             assert!(doc.contains(&row) || o == Outcome::Ok || o == Outcome::Failed, "no doc row `{row}`");
         }
         assert!(!seen.contains(&EXIT_USAGE));
+        let of: Vec<Outcome> = [0, 1, 2, 126, 127, 130].into_iter().map(Outcome::of_exit).collect();
+        use Outcome::*;
+        assert_eq!(of, [Ok, Failed, Failed, Environment, Environment, Failed]);
     }
 }

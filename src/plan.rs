@@ -223,11 +223,7 @@ impl Plan {
         if phases.is_empty() {
             // Zero phases is never "every phase done": say what loop could not read, and where.
             let at = doc.headings.iter().find(|h| h.level >= 2).map_or(1, |h| h.line);
-            diagnostics.push(crate::diag::Diagnostic::warning(
-                &doc.file,
-                at,
-                "loop reads no phase in this plan (`### Phase X — Title` sections with task tables, or checklists under headings)",
-            ));
+            diagnostics.push(crate::diag::Diagnostic::warning(&doc.file, at, NO_PHASE));
         }
         Plan { path: doc.file.clone(), initiative, initiative_line, status, phases, doc, diagnostics }
     }
@@ -252,6 +248,10 @@ impl Plan {
         }
     }
 }
+
+/// The warning of a plan in which loop reads no phase (`next` and `lint` find it by it).
+pub const NO_PHASE: &str =
+    "loop reads no phase in this plan (`### Phase X — Title` sections with task tables, or checklists under headings)";
 
 fn folder_initiative(path: &str) -> Option<String> {
     let mut parts: Vec<&str> = path.split('/').collect();

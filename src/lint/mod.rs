@@ -117,7 +117,7 @@ fn structure(c: &Ctx, f: &mut Vec<Finding>) {
 /// Plans in which loop reads no phase: never "done", always said.
 fn plan_unread(c: &Ctx, f: &mut Vec<Finding>) {
     for p in c.model.plans.iter().filter(|p| p.phases.is_empty()) {
-        for d in p.diagnostics.iter().filter(|d| !d.is_error() && d.message.starts_with("loop reads no phase")) {
+        for d in p.diagnostics.iter().filter(|d| d.message == crate::plan::NO_PHASE) {
             f.push(finding(&d.file, d.line, Severity::Warning, "plan-unread", d.message.clone()));
         }
     }

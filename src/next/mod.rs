@@ -398,7 +398,7 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
         (None, _) if memo.is_some() || has_step => None,
         (None, _) => match (plan, phase) {
             (Some(p), None) if p.phases.is_empty() => {
-                let d = p.diagnostics.iter().find(|d| d.message.starts_with("loop reads no phase"));
+                let d = p.diagnostics.iter().find(|d| d.message == crate::plan::NO_PHASE);
                 return Err(Error::input(
                     &p.path,
                     d.map_or(1, |d| d.line),

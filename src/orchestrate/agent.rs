@@ -15,17 +15,6 @@ use crate::error::{Error, Result};
 pub use super::events::Kill;
 use super::events::{Kind, Reading};
 
-impl Kill {
-    pub fn word(self) -> &'static str {
-        match self {
-            Kill::Timeout => "timeout",
-            Kill::Idle => "idle",
-            Kill::Interrupted => "interrupted",
-            Kill::Outside => "killed",
-        }
-    }
-}
-
 /// A started process: what a journal keeps to find it again.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Proc {

@@ -160,7 +160,8 @@ fn engineer(ctx: &Ctx, j: &mut Journal) -> Result<Work> {
 /// agent's part ended.
 fn judge_checks(work: &mut Work) {
     let exit = |c: &Check| c.exit_code.map_or("none".to_string(), |c| c.to_string());
-    if let Some(c) = work.verify.iter().find(|c| matches!(c.exit_code, Some(126 | 127))) {
+    let of = |c: &Check| c.exit_code.map_or(Outcome::Failed, Outcome::of_exit);
+    if let Some(c) = work.verify.iter().find(|c| of(c) == Outcome::Environment) {
         work.outcome = Outcome::Environment;
         work.detail = format!(
             "{}; the check `{}` could not run (exit {}: {}): the environment lacks it, which is not the engineer's failure",
@@ -169,7 +170,7 @@ fn judge_checks(work: &mut Work) {
             exit(c),
             if c.exit_code == Some(127) { "command not found" } else { "not executable" }
         );
-    } else if let Some(c) = work.verify.iter().find(|c| c.exit_code != Some(0)) {
+    } else if let Some(c) = work.verify.iter().find(|c| of(c) != Outcome::Ok) {
         if work.outcome == Outcome::Ok {
             work.outcome = Outcome::Failed;
         }
@@ -204,11 +205,7 @@ fn command_step(ctx: &Ctx, j: &mut Journal, base: Work) -> Result<Work> {
     } else if record.ended_by_interrupt() {
         Outcome::Interrupted
     } else {
-        match record.exit_code {
-            0 => Outcome::Ok,
-            126 | 127 => Outcome::Environment,
-            _ => Outcome::Failed,
-        }
+        Outcome::of_exit(record.exit_code)
     };
     let detail = if record.exit_code == 0 {
         format!("loop ran `{}`: exit 0 after {:.1} s", record.command, record.duration_s)

@@ -114,6 +114,17 @@ pub enum Kill {
     Outside,
 }
 
+impl Kill {
+    pub fn word(self) -> &'static str {
+        match self {
+            Kill::Timeout => "timeout",
+            Kill::Idle => "idle",
+            Kill::Interrupted => "interrupted",
+            Kill::Outside => "killed",
+        }
+    }
+}
+
 /// What agents print when their plan's quota ran out, for agents without events.
 static LIMIT_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(usage limit|limit reached|reached your limit|hit your (usage )?limit|quota (exceeded|exhausted)|insufficient_quota|out of credits|credit balance is too low)\b").unwrap()
