@@ -10,6 +10,9 @@ pub trait Progress: Send + Sync {
     fn output(&self, bytes: &[u8], stderr: bool);
     /// A note of loop's own, one line with its newline.
     fn say(&self, line: &str);
+    /// A turn's journal reached `phase` on disk: what comes before it is never done again,
+    /// whatever happens to this process from here on.
+    fn journaled(&self, _turn: &str, _phase: &str) {}
 }
 
 /// A shareable sink, for threads that copy a program's output.

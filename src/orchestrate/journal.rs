@@ -12,6 +12,7 @@ use super::config::RoleName;
 use super::events::Usage;
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
+use crate::progress::Progress;
 use crate::workspace::Workspace;
 
 named_enum!(
@@ -150,13 +151,14 @@ impl Journal {
         std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
     }
 
-    /// Note that a phase is complete, on disk before anything that depends on it.
-    pub fn mark(&mut self, ws: &Workspace, p: Phase) -> Result<()> {
+    /// Note that a phase is complete, on disk before anything that depends on it, then tell
+    /// the sink (after the save, so whoever listens sees what a crash from here would leave).
+    pub fn mark(&mut self, ws: &Workspace, sink: &dyn Progress, p: Phase) -> Result<()> {
         if !self.reached(p) {
             self.phases.push(Mark { phase: p, at: super::state::rfc3339(super::state::now()) });
         }
         self.save(ws)?;
-        pause_for_crash_tests(ws, self, p);
+        sink.journaled(&self.turn, p.as_str());
         Ok(())
     }
 
@@ -164,15 +166,6 @@ impl Journal {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         serde_json::from_str(&text)
             .map_err(|e| Error::input(path.display().to_string(), e.line(), format!("not a turn journal: {e}")))
-    }
-}
-
-/// `LOOP_TEST_PAUSE_AFTER=PHASE`: after journaling PHASE, say so in `paused-PHASE` and wait a
-/// minute, so a crash test can kill loop exactly there. Unset, it costs one lookup.
-fn pause_for_crash_tests(ws: &Workspace, j: &Journal, p: Phase) {
-    if std::env::var("LOOP_TEST_PAUSE_AFTER").is_ok_and(|v| v == p.as_str()) {
-        let _ = std::fs::write(ws.root.join(&j.dir).join(format!("paused-{p}")), std::process::id().to_string());
-        std::thread::sleep(std::time::Duration::from_secs(60));
     }
 }
 

@@ -258,7 +258,7 @@ fn resume(ctx: &Ctx, mut j: Journal) -> Result<Option<Journal>> {
             let _ = std::fs::remove_dir_all(ctx.ws.root.join(&j.dir));
             return Ok(None);
         }
-        j.mark(ctx.ws, Phase::Claimed)?;
+        j.mark(ctx.ws, &*ctx.sink, Phase::Claimed)?;
     }
     let at = j.phases.last().map_or("claimed", |m| m.phase.as_str());
     ctx.say(&format!("resuming the interrupted turn {} after its `{at}` phase\n", j.turn));

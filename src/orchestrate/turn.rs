@@ -78,14 +78,14 @@ pub fn claim(ctx: &Ctx, parent: Option<git2::Oid>, st: &State) -> Result<Option<
         let _ = std::fs::remove_dir_all(ctx.ws.root.join(&dir));
         return Ok(None);
     }
-    j.mark(ctx.ws, Phase::Claimed)?;
+    j.mark(ctx.ws, &*ctx.sink, Phase::Claimed)?;
     Ok(Some(j))
 }
 
 /// Carry the turn from wherever its journal stands to its end.
 pub fn finish(ctx: &Ctx, j: &mut Journal) -> Result<()> {
     if j.work.is_none() {
-        j.mark(ctx.ws, Phase::Running)?;
+        j.mark(ctx.ws, &*ctx.sink, Phase::Running)?;
         let w = work::run(ctx, j)?;
         j.work = Some(w);
         j.save(ctx.ws)?;
@@ -94,18 +94,18 @@ pub fn finish(ctx: &Ctx, j: &mut Journal) -> Result<()> {
         if ctx.role == super::config::RoleName::Engineer {
             record(ctx, j)?;
         }
-        j.mark(ctx.ws, Phase::Recorded)?;
+        j.mark(ctx.ws, &*ctx.sink, Phase::Recorded)?;
     }
     if !j.reached(Phase::Committed) {
         commit(ctx, j)?;
-        j.mark(ctx.ws, Phase::Committed)?;
+        j.mark(ctx.ws, &*ctx.sink, Phase::Committed)?;
     }
     if !j.reached(Phase::Pushed) {
         hand_over(ctx, j)?;
-        j.mark(ctx.ws, Phase::Pushed)?;
+        j.mark(ctx.ws, &*ctx.sink, Phase::Pushed)?;
     }
     j.outcome = Some(j.outcome());
-    j.mark(ctx.ws, Phase::Done)?;
+    j.mark(ctx.ws, &*ctx.sink, Phase::Done)?;
     let run = ctx.ws.root.join(&j.dir).join("run.json");
     let json = serde_json::to_string_pretty(&*j).unwrap_or_default() + "\n";
     let tmp = crate::atomic::write_temp(&run, json.as_bytes())?;

@@ -176,3 +176,12 @@ fn every_subcommand_has_its_file_and_no_file_is_long() {
         assert!(lines <= 500, "{} has {lines} lines", f.display());
     }
 }
+
+/// Test hooks (`LOOP_TEST_*` variables) exist only in unit-test builds: the `loop` a user runs
+/// has none to trip over.
+#[test]
+fn the_binary_holds_no_test_hook() {
+    let bin = std::fs::read(assert_cmd::cargo::cargo_bin("loop")).unwrap();
+    let hooks = memchr::memmem::find_iter(&bin, b"LOOP_TEST").count();
+    assert_eq!(hooks, 0, "`LOOP_TEST` appears {hooks} times in the loop binary");
+}

@@ -24,7 +24,6 @@ pub(super) fn with_env(c: &mut Command) -> &mut Command {
         .env("GIT_COMMITTER_NAME", "Test")
         .env("GIT_COMMITTER_EMAIL", "test@example.org")
         .env_remove("LOOP_NOW")
-        .env_remove("LOOP_TEST_PAUSE_AFTER")
 }
 
 pub(super) fn sh(dir: &Path, line: &str) -> String {
@@ -337,12 +336,57 @@ fn turns_that_change_nothing_stall_and_budgets_stop_the_loop() {
     assert_eq!((v["stopped"].as_str(), v["turns"].as_array().unwrap().len()), (Some("budget"), 0));
 }
 
+/// Beside the clone, not in it: the resumed turn commits what the clone holds.
+fn pause_mark(dir: &Path, phase: &str) -> PathBuf {
+    PathBuf::from(format!("{}.paused-{phase}", dir.display()))
+}
+
 fn paused(dir: &Path, phase: &str) -> bool {
-    std::fs::read_dir(dir.join("reports/turns"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| e.path().join(format!("paused-{phase}")).is_file())
+    pause_mark(dir, phase).is_file()
+}
+
+const VICTIM: &str = "LOOP_CRASH_VICTIM";
+
+/// `loop orchestrate --role R --sync-via-git` run by this test binary through the library, with
+/// a sink that, once the turn's journal is on disk at the phase `VICTIM` names (`ROLE:PHASE`),
+/// says so in `CLONE.paused-PHASE` beside the clone and waits to be killed: a kill -9 exactly there,
+/// with no pause compiled into `loop` itself. The orchestrator writes this binary into the
+/// clone's merge driver config; the restart by the real `loop` writes its own back.
+fn victim(dir: &Path, role: &str, phase: &str) -> Child {
+    with_env(&mut Command::new(std::env::current_exe().unwrap()))
+        .args(["--exact", "orchestrate::crash_victim", "--ignored", "--nocapture"])
+        .current_dir(dir)
+        .env(VICTIM, format!("{role}:{phase}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "the child that killed_after kills; does nothing on its own"]
+fn crash_victim() {
+    use ledger_loop::orchestrate::{config::RoleName, orchestrate, Options};
+    use ledger_loop::progress::Progress;
+    struct PauseAt(PathBuf, String);
+    impl Progress for PauseAt {
+        fn output(&self, _: &[u8], _: bool) {}
+        fn say(&self, _: &str) {}
+        fn journaled(&self, _turn: &str, phase: &str) {
+            if phase == self.1 {
+                std::fs::write(pause_mark(&self.0, phase), "").unwrap();
+                std::thread::sleep(Duration::from_secs(120));
+            }
+        }
+    }
+    let Ok(what) = std::env::var(VICTIM) else { return };
+    let (role, phase) = what.split_once(':').unwrap();
+    let dir = std::env::current_dir().unwrap();
+    let ws = ledger_loop::workspace::Workspace::find(None).unwrap();
+    let role = if role == "engineer" { RoleName::Engineer } else { RoleName::Supervisor };
+    let sink = std::sync::Arc::new(PauseAt(dir, phase.to_string()));
+    orchestrate(&ws, &Options { role, sync: true, iterations: Some(1), sink }).unwrap();
+    panic!("the turn never reached `{phase}`");
 }
 
 /// Kill `role`'s loop with SIGKILL right after it journals `phase`, start it again: the
@@ -354,7 +398,7 @@ fn killed_after(role: &str, phase: &str) {
     let args = |x: &'static str| ["orchestrate", "--role", x, "--sync-via-git", "--iterations", "1", "--quiet"];
     let role: &'static str = if role == "engineer" { "engineer" } else { "supervisor" };
     let partner = spawn(&dir(other), &args(if other == "engineer" { "engineer" } else { "supervisor" }), &[]);
-    let mut victim = spawn(&dir(role), &args(role), &[("LOOP_TEST_PAUSE_AFTER", phase)]);
+    let mut victim = victim(&dir(role), role, phase);
     wait_for(&format!("{role} to pause after {phase}"), 60, || paused(&dir(role), phase));
     victim.kill().unwrap();
     victim.wait().unwrap();
@@ -435,11 +479,7 @@ fn a_push_refused_by_a_hook_is_retried_and_an_expired_lease_is_reported() {
     let st = json(&lp(&r.engineer, &["state", "--json"]));
     assert_eq!(st["state"]["next"], "engineer", "{st}");
     // An engineer that dies holding its turn: its lease runs out, and `loop state` says so.
-    let mut victim = spawn(
-        &r.engineer,
-        &["orchestrate", "--role", "engineer", "--sync-via-git"],
-        &[("LOOP_TEST_PAUSE_AFTER", "running")],
-    );
+    let mut victim = victim(&r.engineer, "engineer", "running");
     wait_for("the engineer to pause", 60, || paused(&r.engineer, "running"));
     victim.kill().unwrap();
     victim.wait().unwrap();

@@ -114,6 +114,14 @@ impl Agent {
         finish(spawn(dir, args, &env), 180)
     }
 
+    /// `run` with loop's clock at `now` (RFC 3339).
+    fn run_at(&self, dir: &Path, args: &[&str], now: &str) -> Output {
+        let mut env = self.env();
+        env.push(("LOOP_NOW".into(), now.into()));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        finish(spawn(dir, args, &env), 180)
+    }
+
     fn turn(&self, dir: &Path, role: &str) -> (Output, Value) {
         let o = self.run(dir, &["turn", "--role", role, "--json", "--quiet"]);
         let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&o), stderr(&o)));
@@ -429,6 +437,45 @@ fn orchestrate_retries_an_unavailable_provider_then_stops() {
     let runs = json(&looped(d.path(), &["runs", "--json"], &[]).output().unwrap());
     let unavailable = runs.as_array().unwrap().iter().filter(|t| t["outcome"] == "unavailable").count();
     assert_eq!(unavailable, 2, "{runs}");
+}
+
+/// A usage limit with a reset the provider gives: `orchestrate` waits it out and takes the turn
+/// again (`on_limit: wait`, the default); with `on_limit: stop`, or a reset past `wall_budget`,
+/// it stops with `limit` and nothing in the ledger.
+#[test]
+fn orchestrate_waits_out_a_usage_limit_or_stops_as_configured() {
+    let limit = || {
+        let reset = chrono::Utc::now().timestamp() + 1;
+        let body = json!({"error": {"type": "usage_limit_reached", "message": "The usage limit has been reached", "plan_type": "plus", "resets_at": reset, "resets_in_seconds": 1}});
+        error(429, body)
+    };
+    let a = Agent::new(Cli::Codex, vec![limit(), Reply::Shell(WORK.into()), Reply::Text("Done.".into())]);
+    let d = workspace(&readme_agent(Cli::Codex, "engineer"), None, "");
+    sh(d.path(), "loop state stamp supervisor ok >/dev/null");
+    // Codex states the reset to the minute, so loop waits for the minute's end: by the one
+    // clock, that minute is over and the wait is loop's few seconds of slack.
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(2)).to_rfc3339();
+    let o = a.run_at(d.path(), &["orchestrate", "--role", "engineer", "--json"], &later);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("a usage limit; waiting"), "{}", stderr(&o));
+    let v = json(&o);
+    let outcomes: Vec<&str> = v["turns"].as_array().unwrap().iter().map(|t| t["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["limit", "ok"], "{v}");
+    assert_eq!(loop_attempts(&ledger(d.path())).len(), 1, "{}", ledger(d.path()));
+    for (settings, why) in
+        [("  on_limit: stop\n", "on_limit: stop"), ("  wall_budget: 2s\n", "falls after wall_budget")]
+    {
+        let a = Agent::new(Cli::Codex, vec![limit()]);
+        let d = workspace(&readme_agent(Cli::Codex, "engineer"), None, settings);
+        sh(d.path(), "loop state stamp supervisor ok >/dev/null");
+        let before = ledger(d.path());
+        let o = a.run(d.path(), &["orchestrate", "--role", "engineer", "--iterations", "2", "--json", "--quiet"]);
+        assert_eq!(o.status.code(), Some(6), "{settings}: {}", stderr(&o));
+        let v = json(&o);
+        assert_eq!((v["stopped"].as_str(), v["turns"].as_array().unwrap().len()), (Some("limit"), 1), "{v}");
+        assert!(v["message"].as_str().unwrap().contains(why), "{settings}: {v}");
+        assert_eq!(ledger(d.path()), before, "{settings}");
+    }
 }
 
 /// Codex reports tokens only: `prices:` makes its cost, and `cost_budget` stops its loop.

@@ -135,9 +135,10 @@ static UNAVAILABLE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(reconnecting|retry limit|high demand|overloaded|too many requests|rate limit|status (429|5\d\d)|connection (failed|refused|reset|closed)|error sending request|stream disconnected|timed out|temporarily|service unavailable|internal server error|bad gateway|unable to connect)").unwrap()
 });
 
-/// Codex's "try again at Jan 1st, 2030 12:00 AM".
+/// Codex's "try again at Jan 1st, 2030 12:00 AM", or "try again at 7:15 AM" for a reset today.
 static TRY_AGAIN_AT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"try again at ([A-Z][a-z]{2}) (\d{1,2})(?:st|nd|rd|th)?, (\d{4}) (\d{1,2}):(\d{2}) ?([AP]M)").unwrap()
+    Regex::new(r"try again at (?:([A-Z][a-z]{2}) (\d{1,2})(?:st|nd|rd|th)?, (\d{4}) )?(\d{1,2}):(\d{2}) ?([AP]M)")
+        .unwrap()
 });
 
 const TAIL: usize = 20;
@@ -230,13 +231,27 @@ fn epoch(v: &Value) -> Option<DateTime<Utc>> {
     v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).and_then(|e| DateTime::from_timestamp(e, 0))
 }
 
+/// The reset Codex states, at the end of its minute (it gives no seconds). Codex writes it in the
+/// machine's local time, and without a date when it falls today; a time-only reset more than
+/// an hour gone is tomorrow's.
 fn try_again_at(m: &str) -> Option<DateTime<Utc>> {
+    stated_reset(m, crate::clock::now().ok()?.with_timezone(&chrono::Local))
+}
+
+fn stated_reset(m: &str, now: DateTime<chrono::Local>) -> Option<DateTime<Utc>> {
+    use chrono::{Local, NaiveDate, NaiveTime, TimeZone};
     let c = TRY_AGAIN_AT.captures(m)?;
-    let text = format!("{} {} {} {}:{} {}", &c[1], &c[2], &c[3], &c[4], &c[5], &c[6]);
-    let naive = chrono::NaiveDateTime::parse_from_str(&text, "%b %d %Y %I:%M %p").ok()?;
-    // Codex writes the reset in the machine's local time.
-    use chrono::TimeZone;
-    chrono::Local.from_local_datetime(&naive).earliest().map(|t| t.with_timezone(&Utc))
+    let time = NaiveTime::parse_from_str(&format!("{}:{} {}", &c[4], &c[5], &c[6]), "%I:%M %p").ok()?;
+    let date = match (c.get(1), c.get(2), c.get(3)) {
+        (Some(mon), Some(day), Some(year)) => {
+            NaiveDate::parse_from_str(&format!("{} {} {}", mon.as_str(), day.as_str(), year.as_str()), "%b %d %Y")
+                .ok()?
+        }
+        _ if now.time() - time > chrono::TimeDelta::hours(1) => now.date_naive().succ_opt()?,
+        _ => now.date_naive(),
+    };
+    let at = Local.from_local_datetime(&date.and_time(time)).earliest()?;
+    Some(at.with_timezone(&Utc) + chrono::TimeDelta::seconds(59))
 }
 
 fn clip(s: &str) -> String {

@@ -137,3 +137,16 @@ fn plain_agents_are_read_by_words_only_when_they_fail() {
     assert_eq!((v.outcome, v.resets_at.map(|t| t.timestamp())), (Outcome::Limit, Some(1767225600)));
     assert_eq!(read(&["boom"]).verdict(Some(2), None, 1.0).outcome, Outcome::AgentFailed);
 }
+
+#[test]
+fn codex_resets_today_tomorrow_or_on_a_date_at_the_end_of_the_stated_minute() {
+    use chrono::{Local, TimeZone};
+    let now = Local.with_ymd_and_hms(2026, 3, 4, 7, 14, 30).unwrap();
+    let at = |m: &str| super::stated_reset(m, now).map(|t| t.with_timezone(&Local).format("%F %T").to_string());
+    assert_eq!(at("or try again at 7:15 AM.").as_deref(), Some("2026-03-04 07:15:59"));
+    // Rounded down to the minute just gone: still today.
+    assert_eq!(at("or try again at 7:14 AM.").as_deref(), Some("2026-03-04 07:14:59"));
+    assert_eq!(at("or try again at 2:05 AM.").as_deref(), Some("2026-03-05 02:05:59"));
+    assert_eq!(at("or try again at Jan 1st, 2030 12:00 AM.").as_deref(), Some("2030-01-01 00:00:59"));
+    assert_eq!(at("or wait for limits to reset."), None);
+}
