@@ -77,6 +77,7 @@ pub mod process;
 pub mod progress;
 pub mod protect;
 pub mod publish;
+pub mod report;
 pub mod run;
 pub mod run_record;
 pub mod shell;

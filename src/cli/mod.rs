@@ -13,6 +13,7 @@ pub mod mcp;
 mod merge;
 mod next;
 mod orchestrate;
+mod report;
 mod runs;
 mod sim;
 mod state;
@@ -40,6 +41,7 @@ pub use mcp::McpArgs;
 use merge::MergeAction;
 use next::{NextArgs, RunArgs};
 use orchestrate::OrchestrateArgs;
+use report::ReportArgs;
 use runs::RunsArgs;
 use sim::SimCommand;
 use state::StateArgs;
@@ -153,6 +155,11 @@ pub enum Command {
     /// List the turns taken: iteration, role, outcome, duration, cost, commit.
     #[command(after_help = "Examples:\n  loop runs\n  loop runs --json")]
     Runs(RunsArgs),
+    /// Write the loop's history as one self-contained HTML page: attempts, metrics against their gates, plans, turns.
+    #[command(
+        after_help = "Examples:\n  # reports/loop-report.html, from the ledger, the plans and git history\n  loop report\n  loop report --out /tmp/loop.html --since 2025-10-01\n  loop report --item LOOP-SIM-001\n  # the page's data (schema: docs/json.md)\n  loop report --json\n\nThe page needs no server and no network: open it in any browser."
+    )]
+    Report(ReportArgs),
     /// The built-in nanoBragg-compatible diffraction simulator and its profiler.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -179,6 +186,7 @@ impl Cli {
             Command::Orchestrate(a) => a.json,
             Command::State(a) => a.json,
             Command::Runs(a) => a.json,
+            Command::Report(a) => a.json,
             Command::Sim(s) => s.wants_json(),
         }
     }
@@ -211,6 +219,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Orchestrate(a) => orchestrate::cmd_orchestrate(&cli, a),
         Command::State(a) => state::cmd_state(&cli, a),
         Command::Runs(a) => runs::cmd_runs(&cli, a),
+        Command::Report(a) => report::cmd_report(&cli, a),
     }
 }
 
@@ -381,6 +390,7 @@ mod tests {
                 for word in line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
                     let is_id = word.len() > 4
                         && word.chars().any(|c| c.is_ascii_digit())
+                        && word.chars().any(|c| c.is_ascii_uppercase())
                         && word.split('-').count() >= 3
                         && word.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
                     if is_id && !ledger.contains(&format!("[{word}]")) {

@@ -451,8 +451,13 @@ pub fn runs(ws: &Workspace) -> Result<Vec<Summary>> {
     if ctx.sync {
         let _ = ctx.fetch();
     }
+    recorded_turns(&ctx.repo()?)
+}
+
+/// The turns `refs/loop/state` records in this repository as it is (no fetch), oldest first.
+pub fn recorded_turns(repo: &git2::Repository) -> Result<Vec<Summary>> {
     let mut out: Vec<Summary> = Vec::new();
-    for st in state::history(&ctx.repo()?, STATE_REF)?.into_iter().rev() {
+    for st in state::history(repo, STATE_REF)?.into_iter().rev() {
         if let Some(l) = st.last {
             if !out.iter().any(|o| o.turn == l.turn) {
                 out.push(l);

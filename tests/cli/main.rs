@@ -21,6 +21,7 @@ mod orchestrate;
 mod properties;
 mod reading;
 mod real_agents;
+mod report;
 mod second_pass;
 mod sim;
 mod status;
