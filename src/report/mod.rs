@@ -286,7 +286,12 @@ fn items(model: &Model, past: &history::Past, o: &Options) -> Vec<Item> {
                 .enumerate()
                 .map(|(k, a)| {
                     let body = l.doc.slice(&a.body);
-                    let date = a.date.clone().or_else(|| appeared(&changes, k + 1, &past.ledger));
+                    // The entry's own day (or its stamp's), else the day git first held it.
+                    let date = a
+                        .date
+                        .clone()
+                        .or_else(|| a.time.as_deref().and_then(stamp_day))
+                        .or_else(|| appeared(&changes, k + 1, &past.ledger));
                     let artifacts = artifacts(&model.ws.root, body);
                     // What the entry writes, then what its run folders' metrics.json hold.
                     let mut metrics = metrics(body);
@@ -337,6 +342,12 @@ fn changes_of(id: &str, states: &[LedgerState]) -> Vec<Change> {
         }
     }
     out
+}
+
+/// The day of a stamp written `2026-01-23T02:19Z` or `20260123T021900Z`.
+fn stamp_day(stamp: &str) -> Option<String> {
+    let digits: String = stamp.chars().take_while(|c| *c != 'T').filter(char::is_ascii_digit).collect();
+    (digits.len() == 8).then(|| format!("{}-{}-{}", &digits[..4], &digits[4..6], &digits[6..]))
 }
 
 /// The day git first held the item's `n`th attempt.
@@ -413,7 +424,9 @@ fn stalls(items: &[Item], past: &history::Past, model: &Model) -> Vec<Stall> {
             None => 0,
         };
         let now = ledger_item.attempts.len();
-        if now >= base + STALL_AFTER && !it.changes.is_empty() {
+        // An item git saw in one state only has no past to stall in.
+        let seen_twice = it.changes.first().is_some_and(|c| c.state + 1 < past.ledger.len());
+        if now >= base + STALL_AFTER && seen_twice {
             out.push(Stall { item: it.id.clone(), attempts: now - base, since });
         }
     }
@@ -422,6 +435,13 @@ fn stalls(items: &[Item], past: &history::Past, model: &Model) -> Vec<Stall> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stamps_give_their_day() {
+        assert_eq!(super::stamp_day("2026-01-23T02:19Z").as_deref(), Some("2026-01-23"));
+        assert_eq!(super::stamp_day("20260123T021900Z").as_deref(), Some("2026-01-23"));
+        assert_eq!(super::stamp_day("15:35Z"), None);
+    }
+
     #[test]
     fn metrics_are_what_attempts_measured_not_flags_or_settings() {
         let m = super::metrics("corr=0.9999, speedup_warm=1.19× (sum_ratio=1.2e-3) `pytest --maxfail=1` NANOBRAGG_DISABLE_COMPILE=1 exit=1");
