@@ -49,6 +49,35 @@ pub(super) fn numbered(number: u64, p: &Parts) -> String {
     entry
 }
 
+/// `2026-01-05T153000Z (failed) — Phase C1. corr=0.7. …`: an unnumbered entry stamped as the
+/// list's last one is (`sample`: its time as written, or `None` for a day alone).
+pub(super) fn stamped(date: &str, now: &chrono::DateTime<chrono::Utc>, sample: Option<&str>, p: &Parts) -> String {
+    let stamp = match sample {
+        Some(t) if t.contains(':') => format!("{date}T{}Z", now.format("%H:%M")),
+        Some(t) if t.len() >= "2025-01-01T0000".len() + 3 => format!("{date}T{}Z", now.format("%H%M%S")),
+        Some(_) => format!("{date}T{}Z", now.format("%H%M")),
+        None => date.to_string(),
+    };
+    let mut entry = format!("{stamp} ({}) —", p.result);
+    if let Some(ph) = p.phase {
+        entry.push_str(&format!(" Phase {ph}."));
+    }
+    if !p.metrics.is_empty() {
+        entry.push_str(&format!(" {}.", p.metrics.join(", ")));
+    }
+    if !p.artifacts.is_empty() {
+        let list: Vec<String> = p.artifacts.iter().map(|a| format!("`{a}`")).collect();
+        entry.push_str(&format!(" Artifacts: {}.", list.join(", ")));
+    }
+    if let Some(n) = p.note {
+        entry.push_str(&format!(" {}", sentence(n)));
+    }
+    if let Some(n) = p.next {
+        entry.push_str(&format!(" Next: {}", sentence(n)));
+    }
+    entry
+}
+
 /// `### 2026-01-05T15:30Z — ID.TASK (result)` and its paragraphs, as the single-initiative
 /// ledgers write them.
 pub(super) fn timestamped(time: &str, id: &str, p: &Parts) -> Vec<String> {
@@ -176,4 +205,13 @@ pub(super) fn check_structure(before: &Ledger, after_text: &str, item: &ledger::
         )));
     }
     Ok(())
+}
+
+/// The last entry of an item whose attempts are all unnumbered stamped list entries
+/// (`* 2025-10-29T110900Z — …`); `None` when any is numbered, or there is none.
+pub(super) fn stamped_list(item: &crate::ledger::Item) -> Option<&crate::ledger::Attempt> {
+    let listed = |a: &crate::ledger::Attempt| a.number.is_none() && a.item.is_some() && a.date.is_some();
+    (!item.attempts.is_empty() && item.attempts.iter().all(listed) && item.cited == 0)
+        .then(|| item.attempts.iter().max_by_key(|a| a.line))
+        .flatten()
 }

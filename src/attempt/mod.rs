@@ -298,6 +298,12 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
         let (at, text) = timestamped_insertion(ledger, &lines, nl);
         time = Some(t);
         (at, text, lines[0].clone())
+    } else if let Some(last) = entry::stamped_list(item) {
+        // The list's own form: stamped, unnumbered.
+        let e = entry::stamped(&date, &now, last.time.as_deref(), &parts);
+        let (at, text) = attempt_insertion(ledger, item, &e, nl);
+        time = last.time.as_ref().map(|_| e.split(' ').next().unwrap_or("").to_string());
+        (at, text, e)
     } else {
         let n = item.next_attempt_number().ok_or_else(|| {
             Error::input(lpath, item.line, format!("[{}] has used every attempt number there is", item.id))

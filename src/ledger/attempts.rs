@@ -17,6 +17,12 @@ static TIMESTAMPED: LazyLock<Regex> = LazyLock::new(|| {
     )
     .unwrap()
 });
+/// An entry that starts with its stamp: `2025-10-29T110900Z — …`, `2025-12-01T08:09Z (label) — …`,
+/// `2025-10-28: …`.
+static STAMP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\*\*)?([0-9]{4}-[0-9]{2}-[0-9]{2})(T[0-9]{2}:?[0-9]{2}(?::?[0-9]{2})?Z)?(?:\*\*)?(?:[ \t]+(?:—|–|-|\()|:)").unwrap()
+});
+static LABEL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[^(—]*\(([A-Za-z][A-Za-z _-]{0,30})\)").unwrap());
 static CITED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"Attempts?[ \t]+#([0-9]+)(?:[ \t]*(?:–|—|-|to)[ \t]*#?([0-9]+))?").unwrap());
 
@@ -52,6 +58,17 @@ fn entry_tail(rest: &str) -> bool {
         || t.starts_with("- ")
         || t.starts_with("Result")
         || rest.starts_with("**")
+}
+
+/// An unnumbered entry's day, and its time as written when it has one.
+pub(crate) fn stamp(text: &str) -> Option<(String, Option<String>)> {
+    let c = STAMP.captures(text)?;
+    Some((c[1].to_string(), c.get(2).map(|t| format!("{}{}", &c[1], t.as_str()))))
+}
+
+/// The word in an entry's first parenthesis before its dash: `(implementation)`, `(planning)`.
+pub(crate) fn label(text: &str) -> Option<String> {
+    LABEL.captures(super::head(text, 120)).map(|c| c[1].trim().to_ascii_lowercase())
 }
 
 /// The parts of a timestamped attempt heading.

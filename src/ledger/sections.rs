@@ -82,6 +82,7 @@ pub(super) fn parse_items(ledger: &mut Ledger) {
         items.push(parse_item(doc, id, title, h.line, h.level, h.range.start..end));
     }
     parse_archived(ledger, &mut items);
+    let rows = references(doc, &mut items);
     let mut seen: HashMap<String, usize> = HashMap::new();
     for item in &items {
         let key = super::normalize_id(&item.id);
@@ -97,6 +98,8 @@ pub(super) fn parse_items(ledger: &mut Ledger) {
     }
     ledger.diagnostics.extend(diags);
     ledger.items = items;
+    ledger.index.extend(rows);
+    ledger.index.sort_by_key(|r| r.line);
 }
 
 /// Archive sections list finished items as bullets, `- [ID] Title — DONE ...`, with their
@@ -137,6 +140,40 @@ fn parse_archived(ledger: &Ledger, items: &mut Vec<Item>) {
     }
     items.extend(archived);
     items.sort_by_key(|i| i.line);
+}
+
+/// A bullet that names an item with a section of its own (a roadmap's `- [ID] (Title) —
+/// **Done**`) refers to that item: it is read as an Index row with the status it states, not as
+/// a second, archived copy of the item.
+fn references(doc: &Document, items: &mut Vec<Item>) -> Vec<super::IndexRow> {
+    let sectioned: Vec<String> = items.iter().filter(|i| !i.archived).map(|i| super::normalize_id(&i.id)).collect();
+    let mut rows = Vec::new();
+    items.retain(|i| {
+        if !i.archived || !sectioned.contains(&super::normalize_id(&i.id)) {
+            return true;
+        }
+        let text = doc.line_text(i.line);
+        rows.push(super::IndexRow { id: i.id.clone(), line: i.line, status: stated_status(text), status_range: None });
+        false
+    });
+    rows
+}
+
+/// The status a roadmap bullet states after its dash: `— **Done** (…)` → `Done`, `— *pending*`
+/// → `pending`, `— **blocked — suspected defect** (…)` → `blocked — suspected defect`.
+fn stated_status(line: &str) -> Option<String> {
+    let (_, rest) = line.split_once(" — ")?;
+    let rest = rest.trim();
+    let marks = rest.len() - rest.trim_start_matches(['*', '_']).len();
+    let status = if marks > 0 {
+        let inner = &rest[marks..];
+        let close = inner.find(&rest[..marks]).unwrap_or(inner.len());
+        &inner[..close]
+    } else {
+        rest.split(" (").next().unwrap_or(rest)
+    };
+    let status = status.trim();
+    (!status.is_empty()).then(|| status.to_string())
 }
 
 /// Sub-sections of an item that are not its own (`### Archive` holding other items' entries):
@@ -197,6 +234,7 @@ pub(super) fn parse_item(doc: &Document, id: &str, title: &str, line: usize, lev
             }
         }
     }
+    stamped_attempts(doc, &fields, &mut attempts);
     let mut item = Item {
         id: id.to_string(),
         title: title.to_string(),
@@ -211,6 +249,36 @@ pub(super) fn parse_item(doc: &Document, id: &str, title: &str, line: usize, lev
     };
     item.cited = cited_in_lists(doc, &item);
     item
+}
+
+/// Unnumbered entries stamped with their day or time (`* 2025-10-29T110900Z — Planning sync: …`,
+/// `* 2025-10-28: …`) in the list an `Attempts History:` field holds: attempts without a number.
+fn stamped_attempts(doc: &Document, fields: &[Field], attempts: &mut Vec<Attempt>) {
+    let Some(f) = fields.iter().find(|f| f.key.eq_ignore_ascii_case("Attempts History")) else { return };
+    let Some(owner) = f.item.map(|k| &doc.items[k]) else { return };
+    let first = f.item.unwrap_or(0) + 1;
+    for (idx, it) in doc.items.iter().enumerate().skip(first) {
+        if it.range.start >= owner.range.end {
+            break;
+        }
+        if it.depth != owner.depth + 1 || attempts.iter().any(|a| a.item == Some(idx)) {
+            continue;
+        }
+        let text = doc.item_text(it);
+        let Some((date, time)) = super::attempts::stamp(text) else { continue };
+        attempts.push(Attempt {
+            number: None,
+            date: Some(date),
+            time,
+            task: None,
+            result: result_word(text).or_else(|| super::attempts::label(text)),
+            line: it.line,
+            item: Some(idx),
+            text: it.text_range.clone(),
+            body: it.range.clone(),
+        });
+    }
+    attempts.sort_by_key(|a| a.line);
 }
 
 /// Where a heading's section ends: at the next heading of its level or above.

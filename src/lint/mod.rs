@@ -171,8 +171,12 @@ fn index_status(c: &Ctx, f: &mut Vec<Finding>) {
                 // The section is the item's own word, unless it says two things (two Status
                 // fields): then a person decides, and --fix leaves it.
                 let statuses = item.fields.iter().filter(|f| f.key.eq_ignore_ascii_case("Status")).count();
-                let what = if statuses == 1 {
+                // A roadmap bullet's stated status is prose loop does not rewrite.
+                let fixable = statuses == 1 && row.status_range.is_some();
+                let what = if fixable {
                     format!("`loop lint --fix` sets the Index row to `{b}`")
+                } else if statuses == 1 {
+                    "the row states it in prose; fix by hand".to_string()
                 } else {
                     format!("the section has {statuses} Status fields; fix by hand")
                 };
@@ -183,7 +187,7 @@ fn index_status(c: &Ctx, f: &mut Vec<Finding>) {
                     "index-status",
                     format!("Index says [{}] is `{a}`, its section (line {}) says `{b}`; {what}", row.id, item.line),
                 );
-                x.fixable = statuses == 1;
+                x.fixable = fixable;
                 f.push(x);
             }
         }

@@ -92,3 +92,69 @@ fn status_says_nothing_is_protected_when_there_is_no_index() {
     );
     assert!(!stdout(&o).contains("0 assets (from docs/index.md)"));
 }
+
+/// diffbragg_example's ledger: `### [ID]` items without an Index, a roadmap naming them as
+/// bullets with a stated status, unnumbered stamped attempts.
+#[test]
+fn diffbragg_roadmap_bullets_are_references_and_stamped_entries_are_attempts() {
+    let d = copy_tree(&repo_root().join("tests/fixtures/diffbragg/654a363f"));
+    let p = d.path();
+    let st = json(&run(p, &["status", "--json"]));
+    let items = st["ledger"]["items"].as_array().unwrap();
+    let live: Vec<(&str, usize)> = items
+        .iter()
+        .filter(|i| i["archived"] == false)
+        .map(|i| (i["id"].as_str().unwrap(), i["attempts"].as_array().unwrap().len()))
+        .collect();
+    assert_eq!(live, [("ARCH-REFINE-001", 2), ("ARCH-ENGINE-ARTIFACTS-001", 0)]);
+    // The roadmap's bullets for those two are Index rows with the status they state; no
+    // duplicate, no second copy of the item.
+    let rows: Vec<(&str, &str)> = st["ledger"]["index"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rows, [("ARCH-REFINE-001", "Done"), ("ARCH-ENGINE-ARTIFACTS-001", "pending")]);
+    assert!(st["diagnostics"].as_array().unwrap().is_empty(), "{}", st["diagnostics"]);
+    let times: Vec<&str> = items.iter().find(|i| i["id"] == "ARCH-REFINE-001").unwrap()["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["time"].as_str().unwrap())
+        .collect();
+    assert_eq!(times, ["2025-12-01T080903Z", "2025-12-01T084505Z"]);
+    // Lint says the roadmap and the section disagree, and --fix leaves the prose alone.
+    let lint = json(&run(p, &["lint", "--json"]));
+    assert!(
+        lint["findings"].as_array().unwrap().iter().any(|f| f["code"] == "index-status" && f["fixable"] == false),
+        "{lint}"
+    );
+    let before = std::fs::read(p.join("docs/fix_plan.md")).unwrap();
+    run(p, &["lint", "--fix"]);
+    assert_eq!(std::fs::read(p.join("docs/fix_plan.md")).unwrap(), before);
+    // A new attempt is one line in the list's own form: stamped like the others, no number.
+    let o = cmd(p)
+        .env("LOOP_NOW", "2026-01-05T15:30:07Z")
+        .args([
+            "attempt",
+            "ARCH-REFINE-001",
+            "--result",
+            "partial",
+            "--metric",
+            "corr=0.5",
+            "--note",
+            "Stage C helpers moved",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap();
+    let old = String::from_utf8(before).unwrap();
+    let line = "  * 2026-01-05T153007Z (partial) — corr=0.5. Stage C helpers moved.\n";
+    let at = old.find("\n### [ARCH-ENGINE-ARTIFACTS-001]").unwrap();
+    assert_eq!(after, format!("{}{line}{}", &old[..at], &old[at..]));
+    let st = json(&run(p, &["status", "--json"]));
+    let item = st["ledger"]["items"].as_array().unwrap().iter().find(|i| i["id"] == "ARCH-REFINE-001").unwrap().clone();
+    assert_eq!(item["attempts"].as_array().unwrap().len(), 3, "{item}");
+}

@@ -193,3 +193,130 @@ fn embedded_workspace_lints_clean() {
     let o = cmd(&repo_root()).env("LOOP_NOW", "2030-01-01T00:00:00Z").args(["lint"]).output().unwrap();
     assert!(o.status.success(), "{}", stdout(&o));
 }
+
+/// A workspace whose next task has no command (a manual step), `Prereqs: None.`, a capitalised
+/// task title and a first Next Action that is already done.
+fn manual_workspace() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "docs/fix_plan.md",
+        "# Ledger\n\n## [M-1] Manual work\n- Status: in_progress\n- Plan Reference: plans/active/m.md\n- Next Actions:\n  1. ✅ A1 done — baseline captured.\n  2. Review the NanoBragg C output with the team.\n- Attempts History:\n  * [2026-01-01] Attempt #1 — Result: success (Phase A1). Baseline.\n",
+    );
+    write(
+        d.path(),
+        "plans/active/m.md",
+        "# Plan\n- Initiative: M-1\n\n### Phase A — Baseline\nPrereqs: None.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| A1 | Capture baseline | [D] | `true` |\n| A2 | Review NanoBragg C output | [ ] | Read the images and write down what differs. |\n",
+    );
+    write(d.path(), "docs/index.md", "# Index\n- [Ledger](fix_plan.md)\n- [Memo](../input.md)\n");
+    write(d.path(), "input.md", "Focus: M-1\n");
+    d
+}
+
+#[test]
+fn brief_of_a_manual_step_says_what_to_do_and_how_to_record_it() {
+    let d = manual_workspace();
+    let o = run(d.path(), &["brief"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let memo = stdout(&o);
+    assert!(!memo.contains("Run ``"), "{memo}");
+    assert!(memo.contains("Do it by hand (no command to run): "), "{memo}");
+    // Nothing ran, so the record is an explicit attempt, not --last-run.
+    assert!(!memo.contains("--last-run"), "{memo}");
+    assert!(memo.contains("`loop attempt M-1 --phase A2 --result <success|partial|blocked>"), "{memo}");
+    // Titles as the plan writes them.
+    assert!(memo.contains("Review NanoBragg C output"), "{memo}");
+    // `Prereqs: None.` needs no check, so every check passes.
+    assert!(memo.contains("(every check passes)"), "{memo}");
+    assert!(!memo.contains("unchecked"), "{memo}");
+    // The done Next Action is not the rationale; the open one is.
+    assert!(memo.contains("Next Actions: Review the NanoBragg C output"), "{memo}");
+    assert!(!memo.contains("A1 done"), "{memo}");
+}
+
+#[test]
+fn brief_names_a_detached_head_and_rewrites_a_listed_memo() {
+    let d = manual_workspace();
+    git_ok(d.path(), &["init", "-q"]);
+    git_ok(d.path(), &["add", "-A"]);
+    git_ok(d.path(), &["commit", "-qm", "init"]);
+    git_ok(d.path(), &["checkout", "-q", "--detach"]);
+    let o = run(d.path(), &["brief"]);
+    assert!(stdout(&o).contains("Branch: (detached HEAD at "), "{}", stdout(&o));
+    // input.md is linked from the index, and still the workflow's own memo to rewrite.
+    let before = std::fs::read_to_string(d.path().join("input.md")).unwrap();
+    let o = run(d.path(), &["brief", "--write"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(std::fs::read_to_string(d.path().join("input.md")).unwrap(), before);
+}
+
+#[test]
+fn lint_reports_what_is_wrong_once_and_nothing_that_is_not() {
+    let d = tempfile::tempdir().unwrap();
+    let mut attempts = String::new();
+    for n in (1..=9).chain([77]).chain(10..=30) {
+        attempts.push_str(&format!("  * [2026-01-01] Attempt #{n} — Result: partial.\n"));
+    }
+    write(
+        d.path(),
+        "docs/fix_plan.md",
+        &format!(
+            "# L\n\n## Index\n| ID | Title | Priority | Status |\n| --- | --- | --- | --- |\n| [A-1](#a-1-one) | One | High | in_progress |\n| [A-1](#a-1-one) | One | High | in_progress |\n| [B-2](#b-2-two) | Two | High | done |\n\n## [A-1] One\n- Status: in_progress\n- Plan Reference: plans/active/a.md\n- Attempts History:\n{attempts}  * [2026-01-02] Attempt #31 — Result: partial. Artifacts: `reports/r/summary.md:257-365`.\n\n## [B-2] Two\n- Status: in_progress\n- Notes: later\n- Status: ✅ resolved\n"
+        ),
+    );
+    write(d.path(), "reports/r/summary.md", "x\n");
+    write(
+        d.path(),
+        "plans/active/a.md",
+        "- Initiative: A-1\n\n### Phase A — Triage ✅ MOSTLY COMPLETE\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| A1 | one | [D] | x |\n| A2 | two | [ ] | deferred |\n",
+    );
+    let o = run(d.path(), &["lint", "--json"]);
+    let j = json(&o);
+    let findings = j["findings"].as_array().unwrap();
+    let of = |code: &str| findings.iter().filter(|f| f["code"] == code).collect::<Vec<_>>();
+    // One misplaced entry, one finding, saying where it stands.
+    let order = of("attempt-order");
+    assert_eq!(order.len(), 1, "{order:?}");
+    assert!(order[0]["message"].as_str().unwrap().contains("#77 is out of order (between #9 and #10)"));
+    assert!(of("attempt-skipped").iter().all(|f| f["message"].as_str().unwrap().contains("#77 follows #31")));
+    // A line range after a file name is a place in an existing file.
+    assert!(of("artifact-missing").is_empty(), "{:?}", of("artifact-missing"));
+    // "MOSTLY COMPLETE" does not claim the phase is done.
+    assert!(of("phase-done-open").is_empty());
+    // A repeated Index row is reported as a repeated section is.
+    let dup = of("index-duplicate");
+    assert_eq!(dup.len(), 1);
+    assert_eq!(dup[0]["line"], 7);
+    // Two Status fields: the finding says so and --fix leaves the row alone.
+    let st = of("index-status");
+    assert_eq!(st.len(), 1, "{st:?}");
+    assert!(st[0]["message"].as_str().unwrap().contains("2 Status fields; fix by hand"), "{}", st[0]);
+    let before = std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap();
+    run(d.path(), &["lint", "--fix"]);
+    assert_eq!(std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap(), before);
+}
+
+#[test]
+fn lint_reads_a_list_kept_newest_first_and_says_once_when_there_is_no_order() {
+    let entries = |ns: &[u64]| -> String {
+        ns.iter().map(|n| format!("  * [2026-01-01] Attempt #{n} — Result: partial.\n")).collect()
+    };
+    let d = tempfile::tempdir().unwrap();
+    let blocks: Vec<u64> =
+        [20, 21, 22, 23, 24, 10, 11, 12, 13, 14, 9, 8, 7, 6, 5, 1, 2, 3, 4, 15, 16, 17, 18, 19].to_vec();
+    write(
+        d.path(),
+        "docs/fix_plan.md",
+        &format!(
+            "# L\n\n## [A-1] One\n- Status: in_progress\n- Attempts History:\n{}\n## [B-2] Two\n- Status: in_progress\n- Attempts History:\n{}",
+            entries(&[6, 5, 4, 3, 2, 1]),
+            entries(&blocks)
+        ),
+    );
+    let j = json(&run(d.path(), &["lint", "--json"]));
+    let order: Vec<&serde_json::Value> =
+        j["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "attempt-order").collect();
+    // Newest first is an order: A-1 has no finding. B-2's blocks are one finding, not one per entry.
+    assert_eq!(order.len(), 1, "{order:?}");
+    assert!(order[0]["message"].as_str().unwrap().starts_with("[B-2] attempts follow no one order"), "{}", order[0]);
+}

@@ -223,3 +223,60 @@ fn a_blocked_step_says_why_once() {
     assert_eq!(all.matches("BLOCKED").count(), 1, "{all}");
     assert!(!stderr(&o).contains("blocked:"), "no second report on stderr: {}", stderr(&o));
 }
+
+/// The examples of `loop SUB --help`, continuation lines joined, comments left out.
+fn examples(sub: &[&str]) -> Vec<String> {
+    let mut args: Vec<&str> = sub.to_vec();
+    args.push("--help");
+    let help = stdout(&cmd(Path::new(".")).args(&args).output().unwrap());
+    let block = help.split("Examples:\n").nth(1).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in block.lines().take_while(|l| !l.trim().is_empty()) {
+        let l = line.trim();
+        if l.starts_with('#') {
+            continue;
+        }
+        cur.push_str(l.trim_end_matches('\\'));
+        if !l.ends_with('\\') {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    out
+}
+
+/// Pasted into a shell in this repository after `loop next --run`, the examples of the
+/// commands that read runs and images work as printed.
+#[test]
+fn help_examples_run_when_pasted() {
+    let d = embedded_workspace();
+    let golden = d.path().join("tests/fixtures/golden");
+    std::fs::create_dir_all(&golden).unwrap();
+    std::fs::copy(fixtures().join("golden/cubic.bin"), golden.join("cubic.bin")).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("loop");
+    let path = format!("{}:{}", bin.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+    let sh = |line: &str| {
+        std::process::Command::new("bash")
+            .args(["-c", line])
+            .current_dir(d.path())
+            .env("PATH", &path)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let o = sh("loop next --run");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut ran = 0;
+    for sub in [&["sim", "profile"][..], &["hotspots"], &["compare"], &["gate", "check"], &["brief"][..]] {
+        for line in examples(sub) {
+            if line.contains("--write") || line.contains("--template") || line.contains("--threads 2") {
+                continue; // writes the memo, needs a file, or a long profile
+            }
+            let o = sh(&line);
+            assert!(matches!(o.status.code(), Some(0) | Some(1)), "{line}: {}", stderr(&o));
+            assert!(!stderr(&o).contains("No such file"), "{line}: {}", stderr(&o));
+            ran += 1;
+        }
+    }
+    assert!(ran >= 10, "{ran}");
+}

@@ -192,3 +192,24 @@ fn sixteen_bit_png_reads_as_floats() {
     assert_eq!(j["stats"]["rmse"], 0.0);
     assert_eq!(j["stats"]["sum_a"].as_f64().unwrap(), vals.iter().map(|&v| v as f64).sum::<f64>());
 }
+
+#[test]
+fn hotspots_refuses_a_cut_trace_and_summary_words_match_metrics() {
+    let d = tempfile::tempdir().unwrap();
+    let o = run(d.path(), &["sim", "profile", "--sizes", "32", "--outdir", "p"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("p/metrics.json")).unwrap()).unwrap();
+    let summary = std::fs::read_to_string(d.path().join("p/summary.md")).unwrap();
+    let row = summary.lines().find(|l| l.starts_with("| 32² |")).unwrap();
+    for key in ["dtype", "simd"] {
+        let word = metrics[key].as_str().unwrap();
+        assert!(row.contains(&format!("| {word} |")), "{key} {word}: {row}");
+    }
+    let trace = std::fs::read(d.path().join("p/trace.json")).unwrap();
+    std::fs::write(d.path().join("cut.json"), &trace[..trace.len() / 2]).unwrap();
+    let o = run(d.path(), &["hotspots", "cut.json", "--outdir", "h"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cut.json: the trace ends early"), "{}", stderr(&o));
+    assert!(!d.path().join("h").exists());
+}

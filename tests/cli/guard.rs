@@ -277,3 +277,27 @@ fn a_write_cut_short_is_refused_until_loop_finishes_it() {
     let o = commit(p, "whole");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn the_guard_hint_for_a_renamed_asset_undoes_both_halves() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    git_ok(p, &["init", "-q"]);
+    write(p, "docs/fix_plan.md", "# Ledger\n\n## [A-1] Thing\n- Status: open\n");
+    write(p, "docs/index.md", "# Index\n- [Run](../ci/run)\n");
+    write(p, "ci/run", "#!/bin/sh\n");
+    git_ok(p, &["add", "-A"]);
+    git_ok(p, &["commit", "-qm", "base"]);
+    git_ok(p, &["mv", "ci/run", "ci/run2"]);
+    let o = cmd(p).args(["guard", "--json"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let j = json(&o);
+    let fix = j["violations"][0]["fix"].as_str().unwrap().to_string();
+    let command = fix.split('`').nth(1).unwrap();
+    assert_eq!(command, "git mv ci/run2 ci/run", "{fix}");
+    // Pasted as printed, it leaves nothing staged and the guard passes.
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    git_ok(p, &args);
+    assert_eq!(git_ok(p, &["status", "--porcelain"]), "");
+    assert_eq!(cmd(p).args(["guard"]).output().unwrap().status.code(), Some(0));
+}

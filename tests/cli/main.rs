@@ -22,6 +22,5 @@ mod properties;
 mod reading;
 mod real_agents;
 mod report;
-mod second_pass;
 mod sim;
 mod status;

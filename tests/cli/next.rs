@@ -239,3 +239,71 @@ fn a_memo_wins_until_its_run_is_recorded_then_the_plan_moves_on() {
     let j = json(&run(d.path(), &["next", "--json"]));
     assert_eq!((j["task"]["id"].as_str(), j["command"].as_str()), (Some("B2"), Some("echo memo2")));
 }
+
+/// A one-item workspace whose only task runs `command`.
+fn step_workspace(command: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "docs/fix_plan.md", "# L\n\n## [D-1] Demo\n- Status: in_progress\n- Plan Reference: plans/active/d.md\n- Attempts History:\n  * [2026-01-01] Attempt #1 — Result: planning.\n");
+    write(
+        d.path(),
+        "plans/active/d.md",
+        &format!("- Initiative: D-1\n\n### Phase A — Do\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| A1 | Step | [ ] | `{command}` |\n"),
+    );
+    d
+}
+
+#[test]
+fn a_program_not_found_gets_a_hint_and_an_honest_note() {
+    let d = step_workspace("/nonexistent/bin/pytest -q tests/");
+    let o = run(d.path(), &["next", "--run"]);
+    assert_eq!(o.status.code(), Some(1));
+    let hint = "a program was not found (/nonexistent/bin/pytest) — is the environment active?";
+    assert!(stderr(&o).contains(hint), "{}", stderr(&o));
+    let o = run(d.path(), &["attempt", "--last-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ledger = std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap();
+    let entry = ledger.lines().find(|l| l.contains("Attempt #2")).unwrap();
+    assert!(entry.contains(hint), "{entry}");
+    assert!(!entry.contains("after 0.0 s"), "{entry}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_step_that_handles_ctrl_c_keeps_its_own_exit_code() {
+    // The step traps SIGINT and exits 7, leaving a background child that would hold the pipes.
+    let d = step_workspace(r#"bash -c 'trap "exit 7" INT; echo started; sleep 30 & wait'"#);
+    let (child, out) = run_until_started(d.path(), &format!("reports/D-1/phase_a/{STAMP}"));
+    let t0 = std::time::Instant::now();
+    assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let o = child.wait_with_output().unwrap();
+    // Not the 30 s of the straggler: the Ctrl-C ends the step's whole group.
+    assert!(t0.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(o.status.code(), Some(1), "the step's failure, not 130");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the step handled it and exited 7"));
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_file_name("run.json")).unwrap()).unwrap();
+    assert_eq!(rec["exit_code"], 7);
+    assert_eq!(rec["interrupted"], true);
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_step() {
+    use std::io::BufRead;
+    let d = step_workspace("sleep 0.3; echo done-here");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("loop"))
+        .args(["next", "--run"])
+        .current_dir(d.path())
+        .env("LOOP_NOW", NOW)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // `| head -1`: read one line, then close the pipe.
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("item"), "{first}");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let log = d.path().join(format!("reports/D-1/phase_a/{STAMP}/stdout.log"));
+    assert_eq!(std::fs::read_to_string(log).unwrap(), "done-here\n");
+    assert!(d.path().join(format!("reports/D-1/phase_a/{STAMP}/run.json")).is_file());
+}
