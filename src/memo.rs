@@ -125,7 +125,12 @@ impl Memo {
                 let first = field.map(|(_, v)| v.to_string()).unwrap_or_default();
                 // A Do Now that is itself a bullet owns only the bullets indented below it.
                 let bulleted = text.starts_with(['-', '*', '+']);
-                let (bullets, last) = bullets_after(doc, line, bulleted);
+                let (mut bullets, mut last) = bullets_after(doc, line, bulleted);
+                let mut first = first;
+                if header && bullets.is_empty() && first.is_empty() {
+                    // `## Do Now`, then numbered steps with labelled bullets nested under them.
+                    (first, bullets, last) = numbered_steps(doc, line);
+                }
                 let mut text = first.clone();
                 for b in &bullets {
                     text.push_str(&format!("\n{}: {}", b.key, b.value));
@@ -139,6 +144,8 @@ impl Memo {
             }
             if let Some((k, v)) = field {
                 fields.push(MemoField { key: key_of(k), value: v.to_string(), line });
+            } else if let Some(f) = heading_focus(doc, line) {
+                fields.push(f);
             }
             line += 1;
         }
@@ -246,6 +253,51 @@ fn bullets_after(doc: &Document, line: usize, indented_only: bool) -> (Vec<MemoF
     (out, last)
 }
 
+/// `## Focus` (or `**Focus**`) alone on its line, the item on the next non-blank one.
+fn heading_focus(doc: &Document, line: usize) -> Option<MemoField> {
+    let t = doc.line_text(line).trim();
+    let word = t.trim_start_matches('#').trim().trim_matches('*').trim_end_matches(':').trim();
+    if !(t.starts_with('#') || t.starts_with("**")) || !word.eq_ignore_ascii_case("focus") {
+        return None;
+    }
+    let next = (line + 1..=doc.line_count().min(line + 3)).find(|&n| !doc.line_text(n).trim().is_empty())?;
+    let value = doc.line_text(next).trim().trim_start_matches(['-', '*', '+']).trim();
+    (!value.starts_with('#') && !value.is_empty()).then(|| MemoField {
+        key: "Focus".into(),
+        value: value.to_string(),
+        line: next,
+    })
+}
+
+/// A Do Now header's section written as numbered steps (`1. **Write the plan**:`) with labelled
+/// bullets nested under them (`- Run: …`, `- Test command: …`): the first step's title, every
+/// labelled bullet of the section, and the section's last line (before the next heading).
+fn numbered_steps(doc: &Document, header: usize) -> (String, Vec<MemoField>, usize) {
+    let (mut title, mut bullets, mut last) = (String::new(), Vec::new(), header);
+    for n in header + 1..=doc.line_count() {
+        let text = doc.line_text(n);
+        if text.starts_with('#') {
+            break;
+        }
+        last = n;
+        let t = text.trim_start();
+        let digits = t.len() - t.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 && t[digits..].starts_with(". ") {
+            if title.is_empty() {
+                let step = t[digits + 2..].trim().replace("**", "");
+                title = step.trim_end_matches(':').trim().to_string();
+            }
+            continue;
+        }
+        if text.starts_with([' ', '\t']) {
+            if let Some((k, v)) = key_value(text, true) {
+                bullets.push(MemoField { key: key_of(k), value: v.to_string(), line: n });
+            }
+        }
+    }
+    (title, bullets, last)
+}
+
 pub fn first_code(s: &str) -> Option<String> {
     crate::markdown::code_spans(s).first().map(|(_, c)| c.trim().to_string())
 }
@@ -283,5 +335,18 @@ mod tests {
         assert_eq!(m.focus_text().unwrap(), ("X-1 Thing".to_string(), 2));
         assert_eq!(m.do_now.as_ref().unwrap().text, "X-1 — run `pytest -q`");
         assert!(m.get("If Blocked").is_some());
+    }
+
+    #[test]
+    fn reads_a_focus_heading_and_numbered_steps_with_labelled_bullets() {
+        let text = "# Input\n\n## Focus\nARCH-1 — The thing\n\n## Do Now\n\n1. **Write the plan**:\n   - Run: `python p.py`\n   - Test command: `pytest -q t.py`\n2. **Then the rest**\n   - Validate: `true`\n\n## If Blocked\n- stop\n";
+        let m = Memo::parse(&Document::parse("input.md", text.into()));
+        assert_eq!(m.focus_text(), Some(("ARCH-1 — The thing".into(), 4)));
+        let d = m.do_now.clone().unwrap();
+        assert_eq!(d.text.lines().next(), Some("Write the plan"));
+        let keys: Vec<&str> = d.bullets.iter().map(|b| b.key.as_str()).collect();
+        assert_eq!(keys, ["Run", "Test command", "Validate"]);
+        // The If Blocked section is not the Do Now's.
+        assert!(m.get("If Blocked").is_some() || !d.text.contains("stop"));
     }
 }

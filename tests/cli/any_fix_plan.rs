@@ -158,3 +158,21 @@ fn diffbragg_roadmap_bullets_are_references_and_stamped_entries_are_attempts() {
     let item = st["ledger"]["items"].as_array().unwrap().iter().find(|i| i["id"] == "ARCH-REFINE-001").unwrap().clone();
     assert_eq!(item["attempts"].as_array().unwrap().len(), 3, "{item}");
 }
+
+/// The memo shapes diffbragg's supervisor writes: the focus under a `## Focus` heading, and a
+/// Do Now of numbered steps whose labelled bullets hold the command and its check.
+#[test]
+fn diffbragg_memos_focus_heading_and_numbered_do_now() {
+    let d = copy_tree(&repo_root().join("tests/fixtures/diffbragg/654a363f"));
+    let p = d.path();
+    write(p, "input.md", "# Input for Ralph — Loop i=7\n\n## Focus\nARCH-ENGINE-ARTIFACTS-001 — RefinementEngine Artifact Channel\n\n## Do Now\n\n1. **Scope the artifact map**:\n   - Run: `python scripts/scope.py --out plans/active/ARCH-ENGINE-ARTIFACTS-001/reports/<STAMP>/`\n   - Test command: `pytest -q tests/test_engine.py`\n\n## If Blocked\n- Record it under the item's Attempts History.\n");
+    let v = json(&run(p, &["next", "--json"]));
+    assert_eq!(v["item"]["id"], "ARCH-ENGINE-ARTIFACTS-001", "{v}");
+    assert_eq!(v["item"]["chosen_by"].as_str().map(|s| s.contains("input.md:4")), Some(true), "{v}");
+    assert_eq!(
+        v["command_template"], "python scripts/scope.py --out plans/active/ARCH-ENGINE-ARTIFACTS-001/reports/<STAMP>/",
+        "{v}"
+    );
+    assert_eq!(v["verify_template"], serde_json::json!(["pytest -q tests/test_engine.py"]), "{v}");
+    assert_eq!(v["manual"], false, "{v}");
+}
