@@ -110,13 +110,20 @@ pub fn checklist_task(text: &str) -> Option<ChecklistTask> {
         return None;
     }
     let after = bare[end..].trim_start_matches('*').trim_start();
-    let description = after
+    let mut description = after
         .strip_prefix(':')
         .or_else(|| after.strip_prefix('—'))
         .or_else(|| after.strip_prefix('–'))
         .or_else(|| after.strip_prefix("- "))?
         .trim()
         .to_string();
+    // `**D3 — Ledger wrap-up**: …`: the bold opened before the ID closes in the title.
+    let opened = rest.len() - bare.len();
+    if opened > 0 && !bare[end..].starts_with('*') {
+        if let Some(close) = description.find(&rest[..opened]) {
+            description.replace_range(close..close + opened, "");
+        }
+    }
     Some(ChecklistTask { state, state_range: m.range(), id: id.to_string(), description })
 }
 
@@ -463,5 +470,17 @@ mod tests {
         assert_eq!(p.initiative.as_deref(), Some("seed"));
         assert_eq!(p.phases.len(), 1);
         assert_eq!((p.phases[0].id.as_str(), p.phases[0].tasks.len()), ("Checklist", 2));
+    }
+
+    #[test]
+    fn a_bold_task_line_gives_a_clean_title() {
+        let t = |s: &str| checklist_task(s).map(|c| (c.id, c.description));
+        let want = |id: &str, d: &str| Some((id.to_string(), d.to_string()));
+        assert_eq!(
+            t("[ ] **D3 — Ledger wrap-up**: update the ledger."),
+            want("D3", "Ledger wrap-up: update the ledger.")
+        );
+        assert_eq!(t("[x] **S3** — seed the run"), want("S3", "seed the run"));
+        assert_eq!(t("[x] A1: plain"), want("A1", "plain"));
     }
 }
