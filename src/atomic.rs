@@ -133,6 +133,27 @@ pub fn write_temp(target: &Path, bytes: &[u8]) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Put `bytes` at `target` whole or not at all: a synced temp file renamed over it, then the
+/// folder synced. A new file is readable by all (0644), as one written plainly would be; an
+/// existing one keeps its permissions. For loop's own files (journals, run records, pages).
+pub fn write(target: &Path, bytes: &[u8]) -> Result<()> {
+    let existed = target.exists();
+    let tmp = write_temp(target, bytes)?;
+    #[cfg(unix)]
+    if !existed {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644));
+    }
+    #[cfg(not(unix))]
+    let _ = existed;
+    if let Err(e) = std::fs::rename(&tmp, target) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(target, e));
+    }
+    sync_dir(target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")));
+    Ok(())
+}
+
 /// Make a rename or removal in `dir` durable.
 pub fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {

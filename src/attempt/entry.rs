@@ -33,20 +33,26 @@ pub(super) fn numbered(number: u64, p: &Parts) -> String {
         entry.push_str(&format!(" (Phase {ph})"));
     }
     entry.push('.');
+    entry + &tail(p, "Observations: ")
+}
+
+/// What follows an entry's head: metrics, artifacts, the note (after `note_label`), what is next.
+fn tail(p: &Parts, note_label: &str) -> String {
+    let mut t = String::new();
     if !p.metrics.is_empty() {
-        entry.push_str(&format!(" {}.", p.metrics.join(", ")));
+        t.push_str(&format!(" {}.", p.metrics.join(", ")));
     }
     if !p.artifacts.is_empty() {
         let list: Vec<String> = p.artifacts.iter().map(|a| format!("`{a}`")).collect();
-        entry.push_str(&format!(" Artifacts: {}.", list.join(", ")));
+        t.push_str(&format!(" Artifacts: {}.", list.join(", ")));
     }
     if let Some(n) = p.note {
-        entry.push_str(&format!(" Observations: {}", sentence(n)));
+        t.push_str(&format!(" {note_label}{}", sentence(n)));
     }
     if let Some(n) = p.next {
-        entry.push_str(&format!(" Next: {}", sentence(n)));
+        t.push_str(&format!(" Next: {}", sentence(n)));
     }
-    entry
+    t
 }
 
 /// `2026-01-05T153000Z (failed) — Phase C1. corr=0.7. …`: an unnumbered entry stamped as the
@@ -62,20 +68,7 @@ pub(super) fn stamped(date: &str, now: &chrono::DateTime<chrono::Utc>, sample: O
     if let Some(ph) = p.phase {
         entry.push_str(&format!(" Phase {ph}."));
     }
-    if !p.metrics.is_empty() {
-        entry.push_str(&format!(" {}.", p.metrics.join(", ")));
-    }
-    if !p.artifacts.is_empty() {
-        let list: Vec<String> = p.artifacts.iter().map(|a| format!("`{a}`")).collect();
-        entry.push_str(&format!(" Artifacts: {}.", list.join(", ")));
-    }
-    if let Some(n) = p.note {
-        entry.push_str(&format!(" {}", sentence(n)));
-    }
-    if let Some(n) = p.next {
-        entry.push_str(&format!(" Next: {}", sentence(n)));
-    }
-    entry
+    entry + &tail(p, "")
 }
 
 /// `### 2026-01-05T15:30Z — ID.TASK (result)` and its paragraphs, as the single-initiative

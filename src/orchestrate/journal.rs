@@ -147,8 +147,7 @@ impl Journal {
     pub fn save(&self, ws: &Workspace) -> Result<()> {
         let path = self.path(ws);
         let json = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
-        let tmp = crate::atomic::write_temp(&path, json.as_bytes())?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+        crate::atomic::write(&path, json.as_bytes())
     }
 
     /// Note that a phase is complete, on disk before anything that depends on it, then tell
@@ -190,8 +189,7 @@ pub fn set_pointer(ws: &Workspace, role: RoleName, dir: Option<&str>) -> Result<
             if let Some(parent) = p.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
-            let tmp = crate::atomic::write_temp(&p, format!("{d}\n").as_bytes())?;
-            std::fs::rename(&tmp, &p).map_err(|e| Error::io(&p, e))
+            crate::atomic::write(&p, format!("{d}\n").as_bytes())
         }
         None => match std::fs::remove_file(&p) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&p, e)),

@@ -108,8 +108,7 @@ pub fn finish(ctx: &Ctx, j: &mut Journal) -> Result<()> {
     j.mark(ctx.ws, &*ctx.sink, Phase::Done)?;
     let run = ctx.ws.root.join(&j.dir).join("run.json");
     let json = serde_json::to_string_pretty(&*j).unwrap_or_default() + "\n";
-    let tmp = crate::atomic::write_temp(&run, json.as_bytes())?;
-    std::fs::rename(&tmp, &run).map_err(|e| Error::io(&run, e))?;
+    crate::atomic::write(&run, json.as_bytes())?;
     journal::set_pointer(ctx.ws, ctx.role, None)
 }
 

@@ -147,7 +147,7 @@ pub fn walk(repo: &Repository, prefix: &str, ledger: &str, plans: &[String]) -> 
     }
     let root = repo.path().to_path_buf();
     past.ledger =
-        parse_all(&root, &ledger_versions, |text, file| ledger_state(Ledger::parse(Document::parse(file, text))))
+        parse_all(&root, &ledger_versions, |text, file| Some(ledger_state(Ledger::parse(Document::parse(file, text)))))
             .into_iter()
             .zip(&ledger_versions)
             .map(|(s, (commit, date, _))| {
@@ -217,7 +217,7 @@ impl LedgerState {
     }
 }
 
-fn ledger_state(l: Ledger) -> Option<LedgerState> {
+fn ledger_state(l: Ledger) -> LedgerState {
     let mut s = LedgerState::empty();
     for it in &l.items {
         let word = status_word(it.status());
@@ -229,7 +229,7 @@ fn ledger_state(l: Ledger) -> Option<LedgerState> {
         }
         s.per_item.entry(it.id.clone()).or_insert((word, it.attempts.len()));
     }
-    Some(s)
+    s
 }
 
 /// Tasks closed (done or skipped) and all tasks of a plan.

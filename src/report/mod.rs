@@ -286,12 +286,9 @@ fn items(model: &Model, past: &history::Past, o: &Options) -> Vec<Item> {
                 .enumerate()
                 .map(|(k, a)| {
                     let body = l.doc.slice(&a.body);
-                    // The entry's own day (or its stamp's), else the day git first held it.
-                    let date = a
-                        .date
-                        .clone()
-                        .or_else(|| a.time.as_deref().and_then(stamp_day))
-                        .or_else(|| appeared(&changes, k + 1, &past.ledger));
+                    // The entry's own day (the ledger reads it from a stamp too), else the day git
+                    // first held it.
+                    let date = a.date.clone().or_else(|| appeared(&changes, k + 1, &past.ledger));
                     let artifacts = artifacts(&model.ws.root, body);
                     // What the entry writes, then what its run folders' metrics.json hold.
                     let mut metrics = metrics(body);
@@ -342,12 +339,6 @@ fn changes_of(id: &str, states: &[LedgerState]) -> Vec<Change> {
         }
     }
     out
-}
-
-/// The day of a stamp written `2026-01-23T02:19Z` or `20260123T021900Z`.
-fn stamp_day(stamp: &str) -> Option<String> {
-    let digits: String = stamp.chars().take_while(|c| *c != 'T').filter(char::is_ascii_digit).collect();
-    (digits.len() == 8).then(|| format!("{}-{}-{}", &digits[..4], &digits[4..6], &digits[6..]))
 }
 
 /// The day git first held the item's `n`th attempt.
@@ -435,13 +426,6 @@ fn stalls(items: &[Item], past: &history::Past, model: &Model) -> Vec<Stall> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn stamps_give_their_day() {
-        assert_eq!(super::stamp_day("2026-01-23T02:19Z").as_deref(), Some("2026-01-23"));
-        assert_eq!(super::stamp_day("20260123T021900Z").as_deref(), Some("2026-01-23"));
-        assert_eq!(super::stamp_day("15:35Z"), None);
-    }
-
     #[test]
     fn metrics_are_what_attempts_measured_not_flags_or_settings() {
         let m = super::metrics("corr=0.9999, speedup_warm=1.19× (sum_ratio=1.2e-3) `pytest --maxfail=1` NANOBRAGG_DISABLE_COMPILE=1 exit=1");

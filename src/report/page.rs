@@ -27,15 +27,7 @@ pub fn write(ws: &Workspace, r: &mut Report, out: Option<&Path>) -> Result<PathB
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     r.root_href = href_to(&dir, &ws.root);
-    let tmp = crate::atomic::write_temp(&path, html(r).as_bytes())?;
-    // A page to open and share, not a private temp file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644));
-    }
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    crate::atomic::sync_dir(&dir);
+    crate::atomic::write(&path, html(r).as_bytes())?;
     Ok(path)
 }
 
