@@ -128,6 +128,10 @@ pub(crate) fn focus_noting<'m>(
         return Ok((item, format!("{}:{} first open item", ledger.doc.file, item.line)));
     }
     if ledger.items.is_empty() {
+        // The reader said why, with the line: that is the answer.
+        if let Some(d) = ledger.diagnostics.iter().find(|d| d.message.starts_with("loop reads no item")) {
+            return Err(Error::input(&d.file, d.line, d.message.clone()));
+        }
         return Err(Error::input(
             &ledger.doc.file,
             0,

@@ -54,6 +54,18 @@ pub(crate) fn attempt_insertion(ledger: &Ledger, item: &ledger::Item, entry: &st
     (at, format!("{}{pad}{bullet} Attempts History:{nl}{pad}  * {entry}{nl}", fix_eof(at)))
 }
 
+/// An item read from an outline: after its last attempt, else a new `Attempts:` list at the end
+/// of its section.
+pub(crate) fn outline_insertion(ledger: &Ledger, item: &ledger::Item, entry: &str, nl: &str) -> (usize, String) {
+    if !item.attempts.is_empty() {
+        return attempt_insertion(ledger, item, entry, nl);
+    }
+    let doc = &ledger.doc;
+    let (at, bullet) = ledger::first_attempt_at(doc, item);
+    let eof = if at == doc.text.len() && !doc.text.ends_with(['\n', '\r']) { nl } else { "" };
+    (at, format!("{eof}{nl}Attempts:{nl}{bullet}{entry}{nl}"))
+}
+
 fn indent_of(doc: &Document, line: usize) -> usize {
     let t = doc.line_text(line);
     t.len() - t.trim_start().len()

@@ -21,7 +21,7 @@ pub struct Status {
 #[derive(Debug, Serialize)]
 pub struct LedgerStatus {
     pub path: String,
-    /// `sections` (`## [ID]` items) or `single_initiative`.
+    /// `sections` (`## [ID]` items), `single_initiative` or `outline` (no `[ID]` items).
     pub dialect: crate::ledger::Dialect,
     /// What the reader took the ledger to be, in a line.
     pub read_as: String,
@@ -48,7 +48,12 @@ pub struct ItemStatus {
     pub line: usize,
     /// A one-line bullet in an archive section rather than a `## [ID]` section.
     pub archived: bool,
+    /// Whether work remains: its status is no closing word (an outline's ✅, `FIXED`, `مكتمل`
+    /// close too).
+    pub open: bool,
     pub attempts: Vec<crate::ledger::Attempt>,
+    /// The checklist or state-table tasks the ledger keeps for the item.
+    pub tasks: Vec<TaskStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -100,7 +105,13 @@ pub fn status(model: &Model) -> Status {
                     priority: i.priority().map(str::to_string),
                     line: i.line,
                     archived: i.archived,
+                    open: i.is_open(),
                     attempts: i.attempts.clone(),
+                    tasks: i
+                        .tasks
+                        .iter()
+                        .map(|t| TaskStatus { id: t.id.clone(), state: t.state, line: t.line })
+                        .collect(),
                 })
                 .collect(),
         },

@@ -5,6 +5,9 @@
 
 mod entry;
 mod run;
+mod target;
+
+use target::{canonical_phase, check_phase, pick_item, task_list};
 
 pub use run::last_run;
 
@@ -19,7 +22,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::evidence::gates;
 use crate::focus;
-use crate::insert::{attempt_insertion, next_action_insertion, timestamped_insertion};
+use crate::insert::{attempt_insertion, next_action_insertion, outline_insertion, timestamped_insertion};
 use crate::ledger::{self, Dialect};
 use crate::markdown::splice;
 use crate::model::Model;
@@ -240,8 +243,13 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
 
     // Gates from the plan, when the item has one and the phase is known.
     let plan = focus::plan_for(model, item).ok();
-    if let (Some(p), Some(ph)) = (&plan, &req.phase) {
-        check_phase(&req, p, item, ph)?;
+    if let Some(ph) = req.phase.clone() {
+        // `--phase b1`, `--phase 'Phase B'`: written as the plan spells it.
+        let ph = canonical_phase(plan, item, &ph);
+        if let Some(p) = &plan {
+            check_phase(&req, p, item, &ph)?;
+        }
+        req.phase = Some(ph);
     }
     let gate_list = match (&plan, &req.phase) {
         (Some(p), Some(ph)) => gates::from_plan(p, ph),
@@ -298,6 +306,13 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
         let (at, text) = timestamped_insertion(ledger, &lines, nl);
         time = Some(t);
         (at, text, lines[0].clone())
+    } else if ledger.dialect == Dialect::Outline {
+        // A list of its own, stamped by day as the outline's prose is dated.
+        let sample = item.latest_attempt().and_then(|a| a.time.clone());
+        let e = entry::stamped(&date, &now, sample.as_deref(), &parts);
+        let (at, text) = outline_insertion(ledger, item, &e, nl);
+        time = sample.map(|_| e.split(' ').next().unwrap_or("").to_string());
+        (at, text, e)
     } else if let Some(last) = entry::stamped_list(item) {
         // The list's own form: stamped, unnumbered.
         let e = entry::stamped(&date, &now, last.time.as_deref(), &parts);
@@ -341,6 +356,17 @@ pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
     for (id, state) in req.tasks.iter().filter(|t| !plan_tasks.contains(t)) {
         // A task the ledger's own checklist keeps (single-initiative ledgers).
         let t = item.tasks.iter().find(|t| t.id.eq_ignore_ascii_case(id)).unwrap();
+        if !t.checkbox {
+            return Err(Error::input(
+                lpath,
+                t.line,
+                format!(
+                    "task {} keeps its state as `{}` in a table cell; loop ticks checkboxes only, so edit the cell by hand",
+                    t.id,
+                    doc.slice(&t.state_range).trim()
+                ),
+            ));
+        }
         edits.push((t.state_range.clone(), state.checkbox().to_string()));
         task_notes.push(format!("{} {}", t.id, state.checkbox()));
     }
@@ -415,68 +441,6 @@ fn status_edits(
         None => {}
     }
     Ok(())
-}
-
-/// `C2, C3 (phase C)` — what a plan's phases and tasks are called, for messages.
-fn task_list(plan: &crate::plan::Plan) -> String {
-    let phases: Vec<String> = plan
-        .phases
-        .iter()
-        .map(|p| {
-            let tasks: Vec<&str> = p.tasks.iter().map(|t| t.id.as_str()).collect();
-            format!("Phase {}: {}", p.id, if tasks.is_empty() { "no tasks".into() } else { tasks.join(" ") })
-        })
-        .collect();
-    if phases.is_empty() {
-        "it has no phases".into()
-    } else {
-        phases.join("; ")
-    }
-}
-
-/// A `--phase` names a phase or task of the item's plan (or of the ledger's own checklist).
-fn check_phase(req: &Request, plan: &crate::plan::Plan, item: &ledger::Item, phase: &str) -> Result<()> {
-    let known = plan.task(phase).is_some()
-        || plan.phase(phase).is_some()
-        || item.tasks.iter().any(|t| t.id.eq_ignore_ascii_case(phase))
-        // `C1–C2`, `C1/C2`: every part known.
-        || phase.split(['/', ',', '–']).all(|p| plan.task(p.trim()).is_some() || plan.phase(p.trim()).is_some());
-    if known {
-        return Ok(());
-    }
-    Err(Error::input(
-        &plan.path,
-        0,
-        format!("{} {phase}: [{}]'s plan has no such phase or task ({})", req.field("phase"), item.id, task_list(plan)),
-    ))
-}
-
-fn pick_item<'m>(model: &'m Model, req: &Request) -> Result<&'m ledger::Item> {
-    let ledger = &model.ledger;
-    let id = match &req.item {
-        Some(id) => id.clone(),
-        None => focus::focus(model, None)?.0.id.clone(),
-    };
-    let found = ledger.find(&id);
-    if let Some(line) = req.line {
-        return found
-            .into_iter()
-            .find(|i| i.line == line)
-            .ok_or_else(|| Error::input(&ledger.doc.file, line, format!("no [{id}] item heading on this line")));
-    }
-    match found.as_slice() {
-        [] => Err(focus::unknown_item(model, &id)),
-        [one] => Ok(one),
-        many => Err(Error::input(
-            &ledger.doc.file,
-            many[1].line,
-            format!(
-                "item [{id}] appears {} times (lines {}); choose one with --line N",
-                many.len(),
-                many.iter().map(|i| i.line.to_string()).collect::<Vec<_>>().join(", ")
-            ),
-        )),
-    }
 }
 
 fn check_artifact(model: &Model, a: &str, warnings: &mut Vec<String>) -> Result<()> {

@@ -71,7 +71,7 @@ pub(super) fn cmd_next(cli: &Cli, a: &NextArgs) -> Result<ExitCode> {
     } else {
         let mut s = render_decision(&model, &d, a.step.explain);
         if d.blocked.is_none() && d.manual {
-            s.push_str(&manual_hint(&d, &inv));
+            s.push_str(&manual_hint(&model, &d, &inv));
         } else if d.blocked.is_none() {
             s.push_str(&format!("\nRun it with: {inv} next --run\n"));
         }
@@ -82,12 +82,27 @@ pub(super) fn cmd_next(cli: &Cli, a: &NextArgs) -> Result<ExitCode> {
 
 /// What to do after a manual step: the checks to run, and the command that records it (naming
 /// the item, so it lands on this item whatever the ledger's focus).
-fn manual_hint(d: &Decision, inv: &str) -> String {
+fn manual_hint(model: &Model, d: &Decision, inv: &str) -> String {
     let mut s = String::from("\nmanual step: do the work by hand");
     if !d.verify.is_empty() {
         s.push_str(", then run the check(s) above");
     }
-    let phase = d.task.as_ref().map(|t| format!(" --phase {}", super::shell_word(&t.id))).unwrap_or_default();
+    // The hint moves the cycle on: the task is marked done with the attempt (a state loop may
+    // write: a plan's task, or a ledger's checkbox, not a word in a table cell).
+    let phase = d
+        .task
+        .as_ref()
+        .map(|t| {
+            let id = super::shell_word(&t.id);
+            let tickable = t.file != model.ledger.doc.file
+                || model.ledger.items.iter().flat_map(|i| &i.tasks).any(|x| x.line == t.line && x.checkbox);
+            if tickable {
+                format!(" --phase {id} --task {}", super::shell_word(&format!("{}=D", t.id)))
+            } else {
+                format!(" --phase {id}")
+            }
+        })
+        .unwrap_or_default();
     s.push_str(&format!(
         ".\nRecord it with:\n  {inv} attempt {}{phase} --result success --note 'what was done'\n",
         super::shell_word(&d.item.id)

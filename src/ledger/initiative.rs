@@ -49,6 +49,8 @@ pub(super) fn parse(ledger: &mut Ledger) {
         archived: false,
         cited: 0,
         tasks: Vec::new(),
+        closed: None,
+        derived_status: None,
     };
     // The focus: the bold line of `## Current Focus`, with the section's `- Field:` bullets.
     if let Some(sec) = ledger.section("Current Focus") {
@@ -149,6 +151,7 @@ pub(super) fn parse(ledger: &mut Ledger) {
                 state: c.state,
                 state_range: start + c.state_range.start..start + c.state_range.end,
                 line: it.line,
+                checkbox: true,
             });
         }
     }

@@ -1,13 +1,17 @@
-//! The ledger (`docs/fix_plan.md`), in either dialect the workflow is written in:
+//! The ledger (`docs/fix_plan.md`), in any dialect the workflow is written in:
 //! - sections: header fields, an Index, `## [ID] Title` items with `- Field: value` lines and
 //!   numbered attempts (`[date] Attempt #N`, `### [ID] Attempt #N`);
 //! - a single initiative: `## Status`, `## Current Focus` naming `**ID — Title**`, checklists of
-//!   `ID.TASK:` entries, and timestamped `### <time> — ID.TASK (label)` attempts.
+//!   `ID.TASK:` entries, and timestamped `### <time> — ID.TASK (label)` attempts;
+//! - an outline, for fix plans with no `[ID]` items: headings of one level as items, their
+//!   status from the markers people write, checkboxes and status-table rows as tasks.
 //!
 //! Plain data with byte ranges into the document.
 
 mod attempts;
+mod index;
 mod initiative;
+mod outline;
 mod sections;
 
 use std::ops::Range;
@@ -19,6 +23,7 @@ use crate::plan::TaskState;
 pub use crate::id::{ids_equal, is_item_id, is_unicode_dash, normalize_id, ID_PATTERN};
 pub use crate::markdown::head;
 pub use attempts::{cited_numbers, timestamped_heading, TimestampedHeading};
+pub(crate) use outline::first_attempt_at;
 
 /// Status words that mean an item needs no more work.
 pub const CLOSED_STATUSES: &[&str] =
@@ -148,6 +153,8 @@ pub struct LedgerTask {
     pub state: TaskState,
     pub state_range: Range<usize>,
     pub line: usize,
+    /// The state is a checkbox (`[ ]`, `[x]`) loop may tick, not a word in a table cell.
+    pub checkbox: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +174,11 @@ pub struct Item {
     pub cited: u64,
     /// Checklist tasks the ledger itself keeps for the item (single-initiative ledgers).
     pub tasks: Vec<LedgerTask>,
+    /// Whether the reader found the item closed, when its words are not the workflow's
+    /// (`FIXED`, `مكتمل`, ✅): the outline reader's judgement; `None` reads the status word.
+    pub closed: Option<bool>,
+    /// A status no line states, taken from the item's tasks (`done (3/3 tasks)`).
+    pub derived_status: Option<String>,
 }
 
 impl Item {
@@ -178,7 +190,7 @@ impl Item {
         match self.field("Status") {
             Some(f) => Some(f.value.as_str()),
             None if self.archived => Some("archived"),
-            None => None,
+            None => self.derived_status.as_deref(),
         }
     }
 
@@ -188,6 +200,9 @@ impl Item {
 
     /// An item is open unless its status starts with a closing word.
     pub fn is_open(&self) -> bool {
+        if let Some(closed) = self.closed {
+            return !closed;
+        }
         self.status().is_none_or(|s| !is_closed_status(s))
     }
 
@@ -221,6 +236,8 @@ pub enum Dialect {
     Sections,
     /// One initiative per file: `## Status`, `## Current Focus`, timestamped attempts.
     SingleInitiative,
+    /// No `[ID]` items: items read from the outline (headings, checkboxes, status tables).
+    Outline,
 }
 
 #[derive(Debug)]
@@ -255,6 +272,15 @@ impl Ledger {
             ledger.dialect = Dialect::SingleInitiative;
             initiative::parse(&mut ledger);
         }
+        if ledger.items.is_empty() && ledger.index.is_empty() {
+            if let Some(view) = outline::unfenced(&ledger.doc) {
+                ledger.doc = view;
+            }
+            outline::parse(&mut ledger);
+            if !ledger.items.is_empty() {
+                ledger.dialect = Dialect::Outline;
+            }
+        }
         for (k, i) in ledger.items.iter().enumerate() {
             ledger.by_id.entry(normalize_id(&i.id)).or_default().push(k);
         }
@@ -283,7 +309,7 @@ impl Ledger {
                 &doc.file,
                 n,
                 format!(
-                    "loop reads no item in this ledger: no `## [ID] Title` sections and no single initiative's `## Current Focus`; its content starts here: `{shown}`"
+                    "loop reads no item in this ledger: no `## [ID] Title` sections, no single initiative's `## Current Focus`, and its outline marks no state (no checkbox, ✅, `Status:` line, `- Done` heading or status column), so loop cannot say what is done or next; its content starts here: `{shown}`"
                 ),
             ));
         }
@@ -307,42 +333,14 @@ impl Ledger {
                 self.items.iter().map(|i| i.attempts.len()).sum::<usize>(),
                 self.items.iter().map(|i| i.tasks.len()).sum::<usize>(),
             ),
-        }
-    }
-
-    /// The header is everything before the first level-2 heading.
-    fn parse_header(&mut self) {
-        let doc = &self.doc;
-        let end = doc.headings.iter().find(|h| h.level >= 2).map_or(doc.line_count(), |h| h.line);
-        let mut focus_from = None;
-        for line in 1..end {
-            let text = doc.line_text(line);
-            if let Some(rest) = text.strip_prefix("**Last Updated:**") {
-                let range = doc.line_range(line);
-                let lead = rest.len() - rest.trim_start().len();
-                self.last_updated = Some(Header {
-                    value: rest.trim().to_string(),
-                    line,
-                    value_range: range.end - rest.len() + lead..range.end,
-                });
-            } else if text.starts_with("**Active Focus:**") {
-                focus_from = Some(doc.line_start(line));
-            }
-        }
-        if let Some(from) = focus_from {
-            let stop = doc.line_start(end);
-            // The focus list is the run of top-level items right after the label.
-            let mut expect = None;
-            for item in doc.items.iter().filter(|i| i.depth == 0) {
-                if item.range.start < from || item.range.start >= stop {
-                    continue;
-                }
-                if expect.is_some_and(|e| e != item.line) {
-                    break;
-                }
-                self.active_focus.push(doc.item_text(item).trim().to_string());
-                expect = Some(doc.line_of(item.range.end.saturating_sub(1)) + 1);
-            }
+            Dialect::Outline => format!(
+                "outline: no `[ID]` items; {} item(s) from `{}` headings ({} open), {} task(s), {} attempt(s)",
+                self.items.len(),
+                "#".repeat(self.items.first().map_or(2, |i| i.level as usize)),
+                self.items.iter().filter(|i| i.is_open()).count(),
+                self.items.iter().map(|i| i.tasks.len()).sum::<usize>(),
+                self.items.iter().map(|i| i.attempts.len()).sum::<usize>(),
+            ),
         }
     }
 
@@ -354,51 +352,6 @@ impl Ledger {
         let level = doc.headings[h].level;
         let stop = doc.headings[h + 1..].iter().find(|n| n.level <= level).map_or(doc.text.len(), |n| n.range.start);
         Some(doc.headings[h].range.start..stop)
-    }
-
-    /// The Index section, `### Active Items` sub-lists included.
-    pub fn index_section(&self) -> Option<Range<usize>> {
-        self.section("Index")
-    }
-
-    /// Index rows: a table's rows, or bullets `- [ID] Title — Priority: High, Status: pending`.
-    fn parse_index(&mut self) {
-        let doc = &self.doc;
-        let Some(section) = self.index_section() else {
-            return;
-        };
-        for table in doc.tables.iter().filter(|t| section.contains(&t.range.start)) {
-            let col =
-                |name: &str| table.header.cells.iter().position(|c| doc.slice(c).trim().eq_ignore_ascii_case(name));
-            let id_col = col("ID").unwrap_or(0);
-            let status_col = col("Status");
-            for row in &table.rows {
-                let Some(id) = row.cells.get(id_col).and_then(|c| index_id(doc.slice(c))) else {
-                    continue;
-                };
-                let status_range = status_col.and_then(|c| row.cells.get(c)).cloned();
-                self.index.push(IndexRow {
-                    id: id.to_string(),
-                    line: row.line,
-                    status: status_range.as_ref().map(|r| doc.slice(r).to_string()),
-                    status_range,
-                });
-            }
-        }
-        for it in doc.items.iter().filter(|i| i.depth == 0 && section.contains(&i.range.start)) {
-            let text = doc.slice(&it.text_range);
-            let Some(id) = bracketed(text).map(|(id, _)| id.trim()).filter(|id| is_item_id(id)) else {
-                continue;
-            };
-            let status_range = bullet_status(text).map(|r| it.text_range.start + r.start..it.text_range.start + r.end);
-            self.index.push(IndexRow {
-                id: id.to_string(),
-                line: it.line,
-                status: status_range.as_ref().map(|r| doc.slice(r).to_string()),
-                status_range,
-            });
-        }
-        self.index.sort_by_key(|r| r.line);
     }
 
     /// The nested entries of an item's field (`- Next Actions:` then `1. …` lines), as text with
@@ -466,28 +419,6 @@ pub fn field_block(doc: &Document, field_line: usize) -> (usize, usize) {
         last = n;
     }
     (field_line, last)
-}
-
-/// `[ID](#anchor)` or `ID` in an Index cell.
-fn index_id(cell: &str) -> Option<&str> {
-    let c = cell.trim();
-    let inner = match c.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => c.split_whitespace().next().unwrap_or(""),
-    };
-    let inner = inner.trim().trim_matches('`');
-    is_item_id(inner).then_some(inner)
-}
-
-/// The value after `Status:` in an Index bullet, up to `,` `;` or `|`.
-fn bullet_status(text: &str) -> Option<Range<usize>> {
-    let at = text.find("Status:")? + "Status:".len();
-    let rest = &text[at..];
-    let lead = rest.len() - rest.trim_start_matches(['*', ' ', '\t']).len();
-    let body = &rest[lead..];
-    let end = body.find([',', ';', '|']).unwrap_or(body.len());
-    let value = body[..end].trim_end();
-    (!value.is_empty()).then(|| at + lead..at + lead + value.len())
 }
 
 #[cfg(test)]

@@ -246,6 +246,8 @@ pub(super) fn parse_item(doc: &Document, id: &str, title: &str, line: usize, lev
         archived: false,
         cited: 0,
         tasks: Vec::new(),
+        closed: None,
+        derived_status: None,
     };
     item.cited = cited_in_lists(doc, &item);
     item

@@ -361,7 +361,8 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
         d.verify_template = s.verify;
         d.command_from = Some(s.from);
     }
-    if plan.is_none() && memo.is_none() {
+    // An outline's item is its own plan: its tasks, else the item itself.
+    if plan.is_none() && memo.is_none() && model.ledger.dialect != ledger::Dialect::Outline {
         warnings.push(format!(
             "{ledger_file}:{}: [{}] has no plan (no `Plan Reference:` field, no plan with `Initiative: {}`)",
             item.line, item.id, item.id
@@ -438,11 +439,28 @@ fn no_open_task(p: &Plan, ph: &Phase) -> String {
     }
 }
 
-/// The first entry of the item's `Next Actions` (a nested list, or the field's own text).
+/// The first entry of the item's `Next Actions` (a nested list, or the field's own text); for
+/// an item read from an outline with no task, what its `Fix:` (`Next:`, `Action:`) says, else
+/// the item itself.
 fn first_next_action(model: &Model, item: &ledger::Item) -> Option<(String, usize)> {
+    if model.ledger.dialect == ledger::Dialect::Outline {
+        let said = ["Next", "Next step", "Fix", "Action", "Solution", "Todo"]
+            .iter()
+            .find_map(|k| item.field(k).filter(|f| !f.value.is_empty()))
+            .map(|f| (format!("{}: {}", f.key, paragraph(&model.ledger.doc, f)), f.line));
+        return Some(said.unwrap_or_else(|| (format!("[{}] {}", item.id, item.title), item.line)));
+    }
     let f = item.field("Next Actions")?;
     let first = model.ledger.field_entries(item, "Next Actions").into_iter().next();
     first.or_else(|| (!f.value.is_empty()).then(|| (f.value.clone(), f.line)))
+}
+
+/// A field's whole first paragraph (its value wrapped over lines), up to a nested list.
+fn paragraph(doc: &crate::markdown::Document, f: &ledger::Field) -> String {
+    let Some(it) = f.item.map(|i| &doc.items[i]) else { return f.value.clone() };
+    let nested = doc.items.iter().find(|c| c.depth > it.depth && c.range.start > it.range.start).map(|c| c.range.start);
+    let end = nested.filter(|&n| n < it.range.end).unwrap_or(it.range.end);
+    doc.text[f.value_range.start..end].split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn check_inside(model: &Model, rel: &str, what: &str) -> Result<()> {

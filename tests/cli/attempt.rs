@@ -310,3 +310,25 @@ fn a_passing_run_marks_its_task_done_and_next_moves_on() {
     assert!(run(d.path(), &["attempt", "--last-run", "--again", "--no-task"]).status.success());
     assert!(read(&d.path().join("plans/active/demo.md")).contains("| B1 | run | [ ] |"));
 }
+
+/// `--phase b1` and `--phase 'Phase A'` are written as the plan spells them, as item IDs are.
+#[test]
+fn a_phase_is_written_as_the_plan_spells_it() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    write(p, "docs/fix_plan.md", "# L\n\n## [A-1] One\n- Status: in_progress\n- Plan Reference: plans/active/a.md\n");
+    write(
+        p,
+        "plans/active/a.md",
+        "# P\n\n### Phase A — Run\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| A1 | do | [ ] | `true` |\n",
+    );
+    for (given, written) in [("a1", "(Phase A1)"), ("Phase a", "(Phase A)"), ("phase A1", "(Phase A1)")] {
+        let o = cmd(p).args(["attempt", "a-1", "--phase", given, "--result", "partial"]).output().unwrap();
+        assert!(o.status.success(), "{given}: {}", stderr(&o));
+        let text = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap();
+        let last = text.lines().last().unwrap();
+        assert!(last.ends_with(&format!("Result: partial {written}.")), "{given}: {last}");
+    }
+    let o = cmd(p).args(["attempt", "A-1", "--phase", "z9", "--result", "partial"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -120,7 +120,7 @@ fn a_manual_step_names_its_item_and_its_checks() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(text.contains("verify    true && echo checked"), "{text}");
-    assert!(text.contains("attempt DEMO-001 --phase A1 --result success"), "{text}");
+    assert!(text.contains("attempt DEMO-001 --phase A1 --task A1=D --result success"), "{text}");
     let j = json(&run(d.path(), &["next", "--json"]));
     assert_eq!(j["verify"], serde_json::json!(["true && echo checked"]));
     // --json on a step it cannot run still prints one JSON document, exit 1.

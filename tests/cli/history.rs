@@ -378,7 +378,7 @@ fn a_step_without_a_command_is_manual() {
     assert!(j["manual_step"].as_str().unwrap().contains("update `scripts/x.py`"));
     let text = stdout(&run(d.path(), &["next"]));
     assert!(text.contains("a manual step (from input.md:2):\n          DEMO-001 — update"), "{text}");
-    assert!(text.contains("attempt DEMO-001 --phase A1 --result success --note 'what was done'"), "{text}");
+    assert!(text.contains("attempt DEMO-001 --phase A1 --task A1=D --result success --note 'what was done'"), "{text}");
     let o = run(d.path(), &["next", "--run"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("nothing to run: the step is manual"), "{}", stderr(&o));
