@@ -172,13 +172,17 @@ pub fn render(model: &Model) -> String {
             let _ = writeln!(out, "  status    {}", item.status().unwrap_or("(none)"));
             match item.latest_attempt() {
                 Some(a) => {
+                    // A stamped entry's label is its time, which says its date already.
+                    let mut last = vec![a.label()];
+                    if a.time.is_none() {
+                        last.push(a.date.clone().unwrap_or_else(|| "undated".into()));
+                    }
+                    last.extend(a.result.clone());
                     let _ = writeln!(
                         out,
-                        "  attempts  {} (last: {} {} {}, line {})",
+                        "  attempts  {} (last: {}, line {})",
                         item.attempts.len(),
-                        a.label(),
-                        a.date.as_deref().unwrap_or("undated"),
-                        a.result.as_deref().unwrap_or("-"),
+                        last.join(" "),
                         a.line
                     );
                 }

@@ -320,7 +320,8 @@ impl Ledger {
         let sections = self.items.iter().filter(|i| !i.archived).count();
         match self.dialect {
             Dialect::Sections => format!(
-                "{sections} `## [ID]` item(s){}, {} Index row(s)",
+                "{sections} `{} [ID]` item(s){}, {} Index row(s)",
+                "#".repeat(self.items.iter().find(|i| !i.archived).map_or(2, |i| i.level as usize)),
                 match self.items.len() - sections {
                     0 => String::new(),
                     n => format!(" and {n} archived bullet(s)"),

@@ -327,3 +327,89 @@ fn diffbragg_memos_focus_heading_and_numbered_do_now() {
     assert_eq!(v["verify_template"], serde_json::json!(["pytest -q tests/test_engine.py"]), "{v}");
     assert_eq!(v["manual"], false, "{v}");
 }
+
+/// Two more days of diffbragg_example, whole files (tests/fixtures/diffbragg/SOURCE.md): what a
+/// careful person reads in each, written before loop was run on them.
+#[test]
+fn diffbragg_states_read_as_a_careful_person_reads_them() {
+    // 2025-10-29, mid-initiative: PARITY-HARNESS-001 is in progress, its plan's Phase A done and
+    // B1 the first open box; FINDINGS-LEDGER-002's `* pending — …` line is a placeholder, not
+    // an attempt.
+    let d = copy_tree(&repo_root().join("tests/fixtures/diffbragg/85a9e387"));
+    let p = d.path();
+    let st = json(&run(p, &["status", "--json"]));
+    let counts: Vec<(&str, usize)> = st["ledger"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["id"].as_str().unwrap(), i["attempts"].as_array().unwrap().len()))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("TORCH-BRIDGE-001", 8),
+            ("TORCH-RUNTIME-002", 2),
+            ("TORCH-CLI-003", 2),
+            ("DOC-HARDEN-001", 1),
+            ("PARITY-HARNESS-001", 2),
+            ("FINDINGS-LEDGER-002", 0),
+            ("DOC-RUNTIME-004", 2)
+        ]
+    );
+    assert!(st["diagnostics"].as_array().unwrap().is_empty(), "{}", st["diagnostics"]);
+    let s = stdout(&run(p, &["status"]));
+    assert!(s.contains("read as    7 `### [ID]` item(s), 0 Index row(s)"), "{s}");
+    assert!(s.contains("attempts  2 (last: the attempt of 2025-10-29T000004Z, line 88)"), "{s}");
+    let v = json(&run(p, &["next", "--json"]));
+    assert_eq!(v["item"]["id"], "PARITY-HARNESS-001", "{v}");
+    assert_eq!(v["task"]["id"], "B1", "{v}");
+    assert_eq!(v["manual"], true, "{v}");
+    // The pasted hint records the step in the list's form and ticks B1; next moves to B2.
+    let before = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap();
+    let o = cmd(p)
+        .env("LOOP_NOW", "2026-01-05T15:30:00Z")
+        .args([
+            "attempt",
+            "PARITY-HARNESS-001",
+            "--phase",
+            "b1",
+            "--task",
+            "B1=D",
+            "--result",
+            "success",
+            "--note",
+            "spec drafted",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap();
+    let at = before.find("\n### [FINDINGS-LEDGER-002]").unwrap();
+    let line = "  * 2026-01-05T153000Z (success) — Phase B1. spec drafted.\n";
+    assert!(after == format!("{}{line}{}", &before[..at], &before[at..]), "{}", &after[at - 200..at + 100]);
+    let v = json(&run(p, &["next", "--json"]));
+    assert_eq!(v["task"]["id"], "B2", "{v}");
+
+    // 2025-10-29, an hour later: every item says `Status: done` — nothing to do, said so; an
+    // attempt on the item whose list is stamped by day is stamped by day.
+    let d = copy_tree(&repo_root().join("tests/fixtures/diffbragg/aea725a5"));
+    let p = d.path();
+    let o = run(p, &["next"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("nothing to do: every item of docs/fix_plan.md is closed (7 item(s))"),
+        "{}",
+        stderr(&o)
+    );
+    let before = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap();
+    let o = cmd(p)
+        .env("LOOP_NOW", "2026-01-05T15:30:00Z")
+        .args(["attempt", "DOC-HARDEN-001", "--result", "success", "--note", "pitfalls reviewed"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap();
+    let at = before.find("\n---\n\n## Backlog").unwrap();
+    let line = "  * 2026-01-05 (success) — pitfalls reviewed.\n";
+    assert!(after == format!("{}{line}{}", &before[..at], &before[at..]), "{}", &after[at - 200..at + 100]);
+}
