@@ -25,14 +25,20 @@ impl Model {
     pub fn load(ws: Workspace) -> Result<Model> {
         let ledger_rel = ws.config.ledger.clone();
         let ledger_path = ws.ledger_path();
-        if !ledger_path.is_file() {
+        let files = ws.plan_files()?;
+        let memo_path = ws.path(&ws.config.input);
+        // A plan or a memo without a ledger is a workflow that has started: read what is there.
+        let absent = !ledger_path.is_file();
+        if absent && files.is_empty() && !memo_path.is_file() {
             return Err(Error::input(
                 &ledger_rel,
                 0,
-                format!("ledger not found in {} (set `ledger:` in loop.yaml if it lives elsewhere)", ws.root.display()),
+                format!(
+                    "ledger not found in {}, and no plan or memo either (set `ledger:` in loop.yaml if it lives elsewhere)",
+                    ws.root.display()
+                ),
             ));
         }
-        let files = ws.plan_files()?;
         // Finish (or clear) what a killed write left, before anything is read.
         let mut dirs: Vec<std::path::PathBuf> = [ledger_path.clone(), ws.path(&ws.config.input)]
             .into_iter()
@@ -43,16 +49,23 @@ impl Model {
         dirs.dedup();
         crate::transaction::recover(&ws, &dirs)?;
         // The ledger and the plans are independent: parse them side by side.
-        let load_ledger = || Document::load(&ledger_path, &ledger_rel).map(Ledger::parse);
+        let load_ledger = || {
+            if absent {
+                Ok(None)
+            } else {
+                Document::load(&ledger_path, &ledger_rel).map(|d| Some(Ledger::parse(d)))
+            }
+        };
         let load_plans =
             || files.par_iter().map(|f| Document::load(&ws.path(f), f).map(Plan::parse)).collect::<Result<Vec<_>>>();
         // Starting the thread pool costs more than it saves for a ledger alone.
         let (ledger, plans) =
             if files.is_empty() { (load_ledger(), Ok(Vec::new())) } else { rayon::join(load_ledger, load_plans) };
-        let memo_path = ws.path(&ws.config.input);
         let memo =
             if memo_path.is_file() { Some(Memo::parse(&Document::load(&memo_path, &ws.config.input)?)) } else { None };
-        Ok(Model { protected: Protected::load(&ws)?, ledger: ledger?, plans: plans?, memo, ws })
+        let plans = plans?;
+        let ledger = ledger?.unwrap_or_else(|| Ledger::absent(&ledger_rel, &plans));
+        Ok(Model { protected: Protected::load(&ws)?, ledger, plans, memo, ws })
     }
 
     /// The workspace at `--root` (else found from the current directory), read.

@@ -148,13 +148,12 @@ pub fn render(model: &Model) -> String {
     let mut out = String::new();
     let l = &model.ledger;
     let _ = writeln!(out, "workspace  {}", model.ws.root.display());
-    let _ = writeln!(
-        out,
-        "ledger     {} ({} items, last updated {})",
-        l.doc.file,
-        l.items.len(),
-        l.last_updated.as_ref().map_or("?", |h| h.value.as_str())
-    );
+    let mut about = vec![format!("{} items", l.items.len())];
+    about.extend(l.last_updated.as_ref().map(|h| format!("last updated {}", h.value)));
+    if l.dialect == crate::ledger::Dialect::Absent {
+        about = vec!["does not exist yet".into()];
+    }
+    let _ = writeln!(out, "ledger     {} ({})", l.doc.file, about.join(", "));
     let _ = writeln!(out, "read as    {}", l.describe());
     if !l.active_focus.is_empty() {
         let _ = writeln!(out, "\nActive focus:");
@@ -164,11 +163,8 @@ pub fn render(model: &Model) -> String {
     }
     match focus::focus(model, None) {
         Ok((item, why)) => {
-            let _ = writeln!(
-                out,
-                "\nFocus item [{}] {}  ({}:{}, chosen by {why})",
-                item.id, item.title, l.doc.file, item.line
-            );
+            let _ =
+                writeln!(out, "\nFocus item [{}] {}  ({}, chosen by {why})", item.id, item.title, l.place(item.line));
             let _ = writeln!(out, "  status    {}", item.status().unwrap_or("(none)"));
             match item.latest_attempt() {
                 Some(a) => {

@@ -64,8 +64,8 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// `--root` when given, else the first folder upward from `start` holding the ledger or
-    /// `loop.yaml`.
+    /// `--root` when given, else the first folder upward from `start` holding the ledger,
+    /// `loop.yaml`, or a memo beside `plans/active/`.
     pub fn discover(start: &Path, root: Option<&Path>) -> Result<Workspace> {
         let root = match root {
             Some(r) => {
@@ -82,10 +82,12 @@ impl Workspace {
                     d.join(CONFIG_FILE).is_file()
                         || d.join("docs/fix_plan.md").is_file()
                         || d.join("fix_plan.md").is_file()
+                        // A workflow started before its ledger: the memo and the plans.
+                        || (d.join("input.md").is_file() && d.join("plans/active").is_dir())
                 })
                 .ok_or_else(|| {
                     Error::Usage(format!(
-                        "no workspace found: neither {} nor docs/fix_plan.md in {} or any parent (use --root DIR)",
+                        "no workspace found: no {}, docs/fix_plan.md, or input.md beside plans/active/ in {} or any parent (use --root DIR)",
                         CONFIG_FILE,
                         start.display()
                     ))

@@ -202,6 +202,9 @@ fn metric_texts(req: &Request, run_metrics: &BTreeMap<String, f64>, gate_list: &
 /// Build every change the request asks for, reading the model; write nothing.
 pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
     entry::check_request(req)?;
+    if model.ledger.dialect == Dialect::Absent {
+        return Err(Error::input(&model.ledger.doc.file, 0, model.ledger.absent_help()));
+    }
     let mut req = req.clone();
     let mut warnings = Vec::new();
     let mut run_metrics = BTreeMap::new();

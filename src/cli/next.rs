@@ -87,6 +87,9 @@ fn manual_hint(model: &Model, d: &Decision, inv: &str) -> String {
     if !d.verify.is_empty() {
         s.push_str(", then run the check(s) above");
     }
+    if model.ledger.dialect == ledger_loop::ledger::Dialect::Absent {
+        return format!("{s}.\nTo record it: {}\n", model.ledger.absent_help());
+    }
     // The hint moves the cycle on: the task is marked done with the attempt (a state loop may
     // write: a plan's task, or a ledger's checkbox, not a word in a table cell).
     let phase = d
@@ -173,12 +176,14 @@ fn run_step(model: &Model, d: &Decision, a: &NextArgs, inv: &str) -> Result<Exit
 fn render_decision(model: &Model, d: &Decision, explain: bool) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
-    let ledger = &model.ledger.doc.file;
     let plan = d.plan.as_deref().unwrap_or("(none)");
     let _ = writeln!(
         s,
-        "item      [{}] {}  ({ledger}:{}, chosen by {})",
-        d.item.id, d.item.title, d.item.line, d.item.chosen_by
+        "item      [{}] {}  ({}, chosen by {})",
+        d.item.id,
+        d.item.title,
+        model.ledger.place(d.item.line),
+        d.item.chosen_by
     );
     let _ = writeln!(s, "status    {}", d.item.status.as_deref().unwrap_or("(none)"));
     let _ = writeln!(s, "plan      {plan}");

@@ -8,6 +8,7 @@
 //!
 //! Plain data with byte ranges into the document.
 
+mod absent;
 mod attempts;
 mod index;
 mod initiative;
@@ -238,6 +239,8 @@ pub enum Dialect {
     SingleInitiative,
     /// No `[ID]` items: items read from the outline (headings, checkboxes, status tables).
     Outline,
+    /// No ledger file yet: the plans' initiatives stand in for its items.
+    Absent,
 }
 
 #[derive(Debug)]
@@ -333,6 +336,11 @@ impl Ledger {
                 self.active_focus.first().map_or("(no Current Focus)", String::as_str),
                 self.items.iter().map(|i| i.attempts.len()).sum::<usize>(),
                 self.items.iter().map(|i| i.tasks.len()).sum::<usize>(),
+            ),
+            Dialect::Absent => format!(
+                "no ledger yet: {} does not exist; {} item(s) from the plans' initiatives, nothing recorded",
+                self.doc.file,
+                self.items.len()
             ),
             Dialect::Outline => format!(
                 "outline: no `[ID]` items; {} item(s) from `{}` headings ({} open), {} task(s), {} attempt(s)",

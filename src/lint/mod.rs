@@ -78,6 +78,7 @@ type Rule = fn(&Ctx, &mut Vec<Finding>);
 const RULES: &[(&str, Rule)] = &[
     ("structure", structure),
     ("plan-unread", plan_unread),
+    ("ledger-absent", ledger_absent),
     ("duplicate-id", duplicate_id),
     ("index-without-section", index_without_section),
     ("index-status", index_status),
@@ -120,6 +121,14 @@ fn plan_unread(c: &Ctx, f: &mut Vec<Finding>) {
         for d in p.diagnostics.iter().filter(|d| d.message == crate::plan::NO_PHASE) {
             f.push(finding(&d.file, d.line, Severity::Warning, "plan-unread", d.message.clone()));
         }
+    }
+}
+
+/// A workspace with plans or a memo and no ledger yet: nothing recorded can be checked.
+fn ledger_absent(c: &Ctx, f: &mut Vec<Finding>) {
+    let l = &c.model.ledger;
+    if l.dialect == crate::ledger::Dialect::Absent {
+        f.push(finding(&l.doc.file, 0, Severity::Warning, "ledger-absent", l.describe()));
     }
 }
 

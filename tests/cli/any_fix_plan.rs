@@ -413,3 +413,24 @@ fn diffbragg_states_read_as_a_careful_person_reads_them() {
     let line = "  * 2026-01-05 (success) — pitfalls reviewed.\n";
     assert!(after == format!("{}{line}{}", &before[..at], &before[at..]), "{}", &after[at - 200..at + 100]);
 }
+
+/// nanoBragg before its ledger had `[ID]` items (tests/fixtures/nanobragg/early): headings that
+/// are only a status head groups of items; an empty "In Progress" group is no item, and the
+/// first open item is the first section under "High Priority TODO".
+#[test]
+fn status_headings_head_groups_of_items() {
+    let d = copy_tree(&fixtures().join("nanobragg/early/208e76f4"));
+    let v = json(&run(d.path(), &["next", "--json"]));
+    assert_eq!(v["item"]["id"], "STRUCTURE-FACTORS-HKL-LOADING", "{v}");
+    assert_eq!(v["item"]["title"], "Structure Factors & HKL Loading (AT-STR-001, AT-STR-002)", "{v}");
+    assert_eq!(v["task"]["description"], "Implement HKL file reader in `Crystal` class", "{v}");
+    let st = json(&run(d.path(), &["status", "--json"]));
+    let items: Vec<(&str, bool)> = st["ledger"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["id"].as_str().unwrap(), i["open"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(items.first(), Some(&("AT-GEO-001", false)), "{items:?}");
+    assert!(!items.iter().any(|(id, _)| id.contains("PROGRESS") || id.contains("COMPLETED")), "{items:?}");
+}

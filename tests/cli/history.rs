@@ -505,3 +505,40 @@ fn a_bad_protected_glob_makes_the_guard_fail_closed() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("loop.yaml:3: protected: pattern `src/[unclosed` does not compile"), "{}", stderr(&o));
 }
+
+/// PtychoPINN's first state: a plan and a memo, no ledger yet. The step comes from them, as it
+/// does once the ledger exists; `attempt` writes nothing and says how to start a ledger.
+#[test]
+fn a_workspace_without_a_ledger_yet_gets_its_step_from_the_memo_and_plan() {
+    let with = json(&run(&fixtures().join("ptychopinn/86ba9a98"), &["next", "--json"]));
+    let d = copy_tree(&fixtures().join("ptychopinn/86ba9a98"));
+    let p = d.path();
+    std::fs::remove_file(p.join("docs/fix_plan.md")).unwrap();
+    let v = json(&run(p, &["next", "--json"]));
+    assert_eq!(v["item"]["id"], "seed", "{v}");
+    for key in ["task", "command", "verify", "manual"] {
+        assert_eq!(v[key], with[key], "{key}: the same step as with the ledger");
+    }
+    let text = stdout(&run(p, &["next"]));
+    assert!(
+        text.contains("item      [seed] Seed Plan  (no docs/fix_plan.md yet, chosen by input.md:2 Focus)"),
+        "{text}"
+    );
+    assert!(text.contains("To record it: there is no ledger yet (docs/fix_plan.md does not exist)"), "{text}");
+    assert!(!text.contains("attempt seed"), "no hint that cannot work: {text}");
+    let st = json(&run(p, &["status", "--json"]));
+    assert_eq!(st["ledger"]["dialect"], "absent");
+    assert_eq!(st["diagnostics"][0]["severity"], "warning", "{st}");
+    let lint = json(&run(p, &["lint", "--json"]));
+    assert!(lint["findings"].as_array().unwrap().iter().any(|f| f["code"] == "ledger-absent"), "{lint}");
+    let o = run(p, &["attempt", "--result", "success", "--note", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("## [seed] Title\n- Status: in_progress\n- Attempts History:"), "{}", stderr(&o));
+    assert!(!p.join("docs/fix_plan.md").exists(), "nothing written");
+    // With neither plan nor memo, there is nothing to read: an error, as before.
+    let e = tempfile::tempdir().unwrap();
+    write(e.path(), "loop.yaml", "plans: plans/*.md\n");
+    let o = run(e.path(), &["next"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("ledger not found"), "{}", stderr(&o));
+}

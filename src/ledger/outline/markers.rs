@@ -131,6 +131,39 @@ pub(super) fn heading_status(line: &str) -> Option<(Range<usize>, bool)> {
     judge(tail).filter(|_| short(tail)).map(|c| (tail_start..body.len(), c))
 }
 
+/// Words that rank or date a group of items rather than name one (`High Priority TODO 🔴`).
+const GROUP_WORDS: &[&str] = &["high", "medium", "low", "priority", "current", "previous", "session", "continued"];
+
+/// A heading that is only a status — `## Completed ✅`, `## In Progress 🚧`, `### FIXED
+/// (2025-09-25 - Current Session)`, `## High Priority TODO 🔴` — heads a group of items: whether
+/// the group is closed. Parentheses, signs and ranking words aside, its words are one status.
+pub(super) fn group_status(heading: &str) -> Option<bool> {
+    let mut plain = String::new();
+    let mut depth = 0usize;
+    for c in heading.chars() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 && (c.is_alphanumeric() || c.is_whitespace()) => plain.extend(c.to_lowercase()),
+            _ if depth == 0 => plain.push(' '),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = plain.split_whitespace().filter(|w| !GROUP_WORDS.contains(w)).collect();
+    if words.is_empty() || words.len() > 2 {
+        return None;
+    }
+    let phrase = words.join(" ");
+    let known = |list: &[&str]| list.contains(&phrase.as_str()) || (words.len() == 1 && list.contains(&words[0]));
+    if known(CLOSED) {
+        Some(true)
+    } else if known(OPEN) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// A Status line in the lines `first..=last` outside code: its value's range and whether it closes.
 pub(super) fn status_line(doc: &Document, first: usize, last: usize) -> Option<(Range<usize>, Option<bool>)> {
     (first..=last).filter(|&n| !in_code(doc, doc.line_start(n))).find_map(|n| {
@@ -165,6 +198,19 @@ pub(super) fn task_state(text: &str) -> TaskState {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn headings_that_are_only_a_status_head_groups() {
+        use super::group_status;
+        assert_eq!(group_status("Completed ✅"), Some(true));
+        assert_eq!(group_status("In Progress 🚧"), Some(false));
+        assert_eq!(group_status("High Priority TODO 🔴"), Some(false));
+        assert_eq!(group_status("FIXED (2025-09-25 - Current Session)"), Some(true));
+        assert_eq!(group_status("Completed (continued) ✅"), Some(true));
+        assert_eq!(group_status("AT-GEO-001: MOSFLM beam-center mapping"), None);
+        assert_eq!(group_status("Status Summary (2025-09-25)"), None);
+        assert_eq!(group_status("Phase 1 - Completed"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -23,7 +23,7 @@ use regex::Regex;
 use super::{attempts, field_of, Attempt, Field, Item, Ledger, LedgerTask};
 use crate::markdown::{Document, Heading};
 use ids::{explicit_id, synthesised_id, title_of, NUMBERING};
-use markers::{heading_status, judge, status_line};
+use markers::{group_status, heading_status, judge, status_line};
 use tasks::{state_tables, tasks_in};
 
 static ATTEMPTS_LABEL: LazyLock<Regex> =
@@ -47,6 +47,8 @@ struct Section {
     status: Option<(Range<usize>, Option<bool>)>,
     /// Ranges in the text: a heading's status is relative to its text first.
     status_in_heading: bool,
+    /// A heading that is only a status (`## Completed ✅`): it heads a group of items.
+    group: Option<bool>,
     tasks: Vec<LedgerTask>,
 }
 
@@ -67,18 +69,21 @@ pub(super) fn parse(ledger: &mut Ledger) {
             if status.is_none() {
                 status = status_line(doc, h.line + 1, doc.line_of(own_end.saturating_sub(1)).max(h.line));
             }
+            let id = explicit_id(text);
             Section {
                 heading: k,
                 level: h.level,
                 range: h.range.start..end,
                 own: h.range.start..own_end,
-                id: explicit_id(text),
+                group: if id.is_none() { group_status(text) } else { None },
+                id,
                 status,
                 status_in_heading,
                 tasks: Vec::new(),
             }
         })
         .collect();
+    inherit_group_status(doc, &mut sections);
     for s in &mut sections {
         s.tasks = tasks_in(doc, &tables, &s.range);
     }
@@ -196,6 +201,30 @@ pub(super) fn parse(ledger: &mut Ledger) {
         items.push(item);
     }
     ledger.items = items;
+}
+
+/// A group heading states no status of its own; the sections under it without one take its.
+fn inherit_group_status(doc: &Document, sections: &mut [Section]) {
+    for k in 0..sections.len() {
+        if sections[k].group.is_some() {
+            sections[k].status = None;
+            continue;
+        }
+        if sections[k].status.is_some() {
+            continue;
+        }
+        let mut up = parent_of(sections, &sections[k]);
+        while let Some(p) = up {
+            if let Some(closed) = sections[p].group {
+                let (_, at) = heading_line(doc, &doc.headings[sections[p].heading]);
+                let end = doc.line_range(doc.headings[sections[p].heading].line).end;
+                sections[k].status = Some((at..end, Some(closed)));
+                sections[k].status_in_heading = false;
+                break;
+            }
+            up = parent_of(sections, &sections[p]);
+        }
+    }
 }
 
 /// The heading a section sits under.
