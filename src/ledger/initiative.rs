@@ -17,7 +17,7 @@
 //! (agents append them after `## TODOs` too), in file order.
 
 use super::attempts::timestamped_heading;
-use super::{field_of, ids_equal, Attempt, Field, Item, Ledger, LedgerTask};
+use super::{ids_equal, Attempt, Field, Item, Ledger, LedgerTask};
 use crate::markdown::Document;
 
 /// Whether the ledger is written in this dialect (called when it has no `## [ID]` items).
@@ -57,21 +57,9 @@ pub(super) fn parse(ledger: &mut Ledger) {
         let (first, last) = (doc.line_of(sec.start) + 1, doc.line_of(sec.end.saturating_sub(1)));
         if let Some((line, (id, title))) = (first..=last).find_map(|n| bold_focus(doc.line_text(n)).map(|f| (n, f))) {
             let mut item = new_item(id, title, line);
-            for (idx, it) in doc.items.iter().enumerate().filter(|(_, i)| i.depth == 0 && sec.contains(&i.range.start))
-            {
-                let text = doc.item_text(it);
-                if let Some((name, end)) = field_of(text) {
-                    let name = name.trim().to_string();
-                    item.fields.push(Field {
-                        key: name.split('(').next().unwrap_or(&name).trim().to_string(),
-                        name,
-                        value: text[end..].trim().to_string(),
-                        value_range: it.text_range.start + end..it.text_range.end,
-                        line: it.line,
-                        item: Some(idx),
-                    });
-                }
-            }
+            let own = |(_, i): &(usize, &crate::markdown::Item)| i.depth == 0 && sec.contains(&i.range.start);
+            item.fields
+                .extend(doc.items.iter().enumerate().filter(own).filter_map(|(k, _)| Field::of_list_item(doc, k)));
             ledger.active_focus.push(id.to_string());
             items.push(item);
         }

@@ -100,6 +100,25 @@ pub struct Field {
     pub item: Option<usize>,
 }
 
+impl Field {
+    /// The field a list item states (`- Name: value`, `- **Name:** value`), if it states one:
+    /// `idx` indexes `doc.items`.
+    pub(crate) fn of_list_item(doc: &Document, idx: usize) -> Option<Field> {
+        let it = &doc.items[idx];
+        let text = doc.item_text(it);
+        let (name, end) = field_of(text)?;
+        let name = name.trim().to_string();
+        Some(Field {
+            key: name.split('(').next().unwrap_or(&name).trim().to_string(),
+            name,
+            value: text[end..].trim().to_string(),
+            value_range: it.text_range.start + end..it.text_range.end,
+            line: it.line,
+            item: Some(idx),
+        })
+    }
+}
+
 /// Serialized as `loop status --json` shows it (docs/json.md): byte ranges left out.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Attempt {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use super::attempts::{cited_numbers, numbered};
-use super::{bracketed, field_of, ids_equal, is_item_id, is_unicode_dash, result_word, Attempt, Field, Item, Ledger};
+use super::{bracketed, ids_equal, is_item_id, is_unicode_dash, result_word, Attempt, Field, Item, Ledger};
 use crate::diag::Diagnostic;
 use crate::markdown::Document;
 
@@ -220,18 +220,7 @@ pub(super) fn parse_item(doc: &Document, id: &str, title: &str, line: usize, lev
                 });
             }
         } else if it.depth == 0 {
-            if let Some((name, end)) = field_of(text) {
-                let name = name.trim().to_string();
-                let key = name.split('(').next().unwrap_or(&name).trim().to_string();
-                fields.push(Field {
-                    key,
-                    name,
-                    value: text[end..].trim().to_string(),
-                    value_range: it.text_range.start + end..it.text_range.end,
-                    line: it.line,
-                    item: Some(idx),
-                });
-            }
+            fields.extend(Field::of_list_item(doc, idx));
         }
     }
     stamped_attempts(doc, &fields, &mut attempts);

@@ -366,9 +366,9 @@ fn diffbragg_states_read_as_a_careful_person_reads_them() {
     assert_eq!(v["manual"], true, "{v}");
     // The pasted hint records the step in the list's form and ticks B1; next moves to B2.
     let before = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap();
-    let o = cmd(p)
-        .env("LOOP_NOW", "2026-01-05T15:30:00Z")
-        .args([
+    let o = run(
+        p,
+        &[
             "attempt",
             "PARITY-HARNESS-001",
             "--phase",
@@ -379,9 +379,8 @@ fn diffbragg_states_read_as_a_careful_person_reads_them() {
             "success",
             "--note",
             "spec drafted",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let after = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap();
     let at = before.find("\n### [FINDINGS-LEDGER-002]").unwrap();
@@ -402,11 +401,7 @@ fn diffbragg_states_read_as_a_careful_person_reads_them() {
         stderr(&o)
     );
     let before = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap();
-    let o = cmd(p)
-        .env("LOOP_NOW", "2026-01-05T15:30:00Z")
-        .args(["attempt", "DOC-HARDEN-001", "--result", "success", "--note", "pitfalls reviewed"])
-        .output()
-        .unwrap();
+    let o = run(p, &["attempt", "DOC-HARDEN-001", "--result", "success", "--note", "pitfalls reviewed"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let after = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap();
     let at = before.find("\n---\n\n## Backlog").unwrap();

@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{attempts, field_of, Attempt, Field, Item, Ledger, LedgerTask};
+use super::{attempts, Attempt, Field, Item, Ledger, LedgerTask};
 use crate::markdown::{Document, Heading};
 use ids::{explicit_id, synthesised_id, title_of, NUMBERING};
 use markers::{group_status, heading_status, judge, status_line};
@@ -252,20 +252,8 @@ fn item_level(sections: &[Section]) -> Option<u8> {
 /// `- **Where:** …`, `- Fix: …` bullets of the item's own lines.
 fn fields_of(doc: &Document, s: &Section, item: &mut Item) {
     for (idx, it) in doc.items.iter().enumerate().filter(|(_, i)| i.depth == 0 && s.own.contains(&i.range.start)) {
-        let text = doc.slice(&it.text_range);
-        if text.starts_with('[') {
-            continue;
-        }
-        if let Some((name, end)) = field_of(text) {
-            let name = name.trim().to_string();
-            item.fields.push(Field {
-                key: name.split('(').next().unwrap_or(&name).trim().to_string(),
-                name,
-                value: text[end..].trim().to_string(),
-                value_range: it.text_range.start + end..it.text_range.end,
-                line: it.line,
-                item: Some(idx),
-            });
+        if !doc.item_text(it).starts_with('[') {
+            item.fields.extend(Field::of_list_item(doc, idx));
         }
     }
 }
