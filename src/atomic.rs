@@ -154,6 +154,28 @@ pub fn write(target: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Put `bytes` at `target` only if nothing is there: a synced temp file hard-linked into place
+/// (a link, unlike a rename, never replaces what appeared meanwhile), then the folder synced.
+/// Whether it was written; `false` when `target` exists.
+pub fn create(target: &Path, bytes: &[u8]) -> Result<bool> {
+    let tmp = write_temp(target, bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644));
+    }
+    let linked = std::fs::hard_link(&tmp, target);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            sync_dir(target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")));
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::io(target, e)),
+    }
+}
+
 /// Make a rename or removal in `dir` durable.
 pub fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {

@@ -62,6 +62,7 @@ pub mod git;
 pub mod guard;
 pub mod hook;
 pub mod id;
+pub mod init;
 pub mod insert;
 pub mod ledger;
 pub mod lint;

@@ -30,14 +30,21 @@ impl Model {
         // A plan or a memo without a ledger is a workflow that has started: read what is there.
         let absent = !ledger_path.is_file();
         if absent && files.is_empty() && !memo_path.is_file() {
-            return Err(Error::input(
-                &ledger_rel,
-                0,
-                format!(
-                    "ledger not found in {}, and no plan or memo either (set `ledger:` in loop.yaml if it lives elsewhere)",
-                    ws.root.display()
+            return Err(match ws.stated("ledger") {
+                Some(line) => Error::input(
+                    crate::workspace::CONFIG_FILE,
+                    line,
+                    format!("ledger: `{ledger_rel}` does not exist, and there is no plan or memo either; fix the path, or start a workspace with `loop init`"),
                 ),
-            ));
+                None => Error::input(
+                    &ledger_rel,
+                    0,
+                    format!(
+                        "ledger not found in {}, and no plan or memo either (set `ledger:` in loop.yaml if it lives elsewhere)",
+                        ws.root.display()
+                    ),
+                ),
+            });
         }
         // Finish (or clear) what a killed write left, before anything is read.
         let mut dirs: Vec<std::path::PathBuf> = [ledger_path.clone(), ws.path(&ws.config.input)]

@@ -26,6 +26,9 @@ pub struct Reports {
     pub max_file_bytes: u64,
     /// Most report bytes one commit (one turn) may add.
     pub max_turn_bytes: u64,
+    /// Whether loop.yaml states the policy (a refusal then cites it; else it is the default).
+    #[serde(skip)]
+    pub stated: bool,
 }
 
 impl Default for Reports {
@@ -36,6 +39,7 @@ impl Default for Reports {
             extensions: ["md", "json", "txt", "csv", "png", "svg"].map(String::from).to_vec(),
             max_file_bytes: 1_000_000,
             max_turn_bytes: 5_000_000,
+            stated: false,
         }
     }
 }
@@ -73,6 +77,7 @@ impl TryFrom<serde_yaml_ng::Value> for Reports {
                 .unwrap_or(d.extensions),
             max_file_bytes: m.max_file_bytes.unwrap_or(d.max_file_bytes),
             max_turn_bytes: m.max_turn_bytes.unwrap_or(d.max_turn_bytes),
+            stated: m.policy.is_some(),
         })
     }
 }
@@ -126,7 +131,11 @@ impl Reports {
     pub fn admits(&self, rel: &str, size: u64) -> Result<(), String> {
         let dir = self.dir.trim_matches('/');
         if self.policy == Policy::Refuse {
-            return Err(format!("run artifacts under {dir}/ stay out of git (loop.yaml `reports:` policy refuse)"));
+            let whose = match self.stated {
+                true => "loop.yaml `reports:` policy refuse",
+                false => "the default `reports:` policy, refuse",
+            };
+            return Err(format!("run artifacts under {dir}/ stay out of git ({whose})"));
         }
         if let Some(why) = junk(rel) {
             return Err(why);

@@ -87,7 +87,7 @@ impl Workspace {
                 })
                 .ok_or_else(|| {
                     Error::Usage(format!(
-                        "no workspace found: no {}, docs/fix_plan.md, or input.md beside plans/active/ in {} or any parent (use --root DIR)",
+                        "no workspace found: no {}, docs/fix_plan.md, or input.md beside plans/active/ in {} or any parent (use --root DIR, or start one with `loop init`)",
                         CONFIG_FILE,
                         start.display()
                     ))
@@ -104,6 +104,13 @@ impl Workspace {
             config.ledger = "fix_plan.md".into();
         }
         Ok(Workspace { root, config })
+    }
+
+    /// The line of loop.yaml that sets `key`, when it does: a message about a path loop.yaml
+    /// chose names that line rather than a default.
+    pub fn stated(&self, key: &str) -> Option<usize> {
+        let text = std::fs::read_to_string(self.root.join(CONFIG_FILE)).ok()?;
+        text.lines().position(|l| l.starts_with(&format!("{key}:"))).map(|i| i + 1)
     }
 
     /// `discover` from the current directory.

@@ -203,7 +203,7 @@ fn metric_texts(req: &Request, run_metrics: &BTreeMap<String, f64>, gate_list: &
 pub fn prepare(model: &Model, req: &Request) -> Result<Outcome> {
     entry::check_request(req)?;
     if model.ledger.dialect == Dialect::Absent {
-        return Err(Error::input(&model.ledger.doc.file, 0, model.ledger.absent_help()));
+        return Err(Error::input(&model.ledger.doc.file, 0, model.ledger.absent_help(model.ws.stated("ledger"))));
     }
     let mut req = req.clone();
     let mut warnings = Vec::new();

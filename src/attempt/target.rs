@@ -56,6 +56,19 @@ pub(super) fn check_phase(req: &Request, plan: &crate::plan::Plan, item: &ledger
     if known {
         return Ok(());
     }
+    // A part of the plan loop could not read may hold the task: name that place, not "no such".
+    if let Some(d) = plan.diagnostics.iter().find(|d| d.severity == crate::diag::Severity::Error) {
+        return Err(Error::input(
+            &d.file,
+            d.line,
+            format!(
+                "{}; {} {phase} is not among the tasks loop reads in [{}]'s plan",
+                d.message,
+                req.field("phase"),
+                item.id
+            ),
+        ));
+    }
     Err(Error::input(
         &plan.path,
         0,

@@ -8,6 +8,7 @@ mod gate;
 mod guard;
 mod hook;
 mod hotspots;
+mod init;
 mod lint;
 pub mod mcp;
 mod merge;
@@ -33,6 +34,7 @@ use gate::GateCommand;
 use guard::GuardArgs;
 use hook::HookAction;
 use hotspots::HotspotsArgs;
+use init::InitArgs;
 use ledger_loop::error::{Error, Result};
 use ledger_loop::model::Model;
 use ledger_loop::{hook as hooks, run};
@@ -75,6 +77,11 @@ pub enum ColorWhen {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a workspace here: a small ledger, plan and memo, docs/index.md, loop.yaml, .gitignore lines.
+    #[command(
+        after_help = "Examples:\n  # in your project's folder\n  loop init\n  loop status && loop next\n  # see what it would write\n  loop init --dry-run\n\nOnly adds: a file that exists is kept (the ledger, plan and memo are\nwritten together, only when there is no ledger or memo yet), and\n.gitignore gets the lines for reports/ and logs/ it lacks."
+    )]
+    Init(InitArgs),
     /// Show the focus item, its plan and progress, protected assets and diagnostics.
     #[command(
         after_help = "Examples:\n  loop status\n  loop status --json | jq '.ledger.items[].id'\n  loop status --root ../other-workspace"
@@ -169,6 +176,7 @@ impl Cli {
     /// Whether the command asked for JSON, so that an error is printed as JSON too.
     pub fn wants_json(&self) -> bool {
         match &self.command {
+            Command::Init(a) => a.json,
             Command::Status(a) => a.json,
             Command::Next(a) => a.json,
             Command::Run(a) => a.json,
@@ -200,6 +208,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     choice.write_global();
     match &cli.command {
+        Command::Init(a) => init::cmd_init(&cli, a),
         Command::Status(a) => status::cmd_status(&cli, a),
         Command::Next(a) => next::cmd_next(&cli, a),
         Command::Run(a) => next::cmd_run(&cli, a),

@@ -88,7 +88,7 @@ fn manual_hint(model: &Model, d: &Decision, inv: &str) -> String {
         s.push_str(", then run the check(s) above");
     }
     if model.ledger.dialect == ledger_loop::ledger::Dialect::Absent {
-        return format!("{s}.\nTo record it: {}\n", model.ledger.absent_help());
+        return format!("{s}.\nTo record it: {}\n", model.ledger.absent_help(model.ws.stated("ledger")));
     }
     // The hint moves the cycle on: the task is marked done with the attempt (a state loop may
     // write: a plan's task, or a ledger's checkbox, not a word in a table cell).

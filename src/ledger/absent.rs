@@ -56,10 +56,16 @@ impl Ledger {
     }
 
     /// What to tell someone who wants to record in a ledger that does not exist yet.
-    pub fn absent_help(&self) -> String {
+    pub fn absent_help(&self, stated: Option<usize>) -> String {
         let id = self.items.first().map_or("ITEM-ID", |i| i.id.as_str());
+        let elsewhere = match stated {
+            Some(line) => {
+                format!("loop.yaml:{line} sets `ledger:` to {}; change it if the ledger lives elsewhere", self.doc.file)
+            }
+            None => "or set `ledger:` in loop.yaml if it lives elsewhere".to_string(),
+        };
         format!(
-            "there is no ledger yet ({} does not exist), so there is nowhere to record; start one with a section per item, e.g.\n\n## [{id}] Title\n- Status: in_progress\n- Attempts History:\n\nthen run this again (or set `ledger:` in loop.yaml if it lives elsewhere)",
+            "there is no ledger yet ({} does not exist), so there is nowhere to record; start one with a section per item, e.g.\n\n## [{id}] Title\n- Status: in_progress\n- Attempts History:\n\nthen run this again ({elsewhere})",
             self.doc.file
         )
     }

@@ -420,11 +420,7 @@ fn unknown_state(c: &Ctx, f: &mut Vec<Finding>) {
                 t.line,
                 Severity::Warning,
                 "unknown-state",
-                format!(
-                    "task {}: state `{}` is not [ ], [P], [D], [B] or skipped",
-                    t.id,
-                    plan.doc.slice(&t.state_range)
-                ),
+                crate::plan::state_problem(&plan.doc, t),
             ));
         }
     }

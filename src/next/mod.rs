@@ -10,7 +10,7 @@ use serde::Serialize;
 mod step;
 
 pub use step::digest;
-use step::{ledger_task, memo_consumed, memo_step, memo_task_texts, named_tasks, Step};
+use step::{done_by_hand, ledger_task, memo_consumed, memo_step, memo_task_texts, named_tasks, Step};
 
 use crate::artifacts::{artifacts_template, fill, fill_command, is_concrete};
 use crate::diag::error_within;
@@ -251,12 +251,23 @@ pub fn decide(model: &Model, req: &Request) -> Result<Decision> {
                 by_id.chain(summary).find(|n| !n.is_empty()).unwrap_or_default()
             })
             .unwrap_or_default();
-        let named = named.iter().find(|(_, t)| t.state.is_open()).or(named.first());
+        let mut named = named.iter().find(|(_, t)| t.state.is_open()).or(named.first());
         if let Some((_, t)) = named.filter(|(_, t)| t.state == TaskState::Done) {
-            warnings.push(format!(
-                "{}:{}: the memo names task {}, which the plan marks [D]; doing it again as the memo says",
-                plan.path, t.line, t.id
-            ));
+            // A manual Do Now has no run to find; its recorded success on the task is the sign.
+            let manual = from_memo.as_ref().is_some_and(|s| s.command.is_none());
+            match manual.then(|| done_by_hand(model, item, &t.id)).flatten() {
+                Some(line) => {
+                    warnings.push(format!(
+                        "{}:{}: the memo's step, task {}, is done: the plan marks it [D] and [{}]'s last attempt ({ledger_file}:{line}) records it; following the plan instead (`loop brief --write` drafts the next memo)",
+                        plan.path, t.line, t.id, item.id
+                    ));
+                    (memo, from_memo, named) = (None, None, None);
+                }
+                None => warnings.push(format!(
+                    "{}:{}: the memo names task {}, which the plan marks [D]; doing it again as the memo says",
+                    plan.path, t.line, t.id
+                )),
+            }
         }
         if named.is_none() {
             named_ledger_task = memo.and_then(|m| ledger_task(item, m));

@@ -103,6 +103,17 @@ pub(super) fn memo_consumed(model: &Model, item: &ledger::Item, step: &str, comm
     None
 }
 
+/// The line of the item's last attempt when it records a success on `task` (`(Phase A1)` in a
+/// numbered entry, `ID.A1` in a stamped one): a manual step done and recorded.
+pub(super) fn done_by_hand(model: &Model, item: &ledger::Item, task: &str) -> Option<usize> {
+    let last = item.attempts.iter().max_by_key(|a| a.line)?;
+    let success = last.result.as_deref().is_some_and(|r| r.trim().to_ascii_lowercase().starts_with("success"));
+    let first_line = &model.ledger.doc.text[last.text.clone()];
+    let names = last.task.as_deref().is_some_and(|t| t.rsplit('.').next() == Some(task))
+        || first_line.contains(&format!("(Phase {task})"));
+    (success && names).then_some(last.line)
+}
+
 /// What the step is: where its text is, a summary for a manual step, its command and its checks.
 pub(super) struct Step {
     pub from: Where,

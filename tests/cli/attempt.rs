@@ -332,3 +332,32 @@ fn a_phase_is_written_as_the_plan_spells_it() {
     let o = cmd(p).args(["attempt", "A-1", "--phase", "z9", "--result", "partial"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// A plan table loop cannot read is named where it breaks, by `attempt --phase` as by `next`;
+/// a row short of its header's cells says so, not "unknown state ``".
+#[test]
+fn plan_table_problems_are_named_with_their_line() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    assert!(run(p, &["init"]).status.success());
+    let plan = std::fs::read_to_string(p.join("plans/active/setup.md")).unwrap();
+    write(p, "plans/active/setup.md", &plan.replacen("| --- | --- | --- | --- |\n", "", 1));
+    let ledger = std::fs::read(p.join("docs/fix_plan.md")).unwrap();
+    let o = run(p, &["attempt", "SETUP-001", "--phase", "A1", "--result", "success"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("plans/active/setup.md:11: unterminated table") && stderr(&o).contains("--phase A1"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(p.join("docs/fix_plan.md")).unwrap(), ledger);
+
+    let short = plan.lines().map(|l| if l.starts_with("| A2 ") { "| A2 | Record a baseline |" } else { l });
+    write(p, "plans/active/setup.md", &(short.collect::<Vec<_>>().join("\n") + "\n"));
+    let o = run(p, &["lint"]);
+    assert!(
+        stdout(&o).contains("plans/active/setup.md:14: warning: task A2: the row has 2 cells, expected 4 like its header; no State cell"),
+        "{}",
+        stdout(&o)
+    );
+}

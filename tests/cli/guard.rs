@@ -31,7 +31,11 @@ fn initial_commit_is_checked_and_reports_block() {
     let o = commit(p, "first");
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("reports/x/trace.json: run artifacts under reports/ stay out of git"), "{err}");
+    // No loop.yaml: the refusal is the default's, not a policy the repository does not have.
+    assert!(
+        err.contains("reports/x/trace.json: run artifacts under reports/ stay out of git (the default `reports:` policy, refuse)"),
+        "{err}"
+    );
     assert!(err.contains("git restore --staged") && err.contains("--no-verify"), "{err}");
     git_ok(p, &["rm", "-q", "--cached", "reports/x/trace.json"]);
     let o = commit(p, "first");
@@ -43,7 +47,7 @@ fn initial_commit_is_checked_and_reports_block() {
 fn reports_allow_list_lets_a_readme_through() {
     let d = repo();
     let p = d.path();
-    write(p, "loop.yaml", "reports_allow: ['reports/**/README.md']\n");
+    write(p, "loop.yaml", "reports: {policy: refuse}\nreports_allow: ['reports/**/README.md']\n");
     write(p, "reports/README.md", "artifacts live here\n");
     write(p, "reports/run/trace.json", "{}");
     git_ok(p, &["add", "-A"]);
@@ -51,6 +55,7 @@ fn reports_allow_list_lets_a_readme_through() {
     let o = commit(p, "first");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("reports/run/trace.json"), "{err}");
+    assert!(err.contains("(loop.yaml `reports:` policy refuse)"), "{err}");
     assert!(!err.contains("reports/README.md"), "{err}");
     git_ok(p, &["rm", "-q", "--cached", "reports/run/trace.json"]);
     let o = commit(p, "first");

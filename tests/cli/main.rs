@@ -12,6 +12,7 @@ mod evidence;
 mod guard;
 mod history;
 mod house;
+mod init;
 mod mcp;
 mod merge;
 mod model_server;

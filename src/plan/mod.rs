@@ -7,10 +7,14 @@ use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::Serialize;
 
 use crate::diag::Diagnostic;
 use crate::markdown::Document;
+
+mod task;
+
+use task::checklist_tasks;
+pub use task::{checklist_task, state_problem, written_cells, ChecklistTask, Task, TaskState};
 
 static PHASE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:\*\*)?Phase\s+([A-Za-z0-9][A-Za-z0-9.]*)(?:\*\*)?\s*(?:—|–|--|-|:)\s*(.*)$").unwrap()
@@ -21,124 +25,6 @@ static PHASE_LINE: LazyLock<Regex> = LazyLock::new(|| {
 static INITIATIVE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*(?:[-*]\s+)?\**(Initiative|ID)\**\s*:\**\s*(.*)$").unwrap());
 static META_STATUS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*[-*]\s+\**Status\**\s*:\**\s*(.*)$").unwrap());
-static STATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[([^\]]{0,9})\]").unwrap());
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskState {
-    Todo,
-    Partial,
-    Done,
-    Blocked,
-    /// Skipped or deferred on purpose (`[-]`, `[S]`, `[SKIP]`, `[DEFER]`): it closes the task.
-    Skipped,
-    Unknown,
-}
-
-impl TaskState {
-    /// `[ ]`, `[P]` (`[~]`), `[D]` (`[x]`, the common checkbox), `[B]`, `[-]` / `[S]` / `[SKIP]` /
-    /// `[DEFER]` (skipped); anything else is unknown. Text after the marker (`[D] (2025-10-09)`)
-    /// is allowed.
-    pub fn parse(cell: &str) -> TaskState {
-        let Some(c) = STATE.captures(cell.trim()) else { return TaskState::Unknown };
-        match c[1].trim().to_ascii_uppercase().as_str() {
-            "" => TaskState::Todo,
-            "P" | "~" | "WIP" => TaskState::Partial,
-            "D" | "X" | "DONE" | "✓" | "✔" => TaskState::Done,
-            "B" => TaskState::Blocked,
-            "-" | "S" | "SKIP" | "SKIPPED" | "DEFER" | "DEFERRED" | "N/A" => TaskState::Skipped,
-            _ => TaskState::Unknown,
-        }
-    }
-
-    pub fn marker(self) -> &'static str {
-        match self {
-            TaskState::Todo => "[ ]",
-            TaskState::Partial => "[P]",
-            TaskState::Done => "[D]",
-            TaskState::Blocked => "[B]",
-            TaskState::Skipped => "[-]",
-            TaskState::Unknown => "[?]",
-        }
-    }
-
-    /// The marker in a checklist line's style: `[x]` for done, `[ ]` for todo.
-    pub fn checkbox(self) -> &'static str {
-        match self {
-            TaskState::Done => "[x]",
-            other => other.marker(),
-        }
-    }
-
-    pub fn is_open(self) -> bool {
-        matches!(self, TaskState::Todo | TaskState::Partial)
-    }
-
-    /// Done or skipped: the task holds nothing open.
-    pub fn is_closed(self) -> bool {
-        matches!(self, TaskState::Done | TaskState::Skipped)
-    }
-}
-
-/// A checklist line that carries a task: `[x] A1: text`, `[ ] **S3** — text`, `[x]
-/// ID.TASK: text` (the list item's text, after its bullet).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChecklistTask {
-    pub state: TaskState,
-    /// The `[x]` marker, relative to the text.
-    pub state_range: Range<usize>,
-    pub id: String,
-    pub description: String,
-}
-
-/// A task ID: a letter, then letters, digits, `.` `_` `-`, with a digit somewhere (`A1`,
-/// `M2g.2c`, `DEBUG-SIM-LINES-DOSE-001.F1`) — words like `Todo` are not IDs.
-fn is_task_id(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.chars().any(|c| c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') || crate::id::is_unicode_dash(c))
-}
-
-pub fn checklist_task(text: &str) -> Option<ChecklistTask> {
-    let m = STATE.find(text)?;
-    let state = TaskState::parse(m.as_str());
-    let rest = text[m.end()..].trim_start();
-    let bare = rest.trim_start_matches('*');
-    let end = bare.find(|c: char| c.is_whitespace() || c == ':' || c == '*' || c == '—' || c == '–')?;
-    let id = bare[..end].trim_end_matches(['.', ',']);
-    if !is_task_id(id) {
-        return None;
-    }
-    let after = bare[end..].trim_start_matches('*').trim_start();
-    let mut description = after
-        .strip_prefix(':')
-        .or_else(|| after.strip_prefix('—'))
-        .or_else(|| after.strip_prefix('–'))
-        .or_else(|| after.strip_prefix("- "))?
-        .trim()
-        .to_string();
-    // `**D3 — Ledger wrap-up**: …`: the bold opened before the ID closes in the title.
-    let opened = rest.len() - bare.len();
-    if opened > 0 && !bare[end..].starts_with('*') {
-        if let Some(close) = description.find(&rest[..opened]) {
-            description.replace_range(close..close + opened, "");
-        }
-    }
-    Some(ChecklistTask { state, state_range: m.range(), id: id.to_string(), description })
-}
-
-#[derive(Debug, Clone)]
-pub struct Task {
-    pub id: String,
-    pub description: String,
-    pub state: TaskState,
-    /// The state's bytes (a table cell, or a checklist line's `[x]`), for splicing a new state in.
-    pub state_range: Range<usize>,
-    /// A checklist line rather than a table row: states are written `[x]` / `[ ]`.
-    pub checklist: bool,
-    pub guidance: String,
-    pub line: usize,
-}
 
 #[derive(Debug, Clone)]
 pub struct LineValue {
@@ -298,38 +184,6 @@ fn checklist_phases(doc: &Document, diagnostics: &mut Vec<Diagnostic>) -> Vec<Ph
     phases
 }
 
-fn checklist_tasks(doc: &Document, range: &Range<usize>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Task> {
-    let mut tasks = Vec::new();
-    for it in doc.items.iter().filter(|i| range.contains(&i.range.start)) {
-        let text = doc.item_text(it);
-        let Some(c) = checklist_task(text) else { continue };
-        if c.state == TaskState::Unknown {
-            diagnostics.push(unknown_state(doc, &c.id, &text[c.state_range.clone()], it.line));
-        }
-        let start = it.text_range.start;
-        tasks.push(Task {
-            id: c.id,
-            guidance: c.description.clone(),
-            description: c.description,
-            state: c.state,
-            state_range: start + c.state_range.start..start + c.state_range.end,
-            checklist: true,
-            line: it.line,
-        });
-    }
-    tasks
-}
-
-fn unknown_state(doc: &Document, id: &str, state: &str, line: usize) -> Diagnostic {
-    Diagnostic::warning(
-        &doc.file,
-        line,
-        format!(
-            "task {id}: unknown state `{state}` (read: [ ] todo, [P] partial, [D]/[x] done, [B] blocked, [-]/[S]/[SKIP] skipped); it holds its phase open"
-        ),
-    )
-}
-
 fn parse_phase(
     doc: &Document,
     id: &str,
@@ -384,10 +238,7 @@ fn parse_phase(
             };
             let state = TaskState::parse(cell(state_col));
             let id = cell(id_col).trim_matches('*').trim().to_string();
-            if state == TaskState::Unknown {
-                diagnostics.push(unknown_state(doc, &id, cell(state_col), row.line));
-            }
-            phase.tasks.push(Task {
+            let task = Task {
                 id,
                 description: cell(desc_col).to_string(),
                 state,
@@ -395,7 +246,11 @@ fn parse_phase(
                 checklist: false,
                 guidance: cell(guide_col).to_string(),
                 line: row.line,
-            });
+            };
+            if state == TaskState::Unknown {
+                diagnostics.push(Diagnostic::warning(&doc.file, row.line, state_problem(doc, &task)));
+            }
+            phase.tasks.push(task);
         }
     }
     let tables: Vec<Range<usize>> = doc.tables.iter().map(|t| t.range.clone()).collect();
@@ -414,6 +269,13 @@ mod tests {
     use super::*;
 
     const PLAN: &str = "## Context\n- Initiative: DEMO-001 — make it so.\n\n### Phase A — First\nGoal: g\nPrereqs: none.\nExit Criteria: all done.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| A1 | one | [D] (2025-10-09) | ok |\n| A2 | two | [x] | ok |\n\n## Phase B - Second\nPrereqs: Phase A complete.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| B1 | run | [ ] | `echo <STAMP>` |\n| B2 | odd | [-] | skipped |\n| B3 | odd | [?] | unknown |\n";
+
+    #[test]
+    fn written_cells_counts_what_the_writer_wrote() {
+        assert_eq!(written_cells("| A2 | Record a baseline |"), 2);
+        assert_eq!(written_cells("| A1 | x | [ ] | `a | b` and a \\| pipe |"), 4);
+        assert_eq!(written_cells("A1 | x | [ ]"), 3);
+    }
 
     #[test]
     fn parses_phases_and_tasks() {
