@@ -14,6 +14,8 @@ pub mod mcp;
 mod merge;
 mod next;
 mod orchestrate;
+#[cfg(test)]
+mod reference;
 mod report;
 mod runs;
 mod sim;

@@ -33,7 +33,7 @@ pub enum SimCommand {
 
 #[derive(Debug, Args)]
 pub struct SimOptionsArgs {
-    /// Print the table as Markdown (the README's table).
+    /// Print the table as Markdown (the table in docs/simulator.md).
     #[arg(long, conflicts_with = "json")]
     pub markdown: bool,
     /// Print the table as JSON.

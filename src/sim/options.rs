@@ -497,7 +497,7 @@ pub const OPTIONS: &[Opt] = &[
 ];
 
 /// The table as Markdown: every nanoBragg spelling, the long option, values and unit, and
-/// whether it is supported (the README's table is this text).
+/// whether it is supported (docs/simulator.md holds this text).
 pub fn markdown() -> String {
     let mut s = String::from("| nanoBragg | `loop sim run` | values | meaning |\n| --- | --- | --- | --- |\n");
     for o in OPTIONS {

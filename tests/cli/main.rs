@@ -21,6 +21,7 @@ mod nothing_lost;
 mod orchestrate;
 mod properties;
 mod reading;
+mod readme;
 mod real_agents;
 mod report;
 mod sim;

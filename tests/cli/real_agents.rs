@@ -1,6 +1,6 @@
 //! The real Claude Code and Codex CLIs (pinned in tests/agents/npm, installed with `npm ci`)
 //! against scripted model servers on 127.0.0.1, through `loop turn` and `loop orchestrate`,
-//! with the agent command lines the README gives — read from the README, so they stay the
+//! with the agent command lines docs/orchestrate.md gives — read from that page, so they stay the
 //! lines that work.
 
 use std::path::{Path, PathBuf};
@@ -43,9 +43,9 @@ enum Cli {
     Codex,
 }
 
-/// A role's agent line from the README's configuration block for the CLI.
+/// A role's agent line from docs/orchestrate.md's configuration block for the CLI.
 fn readme_agent(cli: Cli, role: &str) -> String {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("docs/orchestrate.md")).unwrap();
     let word = match cli {
         Cli::Claude => "claude",
         Cli::Codex => "codex",
@@ -58,7 +58,7 @@ fn readme_agent(cli: Cli, role: &str) -> String {
             return agent.to_string();
         }
     }
-    panic!("the README gives no {word} line for the {role}");
+    panic!("docs/orchestrate.md gives no {word} line for the {role}");
 }
 
 /// A CLI pointed at a scripted server: its home (config, sessions) and environment.

@@ -512,10 +512,10 @@ fn mask_skips_the_pixels_it_zeroes() {
     assert!(stderr(&o).contains("mask.img") && stderr(&o).contains("32x32"), "{}", stderr(&o));
 }
 
-/// The README's option table is the one `loop sim options --markdown` prints.
+/// docs/simulator.md's option table is the one `loop sim options --markdown` prints.
 #[test]
-fn readme_lists_every_nanobragg_option_from_the_table() {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+fn docs_list_every_nanobragg_option_from_the_table() {
+    let readme = std::fs::read_to_string(repo_root().join("docs/simulator.md")).unwrap();
     let start = readme.find("<!-- sim-options:begin -->\n").unwrap() + "<!-- sim-options:begin -->\n".len();
     let end = readme.find("<!-- sim-options:end -->").unwrap();
     assert_eq!(
