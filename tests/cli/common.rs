@@ -142,3 +142,19 @@ pub fn run_until_started(root: &Path, log_dir: &str) -> (std::process::Child, Pa
     }
     (child, out)
 }
+
+/// The command lines of the processes still running in `dir` (by their working folder): what a
+/// step left behind.
+#[cfg(target_os = "linux")]
+pub fn processes_in(dir: &Path) -> Vec<String> {
+    let dir = std::fs::canonicalize(dir).unwrap();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c == dir))
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
