@@ -1,11 +1,14 @@
 //! `loop guard`: refuse a commit whose staged changes put run artifacts (the reports folder)
 //! into git, delete or rename a protected asset without unlisting it, modify a frozen one, or
-//! stage a file over the size limit.
+//! stage a file over the size limit. The staged changes are read once (`staged`); each rule is
+//! a function over them in the `RULES` table, as `lint` keeps its rules. Git is read through
+//! git2 here, as in `git.rs`: the hook runs on every commit and must be fast and exact about the
+//! index git hands it (`GIT_INDEX_FILE`); `orchestrate` drives the git CLI, whose push, fetch and
+//! credential handling it needs.
 
 use std::path::{Path, PathBuf};
 
 use git2::{Delta, DiffFindOptions, DiffOptions, Repository};
-use globset::{Glob, GlobSetBuilder};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -57,8 +60,64 @@ pub fn open_repo(cwd: &Path) -> Result<Repository> {
     Ok(repo)
 }
 
+/// What every rule looks at: the workspace, the staged changes, and what the index protects
+/// before and after this commit. Read once, before any rule runs.
+struct Staged<'r> {
+    repo: &'r Repository,
+    /// The work tree, canonical.
+    workdir: PathBuf,
+    ws: Workspace,
+    /// The workspace's folder in the repository (`""` at the top).
+    prefix: String,
+    changes: Vec<Change>,
+    protected: Protected,
+    /// What the index listed at HEAD (for a first commit: what the staged index lists).
+    head_links: Vec<String>,
+    /// What the staged index lists.
+    staged_links: Vec<String>,
+    staged_index: Option<String>,
+    index_rel: String,
+    reports_allow: globset::GlobSet,
+    /// `reports/`, by loop.yaml.
+    reports: String,
+    /// Whether .gitignore ignores the reports folder as a whole.
+    reports_ignored: bool,
+}
+
+/// One staged change, repository paths and workspace paths (`None` outside the workspace).
+struct Change {
+    status: Delta,
+    new_path: String,
+    old_path: String,
+    new_rel: Option<String>,
+    old_rel: Option<String>,
+    /// Size of the staged blob.
+    size: u64,
+}
+
+impl Change {
+    /// The change puts content at `new_path`.
+    fn adds(&self) -> bool {
+        matches!(self.status, Delta::Added | Delta::Modified | Delta::Renamed | Delta::Copied | Delta::Typechange)
+    }
+}
+
+/// The guard's rules, in the order their findings are listed. Each adds the violations it finds.
+const RULES: &[fn(&Staged, &mut Vec<Violation>)] =
+    &[write_pending, index_unreadable, reports, frozen, too_large, protected_removed, report_budget];
+
 pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
     let repo = open_repo(cwd)?;
+    let s = staged(&repo, cwd, root)?;
+    let mut violations = Vec::new();
+    for rule in RULES {
+        rule(&s, &mut violations);
+    }
+    Ok(Report { repository: s.workdir.display().to_string(), staged: s.changes.len(), violations })
+}
+
+/// Read the repository, the workspace and the index doc the rules need.
+fn staged<'r>(repo: &'r Repository, cwd: &Path, root: Option<&Path>) -> Result<Staged<'r>> {
     let workdir = repo
         .workdir()
         .ok_or_else(|| Error::Git("bare repository: nothing is staged from a work tree".into()))?
@@ -71,8 +130,6 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
         Err(e) => return Err(e),
     };
     let prefix = to_slash(ws.root.strip_prefix(&workdir).unwrap_or(Path::new("")));
-    let in_ws = |repo_path: &str| ws.from_repo_path(&workdir, repo_path);
-
     let head_tree = match repo.head() {
         Ok(h) => Some(h.peel_to_tree()?),
         Err(e) if e.code() == git2::ErrorCode::UnbornBranch || e.code() == git2::ErrorCode::NotFound => None,
@@ -83,163 +140,177 @@ pub fn check(cwd: &Path, root: Option<&Path>) -> Result<Report> {
     opts.include_typechange(true);
     let mut diff = repo.diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut opts))?;
     diff.find_similar(Some(DiffFindOptions::new().renames(true)))?;
-
+    let odb = repo.odb()?;
+    let changes = diff
+        .deltas()
+        .map(|d| {
+            let new_path = d.new_file().path().map(to_slash).unwrap_or_default();
+            let old_path = d.old_file().path().map(to_slash).unwrap_or_default();
+            Change {
+                status: d.status(),
+                new_rel: ws.from_repo_path(&workdir, &new_path),
+                old_rel: ws.from_repo_path(&workdir, &old_path),
+                size: odb.read_header(d.new_file().id()).map(|(n, _)| n as u64).unwrap_or(0),
+                new_path,
+                old_path,
+            }
+        })
+        .collect();
     // Protected before this commit (HEAD's index doc, or the staged one for a first commit), and
     // what the staged index doc still lists.
     let index_rel = join(&prefix, &ws.config.index);
     let index_dir = Path::new(&ws.config.index).parent().unwrap_or(Path::new("")).to_path_buf();
-    let staged_index = index.get_path(Path::new(&index_rel), 0).and_then(|e| repo.find_blob(e.id).ok());
-    let staged_text = staged_index.as_ref().map(|b| String::from_utf8_lossy(b.content()).into_owned());
-    let staged_links: Vec<String> = staged_text
-        .as_deref()
-        .map(|t| protect::links(t, &index_dir).into_iter().map(|l| l.0).collect())
-        .unwrap_or_default();
-    let head_links: Vec<String> = match &head_tree {
-        Some(t) => t
-            .get_path(Path::new(&index_rel))
-            .ok()
-            .and_then(|e| repo.find_blob(e.id()).ok())
-            .map(|b| {
-                protect::links(&String::from_utf8_lossy(b.content()), &index_dir).into_iter().map(|l| l.0).collect()
-            })
-            .unwrap_or_default(),
-        None => staged_links.clone(),
-    };
+    let blob_text = |id| repo.find_blob(id).ok().map(|b| String::from_utf8_lossy(b.content()).into_owned());
+    let staged_index = index.get_path(Path::new(&index_rel), 0).and_then(|e| blob_text(e.id));
+    let links_of = |text: &str| protect::links(text, &index_dir).into_iter().map(|l| l.0).collect::<Vec<_>>();
+    let staged_links = staged_index.as_deref().map(links_of).unwrap_or_default();
+    let head_links = match &head_tree {
+        Some(t) => t.get_path(Path::new(&index_rel)).ok().and_then(|e| blob_text(e.id())).map(|t| links_of(&t)),
+        None => Some(staged_links.clone()),
+    }
+    .unwrap_or_default();
     // A protection that cannot be read fails the commit: never guard with fewer rules than configured.
     let mut protected = Protected::load(&ws)?;
     protected.linked = head_links.iter().map(|p| (p.clone(), 0)).collect();
-    let globbed = |p: &str| protected.by_glob(p);
-    let mut allow = GlobSetBuilder::new();
-    for g in &ws.config.reports_allow {
-        allow.add(Glob::new(g).map_err(|e| Error::input("loop.yaml", 0, format!("reports_allow: {e}")))?);
-    }
-    let allow = allow.build().map_err(|e| Error::input("loop.yaml", 0, format!("reports_allow: {e}")))?;
     let reports = format!("{}/", ws.config.reports.dir.trim_matches('/'));
-    let odb = repo.odb()?;
-    let reports_ignored = repo.is_path_ignored(join(&prefix, &format!("{reports}.loop-probe"))).unwrap_or(false);
-    let mut report_bytes = 0u64;
+    Ok(Staged {
+        repo,
+        workdir,
+        reports_allow: ws.globs(&ws.config.reports_allow, "reports_allow")?,
+        reports_ignored: repo.is_path_ignored(join(&prefix, &format!("{reports}.loop-probe"))).unwrap_or(false),
+        reports,
+        ws,
+        prefix,
+        changes,
+        protected,
+        head_links,
+        staged_links,
+        staged_index,
+        index_rel,
+    })
+}
 
-    let mut violations = Vec::new();
-    // A two-file write that a kill cut short (its intent still recorded): committing now could
-    // take a new ledger with an old plan. Refused until any loop command finishes it.
-    let intent = ws.path(&ws.config.reports.dir).join(crate::transaction::INTENT);
-    if intent.is_file() {
-        let rel =
-            join(&prefix, &format!("{}/{}", ws.config.reports.dir.trim_end_matches('/'), crate::transaction::INTENT));
-        violations.push(Violation {
-            path: rel.clone(),
-            rule: Rule::WritePending,
-            message:
-                "a loop write to the ledger and a plan was cut short and is not finished; the staged pair may be torn"
+impl Staged<'_> {
+    fn violation(&self, path: &str, rule: Rule, message: String) -> Violation {
+        Violation { path: path.to_string(), rule, message, fix: rule.advice(path, &self.ws.config.index) }
+    }
+
+    /// A staged report's verdict: `None` when the change is no report the policy judges (outside
+    /// the folder, allowed by `reports_allow`, or un-ignored on purpose), else admitted or why not.
+    fn report_verdict(&self, c: &Change) -> Option<std::result::Result<(), String>> {
+        let rel = c.new_rel.as_deref().filter(|r| c.adds() && r.starts_with(&self.reports))?;
+        if self.reports_allow.is_match(rel) {
+            return None;
+        }
+        let ignored = self.repo.is_path_ignored(&c.new_path).unwrap_or(false);
+        // Un-ignored on purpose (`!/reports/README.md` beside `/reports/*`): not a run artifact.
+        if self.reports_ignored && !ignored {
+            return None;
+        }
+        Some(match self.ws.config.reports.admits(rel, c.size) {
+            Ok(()) if ignored => Err(
+                ".gitignore ignores it (it was added with -f); reports are published only where .gitignore lets them"
                     .into(),
-            fix: Rule::WritePending.advice(&rel, &ws.config.index),
-        });
-    }
-    // Fail closed: an index whose links cannot all be read protects nothing we can know of.
-    if let Some(d) = staged_text.as_deref().and_then(|t| protect::index_problem(&ws.config.index, t)) {
-        violations.push(Violation {
-            path: index_rel.clone(),
-            rule: Rule::IndexUnreadable,
-            message: format!("line {}: {}; the protected assets it lists cannot be read", d.line, d.message),
-            fix: Rule::IndexUnreadable.advice(&index_rel, &ws.config.index),
-        });
-    }
-    let mut staged = 0;
-    for delta in diff.deltas() {
-        staged += 1;
-        let new_path = delta.new_file().path().map(to_slash).unwrap_or_default();
-        let old_path = delta.old_file().path().map(to_slash).unwrap_or_default();
-        let status = delta.status();
-        let index = &ws.config.index;
-        let mut push = |path: &str, rule: Rule, message: String| {
-            violations.push(Violation { path: path.to_string(), rule, message, fix: rule.advice(path, index) })
-        };
-        let adds =
-            matches!(status, Delta::Added | Delta::Modified | Delta::Renamed | Delta::Copied | Delta::Typechange);
-        if adds {
-            if let Some(rel) = in_ws(&new_path) {
-                if rel.starts_with(&reports) && !allow.is_match(&rel) {
-                    let ignored = repo.is_path_ignored(&new_path).unwrap_or(false);
-                    let size = odb.read_header(delta.new_file().id()).map(|(n, _)| n as u64).unwrap_or(0);
-                    // Un-ignored on purpose (`!/reports/README.md` beside `/reports/*`): not a run artifact.
-                    if !reports_ignored || ignored {
-                        match ws.config.reports.admits(&rel, size) {
-                            Err(why) => push(&new_path, Rule::Reports, why),
-                            Ok(()) if ignored => push(
-                                &new_path,
-                                Rule::Reports,
-                                ".gitignore ignores it (it was added with -f); reports are published only where .gitignore lets them".into(),
-                            ),
-                            Ok(()) => report_bytes += size,
-                        }
-                    }
-                }
-                if status == Delta::Modified && protected.is_frozen(&rel) {
-                    push(
-                        &new_path,
-                        Rule::Frozen,
-                        "protected asset marked frozen in loop.yaml; it may not change".into(),
-                    );
-                }
-            }
-            let size = odb.read_header(delta.new_file().id()).map(|(n, _)| n as u64).unwrap_or(0);
-            if size > ws.config.max_staged_bytes {
-                push(
-                    &new_path,
-                    Rule::TooLarge,
-                    format!(
-                        "{} bytes is over the {}-byte limit (max_staged_bytes in loop.yaml)",
-                        size, ws.config.max_staged_bytes
-                    ),
-                );
-            }
-        }
-        if matches!(status, Delta::Deleted | Delta::Renamed) {
-            if let Some(rel) = in_ws(&old_path) {
-                let listed_before = head_links.contains(&rel);
-                let still_listed = staged_links.contains(&rel);
-                let blocked = globbed(&rel) || (listed_before && still_listed);
-                if blocked {
-                    let (rule, verb) = if status == Delta::Deleted {
-                        (Rule::ProtectedDeleted, "deleted")
-                    } else {
-                        (Rule::ProtectedRenamed, "renamed")
-                    };
-                    let how = if globbed(&rel) {
-                        "it matches loop.yaml `protected:` or an agent doc calls it a protected asset".to_string()
-                    } else {
-                        format!("unlink it from {} in the same commit to do this on purpose", ws.config.index)
-                    };
-                    push(&old_path, rule, format!("protected asset {verb}; {how}"));
-                    if status == Delta::Renamed {
-                        // Undo both halves of the rename: restoring only the old path would
-                        // leave the new one staged.
-                        if let Some(v) = violations.last_mut() {
-                            v.fix = format!(
-                                "undo the rename: `git mv {} {}`; to rename on purpose, update its entry in {index} in the same commit",
-                                quote(&new_path),
-                                quote(&old_path)
-                            );
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if report_bytes > ws.config.reports.max_turn_bytes {
-        let dir = reports.trim_end_matches('/');
-        violations.push(Violation {
-            path: format!("{dir}/"),
-            rule: Rule::Reports,
-            message: format!(
-                "{report_bytes} bytes of reports in one commit is over `reports.max_turn_bytes` ({})",
-                ws.config.reports.max_turn_bytes
             ),
+            other => other,
+        })
+    }
+}
+
+/// A two-file write that a kill cut short (its intent still recorded): committing now could take
+/// a new ledger with an old plan. Refused until any loop command finishes it.
+fn write_pending(s: &Staged, out: &mut Vec<Violation>) {
+    let intent = s.ws.path(&s.ws.config.reports.dir).join(crate::transaction::INTENT);
+    if intent.is_file() {
+        let dir = s.ws.config.reports.dir.trim_end_matches('/');
+        let rel = join(&s.prefix, &format!("{dir}/{}", crate::transaction::INTENT));
+        let why =
+            "a loop write to the ledger and a plan was cut short and is not finished; the staged pair may be torn";
+        out.push(s.violation(&rel, Rule::WritePending, why.into()));
+    }
+}
+
+/// Fail closed: an index whose links cannot all be read protects nothing we can know of.
+fn index_unreadable(s: &Staged, out: &mut Vec<Violation>) {
+    if let Some(d) = s.staged_index.as_deref().and_then(|t| protect::index_problem(&s.ws.config.index, t)) {
+        let why = format!("line {}: {}; the protected assets it lists cannot be read", d.line, d.message);
+        out.push(s.violation(&s.index_rel, Rule::IndexUnreadable, why));
+    }
+}
+
+/// Run artifacts stay out of git, but as the `reports:` policy lets them in.
+fn reports(s: &Staged, out: &mut Vec<Violation>) {
+    for c in &s.changes {
+        if let Some(Err(why)) = s.report_verdict(c) {
+            out.push(s.violation(&c.new_path, Rule::Reports, why));
+        }
+    }
+}
+
+/// What the reports one commit may add, together.
+fn report_budget(s: &Staged, out: &mut Vec<Violation>) {
+    let bytes: u64 = s.changes.iter().filter(|c| matches!(s.report_verdict(c), Some(Ok(())))).map(|c| c.size).sum();
+    let limit = s.ws.config.reports.max_turn_bytes;
+    if bytes > limit {
+        out.push(Violation {
+            path: s.reports.clone(),
+            rule: Rule::Reports,
+            message: format!("{bytes} bytes of reports in one commit is over `reports.max_turn_bytes` ({limit})"),
             fix: "unstage some reports (`git restore --staged FILE`) or raise reports.max_turn_bytes in loop.yaml"
                 .into(),
         });
     }
-    Ok(Report { repository: workdir.display().to_string(), staged, violations })
+}
+
+/// A frozen protected asset may not change at all.
+fn frozen(s: &Staged, out: &mut Vec<Violation>) {
+    for c in s.changes.iter().filter(|c| c.status == Delta::Modified) {
+        if c.new_rel.as_deref().is_some_and(|r| s.protected.is_frozen(r)) {
+            let why = "protected asset marked frozen in loop.yaml; it may not change";
+            out.push(s.violation(&c.new_path, Rule::Frozen, why.into()));
+        }
+    }
+}
+
+fn too_large(s: &Staged, out: &mut Vec<Violation>) {
+    let limit = s.ws.config.max_staged_bytes;
+    for c in s.changes.iter().filter(|c| c.adds() && c.size > limit) {
+        let why = format!("{} bytes is over the {limit}-byte limit (max_staged_bytes in loop.yaml)", c.size);
+        out.push(s.violation(&c.new_path, Rule::TooLarge, why));
+    }
+}
+
+/// A protected asset deleted or renamed, unless the same commit unlinks it from the index.
+fn protected_removed(s: &Staged, out: &mut Vec<Violation>) {
+    let index = &s.ws.config.index;
+    for c in s.changes.iter().filter(|c| matches!(c.status, Delta::Deleted | Delta::Renamed)) {
+        let Some(rel) = c.old_rel.as_deref() else { continue };
+        let globbed = s.protected.by_glob(rel);
+        // Listed before and still listed: removed without unlinking it on purpose.
+        let still_listed = s.head_links.iter().any(|l| l == rel) && s.staged_links.iter().any(|l| l == rel);
+        if !(globbed || still_listed) {
+            continue;
+        }
+        let how = match globbed {
+            true => "it matches loop.yaml `protected:` or an agent doc calls it a protected asset".to_string(),
+            false => format!("unlink it from {index} in the same commit to do this on purpose"),
+        };
+        let mut v = match c.status {
+            Delta::Deleted => {
+                s.violation(&c.old_path, Rule::ProtectedDeleted, format!("protected asset deleted; {how}"))
+            }
+            _ => s.violation(&c.old_path, Rule::ProtectedRenamed, format!("protected asset renamed; {how}")),
+        };
+        if c.status == Delta::Renamed {
+            // Undo both halves of the rename: restoring only the old path leaves the new one staged.
+            v.fix = format!(
+                "undo the rename: `git mv {} {}`; to rename on purpose, update its entry in {index} in the same commit",
+                quote(&c.new_path),
+                quote(&c.old_path)
+            );
+        }
+        out.push(v);
+    }
 }
 
 fn join(prefix: &str, rel: &str) -> String {

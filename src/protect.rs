@@ -11,7 +11,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use pulldown_cmark::{Event, Parser, Tag};
 
 use crate::error::{Error, Result};
-use crate::workspace::{normalize, to_slash, Workspace, CONFIG_FILE};
+use crate::workspace::{normalize, to_slash, Workspace};
 
 #[derive(Debug, Clone)]
 pub struct Protected {
@@ -52,8 +52,8 @@ impl Protected {
         Ok(Protected {
             linked,
             prose,
-            globs: globs(ws, &ws.config.protected, "protected")?,
-            frozen: globs(ws, &ws.config.frozen, "frozen")?,
+            globs: ws.globs(&ws.config.protected, "protected")?,
+            frozen: ws.globs(&ws.config.frozen, "frozen")?,
             own: own_files(ws),
             unreadable,
             allowed: None,
@@ -169,21 +169,6 @@ pub fn prose_mentions(text: &str) -> Vec<(String, usize)> {
         }
     }
     out
-}
-
-/// Compile a loop.yaml glob list. A pattern that does not compile is an error naming its line:
-/// the guard must fail closed, never run with fewer protections than configured.
-fn globs(ws: &Workspace, patterns: &[String], key: &str) -> Result<GlobSet> {
-    let mut b = GlobSetBuilder::new();
-    for p in patterns {
-        let glob = Glob::new(p).map_err(|e| {
-            let text = std::fs::read_to_string(ws.path(CONFIG_FILE)).unwrap_or_default();
-            let line = text.lines().position(|l| l.contains(p.as_str())).map_or(0, |i| i + 1);
-            Error::input(CONFIG_FILE, line, format!("{key}: pattern `{p}` does not compile ({e}); fix it"))
-        })?;
-        b.add(glob);
-    }
-    b.build().map_err(|e| Error::input(CONFIG_FILE, 0, format!("{key}: {e}")))
 }
 
 /// Repository files an index links: `[t](./x.md#frag)` resolved against the index's folder, and

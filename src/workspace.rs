@@ -191,18 +191,26 @@ impl Workspace {
         }
     }
 
+    /// Compile a loop.yaml glob list — the one place it is done. A pattern that does not compile
+    /// is an error naming its line: the guard must fail closed, never run with fewer protections
+    /// than configured, and a turn's review never with a wider `may_write`.
+    pub fn globs(&self, patterns: &[String], key: &str) -> Result<globset::GlobSet> {
+        let mut b = globset::GlobSetBuilder::new();
+        for p in patterns {
+            let glob = globset::Glob::new(p).map_err(|e| {
+                let text = std::fs::read_to_string(self.path(CONFIG_FILE)).unwrap_or_default();
+                let line = text.lines().position(|l| l.contains(p.as_str())).map_or(0, |i| i + 1);
+                Error::input(CONFIG_FILE, line, format!("{key}: pattern `{p}` does not compile ({e}); fix it"))
+            })?;
+            b.add(glob);
+        }
+        b.build().map_err(|e| Error::input(CONFIG_FILE, 0, format!("{key}: {e}")))
+    }
+
     /// Every plan file matching the configured glob, sorted, as relative paths.
     pub fn plan_files(&self) -> Result<Vec<String>> {
-        let glob = globset::Glob::new(&self.config.plans)
-            .map_err(|e| Error::input(CONFIG_FILE, 0, format!("plans glob: {e}")))?
-            .compile_matcher();
-        let mut ex = globset::GlobSetBuilder::new();
-        for g in &self.config.plans_exclude {
-            ex.add(
-                globset::Glob::new(g).map_err(|e| Error::input(CONFIG_FILE, 0, format!("plans_exclude `{g}`: {e}")))?,
-            );
-        }
-        let exclude = ex.build().map_err(|e| Error::input(CONFIG_FILE, 0, format!("plans_exclude: {e}")))?;
+        let glob = self.globs(std::slice::from_ref(&self.config.plans), "plans")?;
+        let exclude = self.globs(&self.config.plans_exclude, "plans_exclude")?;
         // Walk only below the glob's literal prefix.
         let prefix: PathBuf = Path::new(&self.config.plans)
             .components()

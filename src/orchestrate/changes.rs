@@ -4,12 +4,11 @@
 
 use std::path::Path;
 
-use globset::{Glob, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::config::{RoleName, Settings};
 use super::gitops;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::protect::Protected;
 use crate::publish;
 use crate::workspace::Workspace;
@@ -54,11 +53,7 @@ pub fn may_write(ws: &Workspace, s: &Settings, role: RoleName) -> Vec<String> {
 pub fn review(ws: &Workspace, s: &Settings, role: RoleName, protected: &Protected, base: &str) -> Result<Review> {
     let top = gitops::toplevel(&ws.root)?;
     let in_ws = |p: &str| ws.from_repo_path(&top, p);
-    let mut globs = GlobSetBuilder::new();
-    for g in may_write(ws, s, role) {
-        globs.add(Glob::new(&g).map_err(|e| Error::input("loop.yaml", 0, format!("may_write `{g}`: {e}")))?);
-    }
-    let allowed = globs.build().map_err(|e| Error::input("loop.yaml", 0, format!("may_write: {e}")))?;
+    let allowed = ws.globs(&may_write(ws, s, role), "may_write")?;
     let mut r = Review::default();
     let logs = "logs/";
     // Committed during the turn.

@@ -177,6 +177,81 @@ fn every_subcommand_has_its_file_and_no_file_is_long() {
     }
 }
 
+/// The longest a function may be, in lines from its signature to its closing brace.
+const FN_LIMIT: usize = 100;
+
+/// Functions still longer than [`FN_LIMIT`], waiting to be split into named steps. The list only
+/// shrinks: a new long function fails, and so does one listed here that is short now.
+const LONG_FNS: &[(&str, &str)] = &[
+    ("src/next/mod.rs", "decide"),
+    ("src/attempt/mod.rs", "prepare"),
+    ("src/sim/geometry.rs", "new"),
+    ("src/ledger/outline/mod.rs", "parse"),
+    ("src/brief.rs", "render"),
+    ("src/run.rs", "execute_showing"),
+    ("src/sim/profile.rs", "run"),
+    ("src/shell/mod.rs", "run"),
+    ("src/ledger/initiative.rs", "parse"),
+    ("src/evidence/trace_scan.rs", "feed"),
+    ("src/status.rs", "render"),
+    ("src/gate.rs", "checks"),
+    ("src/sim/params.rs", "validate"),
+];
+
+/// Each function's name and length: rustfmt closes a body with a `}` at the indent its `fn`
+/// line has, so the first such line after the signature ends it.
+fn function_lengths(text: &str) -> Vec<(String, usize)> {
+    let sig = regex::Regex::new(r"^(\s*)(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?fn\s+(\w+)")
+        .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(c) = sig.captures(line) else { continue };
+        if line.trim_end().ends_with('}') || line.trim_end().ends_with(';') {
+            continue;
+        }
+        let close = format!("{}}}", &c[1]);
+        let end = lines[i + 1..].iter().position(|l| *l == close).map_or(lines.len(), |j| i + 1 + j);
+        out.push((c[2].to_string(), end - i + 1));
+    }
+    out
+}
+
+/// Short functions with named steps (outside the simulator's per-pixel kernels, whose one long
+/// loop is the point).
+#[test]
+fn no_function_is_long() {
+    let mut files = Vec::new();
+    rust_files(&repo_root().join("src"), &mut files);
+    let kernels = ["src/sim/fast.rs", "src/sim/scalar.rs"];
+    let mut problems = Vec::new();
+    let mut still_long = BTreeSet::new();
+    for f in files {
+        let rel = f.strip_prefix(repo_root()).unwrap().to_string_lossy().into_owned();
+        if kernels.contains(&rel.as_str()) {
+            continue;
+        }
+        for (name, lines) in function_lengths(&std::fs::read_to_string(&f).unwrap()) {
+            if lines <= FN_LIMIT {
+                continue;
+            }
+            if LONG_FNS.contains(&(rel.as_str(), name.as_str())) {
+                still_long.insert((rel.clone(), name));
+            } else {
+                problems.push(format!(
+                    "{rel}: fn {name} has {lines} lines (at most {FN_LIMIT}): split it into named steps"
+                ));
+            }
+        }
+    }
+    for (file, name) in LONG_FNS {
+        if !still_long.contains(&(file.to_string(), name.to_string())) {
+            problems.push(format!("{file}: fn {name} is short now: take it off LONG_FNS"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// Test hooks (`LOOP_TEST_*` variables) exist only in unit-test builds: the `loop` a user runs
 /// has none to trip over.
 #[test]
