@@ -146,6 +146,26 @@ pub fn status(model: &Model) -> Status {
 /// The human view: focus first, then its plan, then counts and diagnostics.
 pub fn render(model: &Model) -> String {
     let mut out = String::new();
+    render_ledger(model, &mut out);
+    match focus::focus(model, None) {
+        Ok((item, why)) => render_focus(model, item, &why, &mut out),
+        Err(e) => {
+            let _ = writeln!(out, "\nFocus item: none ({e})");
+        }
+    }
+    render_counts(model, &mut out);
+    let diags = model.diagnostics();
+    if !diags.is_empty() {
+        let _ = writeln!(out, "\n{} diagnostics:", diags.len());
+        for d in diags {
+            let _ = writeln!(out, "  {d}");
+        }
+    }
+    out
+}
+
+/// Where the workspace and its ledger are, how the ledger was read, its Active Focus lines.
+fn render_ledger(model: &Model, out: &mut String) {
     let l = &model.ledger;
     let _ = writeln!(out, "workspace  {}", model.ws.root.display());
     let mut about = vec![format!("{} items", l.items.len())];
@@ -161,80 +181,56 @@ pub fn render(model: &Model) -> String {
             let _ = writeln!(out, "  - {}", ellipsize(f, 110));
         }
     }
-    match focus::focus(model, None) {
-        Ok((item, why)) => {
-            let _ =
-                writeln!(out, "\nFocus item [{}] {}  ({}, chosen by {why})", item.id, item.title, l.place(item.line));
-            let _ = writeln!(out, "  status    {}", item.status().unwrap_or("(none)"));
-            match item.latest_attempt() {
-                Some(a) => {
-                    // A stamped entry's label is its time, which says its date already.
-                    let mut last = vec![a.label()];
-                    if a.time.is_none() {
-                        last.push(a.date.clone().unwrap_or_else(|| "undated".into()));
-                    }
-                    last.extend(a.result.clone());
-                    let _ = writeln!(
-                        out,
-                        "  attempts  {} (last: {}, line {})",
-                        item.attempts.len(),
-                        last.join(" "),
-                        a.line
-                    );
-                }
-                None => {
-                    let _ = writeln!(out, "  attempts  none");
-                }
+}
+
+/// The focus item: its status, its last attempt, its plan's phases with progress.
+fn render_focus(model: &Model, item: &crate::ledger::Item, why: &str, out: &mut String) {
+    let place = model.ledger.place(item.line);
+    let _ = writeln!(out, "\nFocus item [{}] {}  ({place}, chosen by {why})", item.id, item.title);
+    let _ = writeln!(out, "  status    {}", item.status().unwrap_or("(none)"));
+    match item.latest_attempt() {
+        Some(a) => {
+            // A stamped entry's label is its time, which says its date already.
+            let mut last = vec![a.label()];
+            if a.time.is_none() {
+                last.push(a.date.clone().unwrap_or_else(|| "undated".into()));
             }
-            match focus::plan_for(model, item) {
-                Ok(plan) => {
-                    let _ = writeln!(out, "  plan      {}", plan.path);
-                    for p in &plan.phases {
-                        let mark = if p.is_done() {
-                            "✓"
-                        } else if p.tasks.iter().any(|t| t.state == TaskState::Blocked) {
-                            "✗"
-                        } else {
-                            " "
-                        };
-                        let _ = writeln!(
-                            out,
-                            "    {mark} Phase {:<4} {:>2}/{:<2} {}",
-                            p.id,
-                            p.done_count(),
-                            p.tasks.len(),
-                            ellipsize(&p.title, 70)
-                        );
-                    }
-                }
-                Err(e) => {
-                    let _ = writeln!(out, "  plan      none: {e}");
-                }
-            }
+            last.extend(a.result.clone());
+            let _ = writeln!(out, "  attempts  {} (last: {}, line {})", item.attempts.len(), last.join(" "), a.line);
         }
-        Err(e) => {
-            let _ = writeln!(out, "\nFocus item: none ({e})");
+        None => {
+            let _ = writeln!(out, "  attempts  none");
         }
     }
-    let tasks: usize = model.plans.iter().flat_map(|p| &p.phases).map(|p| p.tasks.len()).sum();
-    let _ = writeln!(
-        out,
-        "\nplans      {} files, {} phases, {} tasks{}",
-        model.plans.len(),
-        model.plans.iter().map(|p| p.phases.len()).sum::<usize>(),
-        tasks,
-        {
-            let mut from: Vec<&str> =
-                model.plans.iter().map(|p| p.task_source()).filter(|s| *s != "no tasks").collect();
-            from.sort();
-            from.dedup();
-            if from.is_empty() {
-                String::new()
-            } else {
-                format!(" (tasks from {})", from.join(", "))
-            }
+    let plan = match focus::plan_for(model, item) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let _ = writeln!(out, "  plan      none: {e}");
+            return;
         }
-    );
+    };
+    let _ = writeln!(out, "  plan      {}", plan.path);
+    for p in &plan.phases {
+        let mark = match (p.is_done(), p.tasks.iter().any(|t| t.state == TaskState::Blocked)) {
+            (true, _) => "✓",
+            (false, true) => "✗",
+            _ => " ",
+        };
+        let (done, total, title) = (p.done_count(), p.tasks.len(), ellipsize(&p.title, 70));
+        let _ = writeln!(out, "    {mark} Phase {:<4} {done:>2}/{total:<2} {title}", p.id);
+    }
+}
+
+/// How many plans, phases and tasks, where tasks come from, and what is protected (and why
+/// nothing is, when nothing is).
+fn render_counts(model: &Model, out: &mut String) {
+    let tasks: usize = model.plans.iter().flat_map(|p| &p.phases).map(|p| p.tasks.len()).sum();
+    let phases: usize = model.plans.iter().map(|p| p.phases.len()).sum();
+    let mut from: Vec<&str> = model.plans.iter().map(|p| p.task_source()).filter(|s| *s != "no tasks").collect();
+    from.sort();
+    from.dedup();
+    let from = if from.is_empty() { String::new() } else { format!(" (tasks from {})", from.join(", ")) };
+    let _ = writeln!(out, "\nplans      {} files, {phases} phases, {tasks} tasks{from}", model.plans.len());
     let index = &model.ws.config.index;
     let n = model.protected.paths().len();
     if model.ws.path(index).is_file() {
@@ -244,14 +240,6 @@ pub fn render(model: &Model) -> String {
     } else {
         let _ = writeln!(out, "protected  {n} assets (no {index}; from agent docs and `protected:` globs)");
     }
-    let diags = model.diagnostics();
-    if !diags.is_empty() {
-        let _ = writeln!(out, "\n{} diagnostics:", diags.len());
-        for d in diags {
-            let _ = writeln!(out, "  {d}");
-        }
-    }
-    out
 }
 
 pub fn ellipsize(s: &str, max: usize) -> String {

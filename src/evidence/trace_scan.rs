@@ -52,114 +52,120 @@ impl Scanner {
     /// events that began in an earlier block and end in this one.
     pub fn feed(&mut self, block: &[u8], ranges: &mut Vec<std::ops::Range<usize>>) -> Vec<Vec<u8>> {
         let mut carried = Vec::new();
+        // Where the event being read began in this block (`None`: in an earlier one).
         let mut start = if self.state == State::Event { None } else { Some(0) };
         let mut i = 0;
-        let n = block.len();
-        while i < n {
-            match self.state {
+        while i < block.len() {
+            i = match self.state {
                 State::Done => return carried,
                 State::Header => {
-                    let b = block[i];
-                    if self.in_string {
-                        if self.escape {
-                            self.escape = false;
-                        } else if b == b'\\' {
-                            self.escape = true;
-                        } else if b == b'"' {
-                            self.in_string = false;
-                            self.key_open = false;
-                        } else if self.key_open && self.key.len() < 32 {
-                            self.key.push(b);
-                        }
-                    } else {
-                        match b {
-                            b'"' => {
-                                self.in_string = true;
-                                if self.depth == 1 {
-                                    self.key.clear();
-                                    self.key_open = true;
-                                }
-                            }
-                            b'[' if self.depth == 0 || (self.depth == 1 && self.key == b"traceEvents") => {
-                                self.state = State::Between;
-                                self.saw_events = true;
-                            }
-                            b'{' | b'[' => self.depth += 1,
-                            b'}' | b']' => self.depth -= 1,
-                            _ => {}
-                        }
-                    }
-                    i += 1;
+                    self.header_byte(block[i]);
+                    i + 1
                 }
-                State::Between => match memchr::memchr2(b'{', b']', &block[i..]) {
-                    None => i = n,
-                    Some(k) => {
-                        i += k;
-                        if block[i] == b']' {
-                            self.state = State::Done;
-                        } else {
-                            self.state = State::Event;
-                            self.braces = 1;
-                            start = Some(i);
-                        }
-                        i += 1;
-                    }
-                },
+                State::Between => self.between(block, i, &mut start),
+                State::Event if self.in_string => self.event_string(block, i),
                 State::Event => {
-                    if self.in_string {
-                        if self.escape {
-                            // The byte after a backslash, possibly at the start of a block.
-                            self.escape = false;
-                            i += 1;
-                            continue;
-                        }
-                        match memchr::memchr2(b'"', b'\\', &block[i..]) {
-                            None => i = n,
-                            Some(k) => {
-                                i += k;
-                                if block[i] == b'\\' {
-                                    self.escape = true;
-                                } else {
-                                    self.in_string = false;
-                                }
-                                i += 1;
+                    let end = self.event(block, i);
+                    if self.state == State::Between {
+                        match start.take() {
+                            Some(s) => ranges.push(s..end),
+                            None => {
+                                self.carry.extend_from_slice(&block[..end]);
+                                carried.push(std::mem::take(&mut self.carry));
                             }
                         }
-                        continue;
                     }
-                    match memchr::memchr3(b'"', b'{', b'}', &block[i..]) {
-                        None => i = n,
-                        Some(k) => {
-                            i += k;
-                            match block[i] {
-                                b'"' => self.in_string = true,
-                                b'{' => self.braces += 1,
-                                _ => {
-                                    self.braces -= 1;
-                                    if self.braces == 0 {
-                                        self.state = State::Between;
-                                        match start {
-                                            Some(s) => ranges.push(s..i + 1),
-                                            None => {
-                                                self.carry.extend_from_slice(&block[..=i]);
-                                                carried.push(std::mem::take(&mut self.carry));
-                                            }
-                                        }
-                                        start = None;
-                                    }
-                                }
-                            }
-                            i += 1;
-                        }
-                    }
+                    end
                 }
-            }
+            };
         }
         if self.state == State::Event {
             let from = start.unwrap_or(0);
             self.carry.extend_from_slice(&block[from..]);
         }
         carried
+    }
+
+    /// One byte of the header: follow strings and nesting until the events array opens.
+    fn header_byte(&mut self, b: u8) {
+        if self.in_string {
+            if self.escape {
+                self.escape = false;
+            } else if b == b'\\' {
+                self.escape = true;
+            } else if b == b'"' {
+                self.in_string = false;
+                self.key_open = false;
+            } else if self.key_open && self.key.len() < 32 {
+                self.key.push(b);
+            }
+            return;
+        }
+        match b {
+            b'"' => {
+                self.in_string = true;
+                if self.depth == 1 {
+                    self.key.clear();
+                    self.key_open = true;
+                }
+            }
+            b'[' if self.depth == 0 || (self.depth == 1 && self.key == b"traceEvents") => {
+                self.state = State::Between;
+                self.saw_events = true;
+            }
+            b'{' | b'[' => self.depth += 1,
+            b'}' | b']' => self.depth -= 1,
+            _ => {}
+        }
+    }
+
+    /// Between events: skip to the next event's `{` (noting where it starts) or the array's `]`.
+    fn between(&mut self, block: &[u8], i: usize, start: &mut Option<usize>) -> usize {
+        let Some(k) = memchr::memchr2(b'{', b']', &block[i..]) else { return block.len() };
+        let at = i + k;
+        if block[at] == b']' {
+            self.state = State::Done;
+        } else {
+            self.state = State::Event;
+            self.braces = 1;
+            *start = Some(at);
+        }
+        at + 1
+    }
+
+    /// Inside a string in an event: skip to its closing quote, minding escapes.
+    fn event_string(&mut self, block: &[u8], i: usize) -> usize {
+        if self.escape {
+            // The byte after a backslash, possibly at the start of a block.
+            self.escape = false;
+            return i + 1;
+        }
+        let Some(k) = memchr::memchr2(b'"', b'\\', &block[i..]) else { return block.len() };
+        let at = i + k;
+        if block[at] == b'\\' {
+            self.escape = true;
+        } else {
+            self.in_string = false;
+        }
+        at + 1
+    }
+
+    /// Inside an event, outside strings: count braces; the state turns `Between` when the event
+    /// closes, and the returned position is just past its `}`.
+    fn event(&mut self, block: &[u8], i: usize) -> usize {
+        let Some(k) = memchr::memchr3(b'"', b'{', b'}', &block[i..]) else { return block.len() };
+        let at = i + k;
+        match block[at] {
+            b'"' => self.in_string = true,
+            b'{' => self.braces += 1,
+            _ => {
+                self.braces -= 1;
+                if self.braces == 0 {
+                    self.state = State::Between;
+                }
+            }
+        }
+        at + 1
     }
 }
 

@@ -35,15 +35,27 @@ fn bold_focus(line: &str) -> Option<(&str, &str)> {
 }
 
 pub(super) fn parse(ledger: &mut Ledger) {
-    let doc = &ledger.doc;
-    let whole = 0..doc.text.len();
     let mut items: Vec<Item> = Vec::new();
-    let new_item = |id: &str, title: &str, line: usize| Item {
+    if let Some(mut focus) = current_focus(ledger) {
+        if let Some(status) = status_field(ledger) {
+            focus.fields.insert(0, status);
+        }
+        ledger.active_focus.push(focus.id.clone());
+        items.push(focus);
+    }
+    stamped_attempts(&ledger.doc, &mut items);
+    checklist_tasks(&ledger.doc, &mut items);
+    ledger.items = items;
+}
+
+/// An initiative's item: the whole file is its section.
+fn new_item(doc: &crate::markdown::Document, id: &str, title: &str, line: usize) -> Item {
+    Item {
         id: id.to_string(),
         title: title.to_string(),
         line,
         level: 2,
-        range: whole.clone(),
+        range: 0..doc.text.len(),
         fields: Vec::new(),
         attempts: Vec::new(),
         archived: false,
@@ -51,52 +63,59 @@ pub(super) fn parse(ledger: &mut Ledger) {
         tasks: Vec::new(),
         closed: None,
         derived_status: None,
+    }
+}
+
+/// The focus: the bold line of `## Current Focus`, with the section's `- Field:` bullets.
+fn current_focus(ledger: &Ledger) -> Option<Item> {
+    let doc = &ledger.doc;
+    let sec = ledger.section("Current Focus")?;
+    let (first, last) = (doc.line_of(sec.start) + 1, doc.line_of(sec.end.saturating_sub(1)));
+    let (line, (id, title)) = (first..=last).find_map(|n| bold_focus(doc.line_text(n)).map(|f| (n, f)))?;
+    let mut item = new_item(doc, id, title, line);
+    let own = |(_, i): &(usize, &crate::markdown::Item)| i.depth == 0 && sec.contains(&i.range.start);
+    item.fields.extend(doc.items.iter().enumerate().filter(own).filter_map(|(k, _)| Field::of_list_item(doc, k)));
+    Some(item)
+}
+
+/// `## Status`: its first line, the value inside backticks when it has them.
+fn status_field(ledger: &Ledger) -> Option<Field> {
+    let doc = &ledger.doc;
+    let sec = ledger.section("Status")?;
+    let (first, last) = (doc.line_of(sec.start) + 1, doc.line_of(sec.end.saturating_sub(1)));
+    let n = (first..=last).find(|&n| !doc.line_text(n).trim().is_empty())?;
+    let r = doc.line_range(n);
+    let text = &doc.text[r.clone()];
+    let (start, end) = match (text.find('`'), text.rfind('`')) {
+        (Some(a), Some(b)) if b > a => (r.start + a + 1, r.start + b),
+        _ => (r.start + (text.len() - text.trim_start().len()), r.start + text.trim_end().len()),
     };
-    // The focus: the bold line of `## Current Focus`, with the section's `- Field:` bullets.
-    if let Some(sec) = ledger.section("Current Focus") {
-        let (first, last) = (doc.line_of(sec.start) + 1, doc.line_of(sec.end.saturating_sub(1)));
-        if let Some((line, (id, title))) = (first..=last).find_map(|n| bold_focus(doc.line_text(n)).map(|f| (n, f))) {
-            let mut item = new_item(id, title, line);
-            let own = |(_, i): &(usize, &crate::markdown::Item)| i.depth == 0 && sec.contains(&i.range.start);
-            item.fields
-                .extend(doc.items.iter().enumerate().filter(own).filter_map(|(k, _)| Field::of_list_item(doc, k)));
-            ledger.active_focus.push(id.to_string());
-            items.push(item);
+    Some(Field {
+        key: "Status".into(),
+        name: "Status".into(),
+        value: doc.text[start..end].trim().to_string(),
+        value_range: start..end,
+        line: n,
+        item: None,
+    })
+}
+
+/// The item `id` names among `items`, added (titled `title`, at `line`) when there is none.
+fn item_for(doc: &crate::markdown::Document, items: &mut Vec<Item>, id: &str, title: &str, line: usize) -> usize {
+    match items.iter().position(|i| ids_equal(&i.id, id)) {
+        Some(k) => k,
+        None => {
+            items.push(new_item(doc, id, title, line));
+            items.len() - 1
         }
     }
-    // `## Status`: its first line, the value inside backticks when it has them.
-    if let (Some(sec), Some(focus)) = (ledger.section("Status"), items.first_mut()) {
-        let (first, last) = (doc.line_of(sec.start) + 1, doc.line_of(sec.end.saturating_sub(1)));
-        if let Some(n) = (first..=last).find(|&n| !doc.line_text(n).trim().is_empty()) {
-            let r = doc.line_range(n);
-            let text = &doc.text[r.clone()];
-            let (start, end) = match (text.find('`'), text.rfind('`')) {
-                (Some(a), Some(b)) if b > a => (r.start + a + 1, r.start + b),
-                _ => (r.start + (text.len() - text.trim_start().len()), r.start + text.trim_end().len()),
-            };
-            focus.fields.insert(
-                0,
-                Field {
-                    key: "Status".into(),
-                    name: "Status".into(),
-                    value: doc.text[start..end].trim().to_string(),
-                    value_range: start..end,
-                    line: n,
-                    item: None,
-                },
-            );
-        }
-    }
-    // Timestamped attempt headings, each with its initiative.
+}
+
+/// Timestamped attempt headings, each with its initiative.
+fn stamped_attempts(doc: &crate::markdown::Document, items: &mut Vec<Item>) {
     for h in &doc.headings {
         let Some(t) = (h.level >= 3).then(|| timestamped_heading(&h.text)).flatten() else { continue };
-        let k = match items.iter().position(|i| ids_equal(&i.id, &t.id)) {
-            Some(k) => k,
-            None => {
-                items.push(new_item(&t.id, t.label.as_deref().unwrap_or(""), h.line));
-                items.len() - 1
-            }
-        };
+        let k = item_for(doc, items, &t.id, t.label.as_deref().unwrap_or(""), h.line);
         items[k].attempts.push(Attempt {
             number: None,
             date: Some(t.date.clone()),
@@ -109,23 +128,19 @@ pub(super) fn parse(ledger: &mut Ledger) {
             body: h.range.start..super::sections::heading_end(doc, h),
         });
     }
-    // Checklist entries: `ID.TASK:` names its initiative; a bare `TASK:` belongs to the
-    // initiative whose attempts name that task, else to the focus.
+}
+
+/// Checklist entries: `ID.TASK:` names its initiative; a bare `TASK:` belongs to the initiative
+/// whose attempts name that task, else to the focus.
+fn checklist_tasks(doc: &crate::markdown::Document, items: &mut Vec<Item>) {
     for it in doc.items.iter() {
-        let text = doc.item_text(it);
-        let Some(c) = crate::plan::checklist_task(text) else { continue };
+        let Some(c) = crate::plan::checklist_task(doc.item_text(it)) else { continue };
         let (owner, task) = match c.id.split_once('.') {
             Some((id, task)) if super::is_item_id(id) && !task.is_empty() => (Some(id.to_string()), task.to_string()),
             _ => (None, c.id.clone()),
         };
         let k = match owner {
-            Some(id) => match items.iter().position(|i| ids_equal(&i.id, &id)) {
-                Some(k) => Some(k),
-                None => {
-                    items.push(new_item(&id, "", it.line));
-                    Some(items.len() - 1)
-                }
-            },
+            Some(id) => Some(item_for(doc, items, &id, "", it.line)),
             None => items
                 .iter()
                 .position(|i| i.attempts.iter().any(|a| a.task.as_deref().is_some_and(|t| task_names(t, &task))))
@@ -143,7 +158,6 @@ pub(super) fn parse(ledger: &mut Ledger) {
             });
         }
     }
-    ledger.items = items;
 }
 
 /// Whether an attempt's task words (`S1–S2`, `C1/C2`, `F1`) include `task`.

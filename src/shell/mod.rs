@@ -6,6 +6,8 @@
 
 use std::ops::Range;
 
+mod redirect;
+
 /// A simple command: its words after leading assignments, keywords and redirections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Simple {
@@ -196,58 +198,14 @@ impl<'a> Lexer<'a> {
                     self.bump();
                     self.end_word()?;
                 }
-                '\n' => {
-                    self.bump();
-                    self.end_word()?;
-                    if !self.need_command {
-                        self.end_command();
-                    }
-                    self.read_heredoc_bodies()?;
-                }
+                '\n' => self.newline()?,
                 '#' if self.cur_word.is_none() => {
                     // A comment runs to the end of the line.
-                    let end = self.rest().find('\n').map_or(self.src.len(), |i| self.at + i);
-                    self.at = end;
+                    self.at = self.rest().find('\n').map_or(self.src.len(), |i| self.at + i);
                 }
-                '\'' => {
-                    self.bump();
-                    let end = self.rest().find('\'').ok_or("a single quote is never closed")? + self.at;
-                    self.push_char('\'');
-                    for ch in self.src[self.at..=end].chars() {
-                        self.push_char(ch);
-                    }
-                    self.at = end + 1;
-                }
-                '"' => {
-                    self.bump();
-                    self.push_char('"');
-                    loop {
-                        match self.bump().ok_or("a double quote is never closed")? {
-                            '"' => {
-                                self.push_char('"');
-                                break;
-                            }
-                            '\\' => {
-                                self.push_char('\\');
-                                if let Some(n) = self.bump() {
-                                    self.push_char(n);
-                                }
-                            }
-                            '$' => self.dollar(true)?,
-                            '`' => self.backtick()?,
-                            ch => self.push_char(ch),
-                        }
-                    }
-                }
-                '\\' => {
-                    self.bump();
-                    self.push_char('\\');
-                    match self.bump() {
-                        Some('\n') => {}
-                        Some(n) => self.push_char(n),
-                        None => return Err("the line ends in a backslash".into()),
-                    }
-                }
+                '\'' => self.single_quoted()?,
+                '"' => self.double_quoted()?,
+                '\\' => self.escaped()?,
                 '$' => {
                     self.bump();
                     self.dollar(false)?;
@@ -257,35 +215,8 @@ impl<'a> Lexer<'a> {
                     self.backtick()?;
                 }
                 '&' | '|' | ';' => self.control()?,
-                '(' => {
-                    self.bump();
-                    if self.cur_word.is_some() || !self.cur.is_empty() {
-                        // `name() { … }` is a function; anything else is out of place.
-                        if self.rest().starts_with(')') {
-                            self.bump();
-                            self.cur_word = None;
-                            self.cur.clear();
-                            continue;
-                        }
-                        return Err("`(` in the middle of a command".into());
-                    }
-                    self.parens += 1;
-                    self.need_command = true;
-                }
-                ')' => {
-                    self.bump();
-                    self.end_word()?;
-                    if self.parens == 0 {
-                        return Err("`)` without its `(`".into());
-                    }
-                    if self.cur.is_empty() && self.need_command {
-                        return Err("`( )` holds no command".into());
-                    }
-                    self.end_command();
-                    self.parens -= 1;
-                    self.need_command = false;
-                    self.group_closed = true;
-                }
+                '(' => self.open_paren()?,
+                ')' => self.close_paren()?,
                 '<' | '>' => self.redirection()?,
                 _ => {
                     self.bump();
@@ -293,6 +224,105 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
+        self.finish()
+    }
+
+    /// A line ends a command (unless an operator asks for one more) and starts any
+    /// here-document bodies the line announced.
+    fn newline(&mut self) -> Result<(), String> {
+        self.bump();
+        self.end_word()?;
+        if !self.need_command {
+            self.end_command();
+        }
+        self.read_heredoc_bodies()
+    }
+
+    /// `'…'`: everything up to the next single quote, as it is.
+    fn single_quoted(&mut self) -> Result<(), String> {
+        self.bump();
+        let end = self.rest().find('\'').ok_or("a single quote is never closed")? + self.at;
+        self.push_char('\'');
+        for ch in self.src[self.at..=end].chars() {
+            self.push_char(ch);
+        }
+        self.at = end + 1;
+        Ok(())
+    }
+
+    /// `"…"`: escapes, `$…` and backticks inside are read; the rest is kept.
+    fn double_quoted(&mut self) -> Result<(), String> {
+        self.bump();
+        self.push_char('"');
+        loop {
+            match self.bump().ok_or("a double quote is never closed")? {
+                '"' => {
+                    self.push_char('"');
+                    return Ok(());
+                }
+                '\\' => {
+                    self.push_char('\\');
+                    if let Some(n) = self.bump() {
+                        self.push_char(n);
+                    }
+                }
+                '$' => self.dollar(true)?,
+                '`' => self.backtick()?,
+                ch => self.push_char(ch),
+            }
+        }
+    }
+
+    /// `\x` keeps `x`; a backslash before a line break joins the lines.
+    fn escaped(&mut self) -> Result<(), String> {
+        self.bump();
+        self.push_char('\\');
+        match self.bump() {
+            Some('\n') => Ok(()),
+            Some(n) => {
+                self.push_char(n);
+                Ok(())
+            }
+            None => Err("the line ends in a backslash".into()),
+        }
+    }
+
+    /// `(` opens a subshell where a command may start; `name()` declares a function.
+    fn open_paren(&mut self) -> Result<(), String> {
+        self.bump();
+        if self.cur_word.is_some() || !self.cur.is_empty() {
+            // `name() { … }` is a function; anything else is out of place.
+            if self.rest().starts_with(')') {
+                self.bump();
+                self.cur_word = None;
+                self.cur.clear();
+                return Ok(());
+            }
+            return Err("`(` in the middle of a command".into());
+        }
+        self.parens += 1;
+        self.need_command = true;
+        Ok(())
+    }
+
+    fn close_paren(&mut self) -> Result<(), String> {
+        self.bump();
+        self.end_word()?;
+        if self.parens == 0 {
+            return Err("`)` without its `(`".into());
+        }
+        if self.cur.is_empty() && self.need_command {
+            return Err("`( )` holds no command".into());
+        }
+        self.end_command();
+        self.parens -= 1;
+        self.need_command = false;
+        self.group_closed = true;
+        Ok(())
+    }
+
+    /// The end of the text: everything opened is closed, every operator has its command.
+    fn finish(mut self) -> Result<Script, String> {
         self.end_word()?;
         if self.redirect_target {
             return Err("a redirection has no target".into());
@@ -341,86 +371,6 @@ impl<'a> Lexer<'a> {
         };
         self.operator(binary)?;
         self.at += len;
-        Ok(())
-    }
-
-    fn redirection(&mut self) -> Result<(), String> {
-        // A file-descriptor number before it (`2>`) is part of the operator.
-        if self.cur_word.as_deref().is_some_and(|w| w.chars().all(|c| c.is_ascii_digit())) {
-            self.cur_word = None;
-        } else {
-            self.end_word()?;
-        }
-        let r = self.rest();
-        for op in ["<<<", "<<-", "<<", ">>", "&>>", "&>", ">&", "<&", ">|", "<>", ">", "<"] {
-            if r.starts_with(op) {
-                self.at += op.len();
-                if op == "<<" || op == "<<-" {
-                    return self.heredoc_tag(op == "<<-");
-                }
-                if op == ">&" || op == "<&" {
-                    let fd: String = self.rest().chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect();
-                    if !fd.is_empty() {
-                        self.at += fd.len();
-                        return Ok(());
-                    }
-                }
-                self.redirect_target = true;
-                while matches!(self.peek(), Some(' ' | '\t')) {
-                    self.bump();
-                }
-                if matches!(self.peek(), None | Some('\n' | ';' | '&' | '|' | '<' | '>' | ')')) {
-                    return Err(format!("`{op}` has no target"));
-                }
-                return Ok(());
-            }
-        }
-        Ok(())
-    }
-
-    fn heredoc_tag(&mut self, strip_tabs: bool) -> Result<(), String> {
-        while matches!(self.peek(), Some(' ' | '\t')) {
-            self.bump();
-        }
-        let r = self.rest();
-        let (tag, len) = match r.chars().next() {
-            Some(q @ ('\'' | '"')) => {
-                let close = r[1..].find(q).ok_or("a here-document's quoted tag is never closed")?;
-                (r[1..1 + close].to_string(), close + 2)
-            }
-            _ => {
-                let t: String = r
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || *c == '.')
-                    .collect();
-                let n = t.len();
-                (t, n)
-            }
-        };
-        if tag.is_empty() {
-            return Err("`<<` has no here-document tag".into());
-        }
-        self.at += len;
-        self.pending_heredocs.push((tag, strip_tabs));
-        Ok(())
-    }
-
-    /// After a line with `<<TAG`: skip the body up to the line that is `TAG`.
-    fn read_heredoc_bodies(&mut self) -> Result<(), String> {
-        for (tag, strip) in std::mem::take(&mut self.pending_heredocs) {
-            loop {
-                if self.at >= self.src.len() {
-                    return Err(format!("here-document `<<{tag}` is never ended by a `{tag}` line"));
-                }
-                let end = self.rest().find('\n').map_or(self.src.len(), |i| self.at + i);
-                let line = &self.src[self.at..end];
-                self.at = (end + 1).min(self.src.len());
-                let line = if strip { line.trim_start_matches('\t') } else { line };
-                if line.trim_end_matches('\r') == tag {
-                    break;
-                }
-            }
-        }
         Ok(())
     }
 }

@@ -190,11 +190,6 @@ const LONG_FNS: &[(&str, &str)] = &[
     ("src/brief.rs", "render"),
     ("src/run.rs", "execute_showing"),
     ("src/sim/profile.rs", "run"),
-    ("src/shell/mod.rs", "run"),
-    ("src/ledger/initiative.rs", "parse"),
-    ("src/evidence/trace_scan.rs", "feed"),
-    ("src/status.rs", "render"),
-    ("src/gate.rs", "checks"),
     ("src/sim/params.rs", "validate"),
 ];
 
