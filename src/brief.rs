@@ -50,7 +50,51 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
         return Err(Error::Failed(format!("no memo to write, the item is blocked: {why}")));
     }
     let Some(task) = &d.task else { return Err(Error::Failed("no open task to brief".into())) };
-    // A plan's phase, or — for a task of the item's own checklist in the ledger — the task's place there.
+    let (phase, plan_path) = place(model, &d, task)?;
+    let plan_path = plan_path.as_str();
+    let command = d.command_template.clone().unwrap_or_default();
+    let ledger = &model.ledger;
+    let litem = ledger.find(&d.item.id).into_iter().next().ok_or_else(|| focus::unknown_item(model, &d.item.id))?;
+    let (mode, mapped_tests) = mode_of(&command);
+    let (record, how_to) = how_to(&d, task, &command);
+    let ctx = Ctx {
+        item: serde_json::json!({"id": d.item.id, "title": d.item.title, "status": d.item.status, "line": d.item.line}),
+        plan: plan_path.to_string(),
+        phase: serde_json::json!({"id": phase.id, "title": phase.title, "line": phase.line}),
+        task: serde_json::json!({"id": task.id, "description": task.description, "command": command, "line": task.line, "checks": d.verify_template}),
+        next_task: serde_json::to_value(&d.next_task).unwrap_or_default(),
+        stamp: d.stamp.clone(),
+        artifacts: d.artifacts_template.clone(),
+        blocked_log: format!("{}/attempts/failed.log", d.artifacts_template.trim_end_matches('/')),
+        branch: branch(model),
+        mode: mode.into(),
+        mapped_tests,
+        summary: format!("{} — Phase {} task {}: {}.", d.item.title, phase.id, task.id, task.description),
+        next_up: match &d.next_task {
+            Some(n) => format!("{} {}.", n.id, n.description),
+            None => "close the phase and brief again.".into(),
+        },
+        priorities: priorities(model, &d, litem, plan_path, &phase),
+        record,
+        how_to,
+        pitfalls: pitfalls(model, litem),
+        pointers: vec![
+            format!("{plan_path}:{}", phase.line),
+            format!("{plan_path}:{}", task.line),
+            format!("{}:{}", ledger.doc.file, d.item.line),
+        ],
+    };
+    let mut env = minijinja::Environment::new();
+    env.set_keep_trailing_newline(true);
+    let tmpl_err = |e: minijinja::Error| Error::input(template_name, e.line().unwrap_or(0), format!("template: {e}"));
+    env.add_template("memo", template).map_err(tmpl_err)?;
+    let text = env.get_template("memo").map_err(tmpl_err)?.render(&ctx).map_err(tmpl_err)?;
+    Ok(Brief { text, decision: d })
+}
+
+/// The task's phase and the file that holds it: a plan's phase, or — for a task of the item's
+/// own checklist in the ledger — the task's place there.
+fn place(model: &Model, d: &Decision, task: &next::TaskRef) -> Result<(Where, String)> {
     let phase = match &d.phase {
         Some(p) => Where { id: p.id.clone(), title: p.title.clone(), line: p.line },
         None if task.file == model.ledger.doc.file => {
@@ -63,13 +107,11 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
         (_, None) => task.file.clone(),
         (None, Some(_)) => return Err(Error::Failed(format!("[{}] has no plan to brief from", d.item.id))),
     };
-    let plan_path = plan_path.as_str();
-    let command = d.command_template.clone().unwrap_or_default();
-    let ledger = &model.ledger;
-    let litem = ledger.find(&d.item.id).into_iter().next().ok_or_else(|| focus::unknown_item(model, &d.item.id))?;
-    let doc = &ledger.doc;
-    // Nested bullets of a field (Risks/Assumptions, Next Actions), as plain lines.
-    let nested = |key: &str| ledger.field_entries(litem, key);
+    Ok((phase, plan_path))
+}
+
+/// The memo's Mode and Mapped tests, by what the command runs.
+fn mode_of(command: &str) -> (&'static str, String) {
     let lower = command.to_ascii_lowercase();
     let mode = if lower.contains("profile") || lower.contains("bench") {
         "Perf"
@@ -78,11 +120,17 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     } else {
         "Evidence"
     };
-    let mapped_tests = if lower.contains("pytest") || lower.contains("cargo test") {
+    let mapped = if lower.contains("pytest") || lower.contains("cargo test") {
         format!("`{command}`")
     } else {
         "none — evidence-only".to_string()
     };
+    (mode, mapped)
+}
+
+/// Why this step: the phase's gate verdict, each check, and the item's first Next Action still
+/// to do (not marked done, not about a task the plan has closed).
+fn priorities(model: &Model, d: &Decision, litem: &crate::ledger::Item, plan_path: &str, phase: &Where) -> Vec<String> {
     let unchecked = d.checks.iter().filter(|c| c.outcome == Outcome::Unchecked).count();
     let verdict = if d.checks.iter().any(|c| c.outcome == Outcome::Fail) {
         "a check fails".to_string()
@@ -91,99 +139,67 @@ pub fn render(model: &Model, item: Option<&str>, stamp: &str, template: &str, te
     } else {
         "every check passes".to_string()
     };
-    let mut priorities =
-        vec![format!("{}:{} – Phase {} is the next gate ({verdict}).", plan_path, phase.line, phase.id)];
+    let mut out = vec![format!("{}:{} – Phase {} is the next gate ({verdict}).", plan_path, phase.line, phase.id)];
     for c in &d.checks {
         let mark = match c.outcome {
             Outcome::Pass => "pass",
             Outcome::Fail => "FAIL",
             Outcome::Unchecked => "unchecked",
         };
-        priorities.push(format!("{}:{} – {}: {mark} ({}).", c.file, c.line, c.name, c.detail));
+        out.push(format!("{}:{} – {}: {mark} ({}).", c.file, c.line, c.name, c.detail));
     }
-    // The first Next Action still to do: not marked done, not about a task the plan has closed.
-    let current =
-        nested("Next Actions").into_iter().find(|(text, _)| !next_action_is_done(text, model.plan(plan_path)));
-    if let Some((first, line)) = current {
-        priorities.push(format!(
-            "{}:{line} – [{}] Next Actions: {}",
-            doc.file,
-            d.item.id,
-            crate::status::ellipsize(&first, 140)
-        ));
+    let entries = model.ledger.field_entries(litem, "Next Actions");
+    if let Some((first, line)) = entries.into_iter().find(|(text, _)| !next_action_is_done(text, model.plan(plan_path)))
+    {
+        let first = crate::status::ellipsize(&first, 140);
+        out.push(format!("{}:{line} – [{}] Next Actions: {first}", model.ledger.doc.file, d.item.id));
     }
-    let mut pitfalls: Vec<String> = nested("Risks/Assumptions").into_iter().map(|(t, _)| t).collect();
-    pitfalls.push(format!(
-        "Do not commit `{}/` artifacts; reference them only.",
-        model.ws.config.reports.dir.trim_end_matches('/')
-    ));
-    pitfalls.push(format!("Do not modify protected assets listed in {}.", model.ws.config.index));
-    pitfalls.push(
+    out
+}
+
+/// The item's Risks/Assumptions, then the workflow's standing rules.
+fn pitfalls(model: &Model, litem: &crate::ledger::Item) -> Vec<String> {
+    let mut out: Vec<String> =
+        model.ledger.field_entries(litem, "Risks/Assumptions").into_iter().map(|(t, _)| t).collect();
+    let reports = model.ws.config.reports.dir.trim_end_matches('/');
+    out.push(format!("Do not commit `{reports}/` artifacts; reference them only."));
+    out.push(format!("Do not modify protected assets listed in {}.", model.ws.config.index));
+    out.push(
         "Keep the focus on this step; record the result as an attempt rather than editing task states by hand.".into(),
     );
-    let blocked_log = format!("{}/attempts/failed.log", d.artifacts_template.trim_end_matches('/'));
-    let record = if command.is_empty() {
-        format!("`loop attempt {} --phase {} --result <success|partial|blocked> --note '…'`", d.item.id, task.id)
-    } else {
-        "`loop attempt --last-run`".to_string()
-    };
-    let how_to = if command.is_empty() {
-        let what = d.manual_step.clone().unwrap_or_else(|| task.description.clone());
-        let mut h = vec![format!("Do it by hand (no command to run): {what}")];
-        for v in &d.verify_template {
-            h.push(format!("Check it with `{v}`."));
-        }
-        h.push(format!("Record the result with {record}."));
-        h
-    } else {
-        vec![
+    out
+}
+
+/// How to record the result, and the steps: run the command, or do the work by hand and check it.
+fn how_to(d: &Decision, task: &next::TaskRef, command: &str) -> (String, Vec<String>) {
+    if !command.is_empty() {
+        let record = "`loop attempt --last-run`".to_string();
+        let steps = vec![
             format!("Run `{command}` from the workspace root; `loop next --run` does it and records run.json, logs and the environment."),
             "Replace `<STAMP>` with a UTC stamp such as `20260105T153000Z` (loop does this for you); keep every artifact under that folder.".into(),
             format!("Record the result with {record} (metrics and gates come from the run folder)."),
-        ]
-    };
-    let next_up = match &d.next_task {
-        Some(n) => format!("{} {}.", n.id, n.description),
-        None => "close the phase and brief again.".into(),
-    };
-    let branch = match crate::git::info(&model.ws.root) {
+        ];
+        return (record, steps);
+    }
+    let record =
+        format!("`loop attempt {} --phase {} --result <success|partial|blocked> --note '…'`", d.item.id, task.id);
+    let what = d.manual_step.clone().unwrap_or_else(|| task.description.clone());
+    let mut steps = vec![format!("Do it by hand (no command to run): {what}")];
+    steps.extend(d.verify_template.iter().map(|v| format!("Check it with `{v}`.")));
+    steps.push(format!("Record the result with {record}."));
+    (record, steps)
+}
+
+/// The branch the memo is for, or why there is none.
+fn branch(model: &Model) -> String {
+    match crate::git::info(&model.ws.root) {
         None => "(not a git repository)".to_string(),
         Some(g) => match (g.branch, g.sha) {
             (Some(b), _) => b,
             (None, Some(sha)) => format!("(detached HEAD at {})", &sha[..sha.len().min(7)]),
             (None, None) => "(no commit yet)".to_string(),
         },
-    };
-    let ctx = Ctx {
-        item: serde_json::json!({"id": d.item.id, "title": d.item.title, "status": d.item.status, "line": d.item.line}),
-        plan: plan_path.to_string(),
-        phase: serde_json::json!({"id": phase.id, "title": phase.title, "line": phase.line}),
-        task: serde_json::json!({"id": task.id, "description": task.description, "command": command, "line": task.line, "checks": d.verify_template}),
-        next_task: serde_json::to_value(&d.next_task).unwrap_or_default(),
-        stamp: d.stamp.clone(),
-        artifacts: d.artifacts_template.clone(),
-        blocked_log,
-        branch,
-        mode: mode.into(),
-        mapped_tests,
-        summary: format!("{} — Phase {} task {}: {}.", d.item.title, phase.id, task.id, task.description),
-        next_up,
-        priorities,
-        record,
-        how_to,
-        pitfalls,
-        pointers: vec![
-            format!("{plan_path}:{}", phase.line),
-            format!("{plan_path}:{}", task.line),
-            format!("{}:{}", doc.file, d.item.line),
-        ],
-    };
-    let mut env = minijinja::Environment::new();
-    env.set_keep_trailing_newline(true);
-    let tmpl_err = |e: minijinja::Error| Error::input(template_name, e.line().unwrap_or(0), format!("template: {e}"));
-    env.add_template("memo", template).map_err(tmpl_err)?;
-    let text = env.get_template("memo").map_err(tmpl_err)?.render(&ctx).map_err(tmpl_err)?;
-    Ok(Brief { text, decision: d })
+    }
 }
 
 /// Where the briefed task stands: its phase, or its own place in a ledger checklist.
