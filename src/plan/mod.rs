@@ -236,6 +236,10 @@ fn parse_phase(
             let Some(state_range) = row.cells.get(state_col).cloned() else {
                 continue;
             };
+            if task::is_group_row(&row.cells.iter().map(|c| doc.slice(c)).collect::<Vec<_>>()) {
+                continue;
+            }
+            let state_range = task::marker_range(&doc.text, state_range);
             let state = TaskState::parse(cell(state_col));
             let id = cell(id_col).trim_matches('*').trim().to_string();
             let task = Task {
@@ -269,6 +273,21 @@ mod tests {
     use super::*;
 
     const PLAN: &str = "## Context\n- Initiative: DEMO-001 — make it so.\n\n### Phase A — First\nGoal: g\nPrereqs: none.\nExit Criteria: all done.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| A1 | one | [D] (2025-10-09) | ok |\n| A2 | two | [x] | ok |\n\n## Phase B - Second\nPrereqs: Phase A complete.\n\n| ID | Task Description | State | How/Why & Guidance |\n| --- | --- | --- | --- |\n| B1 | run | [ ] | `echo <STAMP>` |\n| B2 | odd | [-] | skipped |\n| B3 | odd | [?] | unknown |\n";
+
+    /// nanoBragg's checklists head groups of rows with a bold one-cell row; those are headings.
+    #[test]
+    fn a_group_row_in_a_task_table_is_no_task() {
+        let text = "### Phase A — One\n\n| ID | Task Description | State | How |\n| :-- | :-- | :-- | :-- |\n| **Section 0: Preparation** |\n| 0.A | Review | `[D]` | x |\n| **Section 1: Core** | | | |\n| 1.A | Build | [D] | y |\n| A3 |\n";
+        let p = Plan::parse(Document::parse("plans/active/p.md", text.into()));
+        let ids: Vec<&str> = p.phases[0].tasks.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["0.A", "1.A", "A3"]);
+        // A state in code is read, and a new state replaces only the marker inside the backticks.
+        let a = &p.phases[0].tasks[0];
+        assert_eq!((a.state, p.doc.slice(&a.state_range)), (TaskState::Done, "[D]"));
+        // An ID alone is still a task, whose missing state is named.
+        assert_eq!(p.diagnostics.len(), 1, "{:?}", p.diagnostics);
+        assert!(p.diagnostics[0].message.contains("task A3: the row has 1 cell, expected 4"), "{:?}", p.diagnostics);
+    }
 
     #[test]
     fn written_cells_counts_what_the_writer_wrote() {

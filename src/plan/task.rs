@@ -29,7 +29,8 @@ impl TaskState {
     /// `[DEFER]` (skipped); anything else is unknown. Text after the marker (`[D] (2025-10-09)`)
     /// is allowed.
     pub fn parse(cell: &str) -> TaskState {
-        let Some(c) = STATE.captures(cell.trim()) else { return TaskState::Unknown };
+        // `` `[D]` `` and `**[D]**`: the marker in code or bold, as some plans write it.
+        let Some(c) = STATE.captures(cell.trim().trim_matches(['`', '*'])) else { return TaskState::Unknown };
         match c[1].trim().to_ascii_uppercase().as_str() {
             "" => TaskState::Todo,
             "P" | "~" | "WIP" => TaskState::Partial,
@@ -176,6 +177,26 @@ pub fn written_cells(row: &str) -> usize {
     cells
 }
 
+/// The bytes of a State cell that a new state replaces: the `[…]` marker inside code or bold
+/// (`` `[D]` ``), so the markup stays; else the whole cell.
+pub(super) fn marker_range(text: &str, cell: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let s = &text[cell.clone()];
+    let wrapped = s.starts_with(['`', '*']);
+    match (wrapped, s.find('['), s.find(']')) {
+        (true, Some(a), Some(b)) if a < b => cell.start + a..cell.start + b + 1,
+        _ => cell,
+    }
+}
+
+/// A row that names a group of the tasks below it (`| **Section 1: Core** |`, the other cells
+/// empty or left out), as plans lay out long tables: a heading, not a task. An ID alone (`| A3 |`)
+/// is still a task, whose missing state is reported.
+pub(super) fn is_group_row(cells: &[&str]) -> bool {
+    let Some((first, rest)) = cells.split_first() else { return false };
+    let first = first.trim();
+    rest.iter().all(|c| c.trim().is_empty()) && (first.starts_with("**") || first.contains(char::is_whitespace))
+}
+
 /// What is wrong with a task row whose state loop cannot read: a row short of its header's
 /// cells, an empty State cell, or a state it does not know.
 pub fn state_problem(doc: &Document, task: &Task) -> String {
@@ -184,8 +205,9 @@ pub fn state_problem(doc: &Document, task: &Task) -> String {
     let header = doc.tables.iter().find(|t| t.rows.iter().any(|r| r.line == task.line));
     match header.map(|t| written_cells(doc.line_text(t.header.line))) {
         Some(want) if !task.checklist && written < want => format!(
-            "task {}: the row has {written} cells, expected {want} like its header; no State cell",
-            task.id
+            "task {}: the row has {written} cell{}, expected {want} like its header; no State cell",
+            task.id,
+            if written == 1 { "" } else { "s" }
         ),
         _ if state.is_empty() => format!("task {}: its State cell is empty (write [ ] for a task not started)", task.id),
         _ => format!(
