@@ -99,87 +99,24 @@ pub fn execute_showing(model: &Model, d: &Decision, sink: &Sink, limit: Option<D
 
     let start = clock::now()?;
     let t0 = Instant::now();
-    let mut command_line = Command::new(shell_program());
-    // Its own process group, so an interrupt can end the whole step, grandchildren included.
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut command_line, 0);
-    let mut child = command_line
-        .arg("-c")
-        .arg(&command)
-        .current_dir(root)
-        .env("LOOP_STAMP", &d.stamp)
-        // Memos write `$STAMP` in their shell snippets.
-        .env("STAMP", &d.stamp)
-        .env("LOOP_ARTIFACTS", &dir)
-        // Memos of other projects name the folder so.
-        .env("ARTIFACT_DIR", d.artifacts.trim_end_matches('/'))
-        .env("ARTIFACT_ROOT", d.artifacts.trim_end_matches('/'))
-        .env("LOOP_ITEM", &d.item.id)
-        .env("PATH", child_path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::io("sh", e))?;
+    let mut child = spawn(root, d, &dir, &command)?;
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
     let out_thread = tee(child.stdout.take(), dir.join("stdout.log"), (sink.clone(), false), None)?;
     let err_thread = tee(child.stderr.take(), dir.join("stderr.log"), (sink.clone(), true), Some(tail.clone()))?;
-    let mut interrupted_at: Option<Instant> = None;
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(s) = child.try_wait().map_err(|e| Error::io("sh", e))? {
-            break s;
-        }
-        if INTERRUPTED.load(Ordering::SeqCst) && interrupted_at.is_none() {
-            // Pass the Ctrl-C on to the step's whole group, as a shell would; force it after 3 s.
-            signal_group(&child, crate::process::SIGINT);
-            interrupted_at = Some(Instant::now());
-        }
-        if interrupted_at.is_some_and(|t| t.elapsed() > Duration::from_secs(3)) {
-            signal_group(&child, crate::process::SIGKILL);
-            let _ = child.kill();
-        }
-        if !timed_out && limit.is_some_and(|l| t0.elapsed() > l) {
-            timed_out = true;
-            signal_group(&child, crate::process::SIGKILL);
-            let _ = child.kill();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    if interrupted_at.is_some() || timed_out {
-        // A Ctrl-C stops the whole step: what it left running (`cmd &`) would hold the log
-        // pipes open and keep loop waiting.
-        signal_group(&child, crate::process::SIGKILL);
-    }
+    let (status, timed_out) = wait(&mut child, t0, limit)?;
     let _ = out_thread.join();
     let _ = err_thread.join();
     let duration = t0.elapsed().as_secs_f64();
-    let end = start + chrono::Duration::microseconds((duration * 1e6) as i64);
     let exit_code = exit_code(&status);
     let interrupted = INTERRUPTED.load(Ordering::SeqCst);
-    let signal = if interrupted { Some("SIGINT".to_string()) } else { signal_name(&status) };
-
-    let blocked_log = if exit_code != 0 {
-        let path = root.join(&d.blocked_log);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let blocked_log = match exit_code {
+        0 => None,
+        _ => {
+            let tail = tail.lock().map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default();
+            Some(write_blocked_log(root, d, &command, exit_code, interrupted, &tail)?)
         }
-        let tail = tail.lock().map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default();
-        let body = format!(
-            "# If Blocked: {item} Phase {phase} task {task}\ncommand: {command}\ncwd: {cwd}\nexit_code: {exit_code}{intr}\nstamp: {stamp}\nstdout: {dir}/stdout.log\nstderr: {dir}/stderr.log\n\n## last {TAIL_LINES} lines of stderr\n{tail}\n",
-            item = d.item.id,
-            phase = d.phase.as_ref().map_or("?", |p| p.id.as_str()),
-            task = d.task.as_ref().map_or("?", |t| t.id.as_str()),
-            cwd = root.display(),
-            intr = if interrupted { " (interrupted)" } else { "" },
-            stamp = d.stamp,
-            dir = d.artifacts.trim_end_matches('/'),
-        );
-        write(&path, body.as_bytes())?;
-        Some(d.blocked_log.clone())
-    } else {
-        None
     };
+    let end = start + chrono::Duration::microseconds((duration * 1e6) as i64);
     let record = RunRecord {
         item: d.item.id.clone(),
         plan: d.plan.clone(),
@@ -198,7 +135,7 @@ pub fn execute_showing(model: &Model, d: &Decision, sink: &Sink, limit: Option<D
         exit_code,
         interrupted,
         timed_out,
-        signal,
+        signal: if interrupted { Some("SIGINT".to_string()) } else { signal_name(&status) },
         blocked_log,
         git: crate::git::info(root),
         env: EnvInfo {
@@ -211,14 +148,100 @@ pub fn execute_showing(model: &Model, d: &Decision, sink: &Sink, limit: Option<D
     write(&dir.join("run.json"), json.as_bytes())?;
     let reports = root.join(&model.ws.config.reports.dir);
     if reports.is_dir() || std::fs::create_dir_all(&reports).is_ok() {
-        // Replaced whole, so a reader never sees half a path; a temp left by a kill is one
-        // `transaction::recover` clears.
-        let last = reports.join(LAST_RUN);
-        if let Ok(tmp) = crate::atomic::write_temp(&last, format!("{}\n", record.artifacts).as_bytes()) {
-            let _ = std::fs::rename(&tmp, &last);
-        }
+        // Replaced whole, so a reader never sees half a path.
+        let _ = crate::atomic::write(&reports.join(LAST_RUN), format!("{}\n", record.artifacts).as_bytes());
     }
     Ok(record)
+}
+
+/// Start the step under the shell, in its own process group (so an interrupt can end the whole
+/// step, grandchildren included), with the stamp and folders in its environment.
+fn spawn(root: &Path, d: &Decision, dir: &Path, command: &str) -> Result<std::process::Child> {
+    let mut command_line = Command::new(shell_program());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command_line, 0);
+    command_line
+        .arg("-c")
+        .arg(command)
+        .current_dir(root)
+        .env("LOOP_STAMP", &d.stamp)
+        // Memos write `$STAMP` in their shell snippets.
+        .env("STAMP", &d.stamp)
+        .env("LOOP_ARTIFACTS", dir)
+        // Memos of other projects name the folder so.
+        .env("ARTIFACT_DIR", d.artifacts.trim_end_matches('/'))
+        .env("ARTIFACT_ROOT", d.artifacts.trim_end_matches('/'))
+        .env("LOOP_ITEM", &d.item.id)
+        .env("PATH", child_path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io("sh", e))
+}
+
+/// Wait for the step: a Ctrl-C is passed to its whole group (forced after 3 s), and past
+/// `limit` the group is ended. Its exit status, and whether the limit ended it.
+fn wait(
+    child: &mut std::process::Child,
+    t0: Instant,
+    limit: Option<Duration>,
+) -> Result<(std::process::ExitStatus, bool)> {
+    let mut interrupted_at: Option<Instant> = None;
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| Error::io("sh", e))? {
+            break s;
+        }
+        if INTERRUPTED.load(Ordering::SeqCst) && interrupted_at.is_none() {
+            // Pass the Ctrl-C on to the step's whole group, as a shell would; force it after 3 s.
+            signal_group(child, crate::process::SIGINT);
+            interrupted_at = Some(Instant::now());
+        }
+        if interrupted_at.is_some_and(|t| t.elapsed() > Duration::from_secs(3)) {
+            signal_group(child, crate::process::SIGKILL);
+            let _ = child.kill();
+        }
+        if !timed_out && limit.is_some_and(|l| t0.elapsed() > l) {
+            timed_out = true;
+            signal_group(child, crate::process::SIGKILL);
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    if interrupted_at.is_some() || timed_out {
+        // A Ctrl-C stops the whole step: what it left running (`cmd &`) would hold the log
+        // pipes open and keep loop waiting.
+        signal_group(child, crate::process::SIGKILL);
+    }
+    Ok((status, timed_out))
+}
+
+/// The memo's If-Blocked log for a failed step: the command, its exit, the tail of stderr.
+fn write_blocked_log(
+    root: &Path,
+    d: &Decision,
+    command: &str,
+    exit_code: i32,
+    interrupted: bool,
+    tail: &str,
+) -> Result<String> {
+    let path = root.join(&d.blocked_log);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let body = format!(
+        "# If Blocked: {item} Phase {phase} task {task}\ncommand: {command}\ncwd: {cwd}\nexit_code: {exit_code}{intr}\nstamp: {stamp}\nstdout: {dir}/stdout.log\nstderr: {dir}/stderr.log\n\n## last {TAIL_LINES} lines of stderr\n{tail}\n",
+        item = d.item.id,
+        phase = d.phase.as_ref().map_or("?", |p| p.id.as_str()),
+        task = d.task.as_ref().map_or("?", |t| t.id.as_str()),
+        cwd = root.display(),
+        intr = if interrupted { " (interrupted)" } else { "" },
+        stamp = d.stamp,
+        dir = d.artifacts.trim_end_matches('/'),
+    );
+    write(&path, body.as_bytes())?;
+    Ok(d.blocked_log.clone())
 }
 
 /// From now on a Ctrl-C sets a flag that running steps and turns look at,

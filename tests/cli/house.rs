@@ -186,7 +186,6 @@ const LONG_FNS: &[(&str, &str)] = &[
     ("src/attempt/mod.rs", "prepare"),
     ("src/sim/geometry.rs", "new"),
     ("src/ledger/outline/mod.rs", "parse"),
-    ("src/run.rs", "execute_showing"),
     ("src/sim/profile.rs", "run"),
     ("src/sim/params.rs", "validate"),
 ];
