@@ -185,7 +185,6 @@ const FN_LIMIT: usize = 100;
 const LONG_FNS: &[(&str, &str)] = &[
     ("src/attempt/mod.rs", "prepare"),
     ("src/sim/geometry.rs", "new"),
-    ("src/ledger/outline/mod.rs", "parse"),
     ("src/sim/profile.rs", "run"),
     ("src/sim/params.rs", "validate"),
 ];

@@ -24,7 +24,7 @@ use super::{attempts, Attempt, Field, Item, Ledger, LedgerTask};
 use crate::markdown::{Document, Heading};
 use ids::{explicit_id, synthesised_id, title_of, NUMBERING};
 use markers::{group_status, heading_status, judge, status_line};
-use tasks::{state_tables, tasks_in};
+use tasks::{state_tables, tasks_in, StateTable};
 
 static ATTEMPTS_LABEL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*\**Attempts(?: History)?\**:?\**\s*$").unwrap());
@@ -55,45 +55,57 @@ struct Section {
 pub(super) fn parse(ledger: &mut Ledger) {
     let doc = &ledger.doc;
     let tables = state_tables(doc);
-    let mut sections: Vec<Section> = doc
-        .headings
-        .iter()
-        .enumerate()
-        .map(|(k, h)| {
-            let end =
-                doc.headings[k + 1..].iter().find(|n| n.level <= h.level).map_or(doc.text.len(), |n| n.range.start);
-            let own_end = doc.headings.get(k + 1).map_or(doc.text.len(), |n| n.range.start);
-            let (text, at) = heading_line(doc, h);
-            let mut status = heading_status(text).map(|(r, c)| (at + r.start..at + r.end, Some(c)));
-            let status_in_heading = status.is_some();
-            if status.is_none() {
-                status = status_line(doc, h.line + 1, doc.line_of(own_end.saturating_sub(1)).max(h.line));
-            }
-            let id = explicit_id(text);
-            Section {
-                heading: k,
-                level: h.level,
-                range: h.range.start..end,
-                own: h.range.start..own_end,
-                group: if id.is_none() { group_status(text) } else { None },
-                id,
-                status,
-                status_in_heading,
-                tasks: Vec::new(),
-            }
-        })
-        .collect();
+    let mut sections = sections(doc);
     inherit_group_status(doc, &mut sections);
     for s in &mut sections {
         s.tasks = tasks_in(doc, &tables, &s.range);
     }
     let Some(level) = item_level(&sections) else { return };
-    // A state table whose rows name the ID'd headings states their status (a severity summary).
+    let stated = stated_statuses(doc, &tables, &mut sections);
+    let mut items: Vec<Item> = Vec::new();
+    for k in chosen(doc, &sections, level) {
+        if let Some(item) = item_of(doc, &sections[k], &stated, &items) {
+            items.push(item);
+        }
+    }
+    ledger.items = items;
+}
+
+/// Every heading's section: its ranges, the ID and status it states, whether it heads a group.
+fn sections(doc: &Document) -> Vec<Section> {
+    let section = |(k, h): (usize, &crate::markdown::Heading)| {
+        let end = doc.headings[k + 1..].iter().find(|n| n.level <= h.level).map_or(doc.text.len(), |n| n.range.start);
+        let own_end = doc.headings.get(k + 1).map_or(doc.text.len(), |n| n.range.start);
+        let (text, at) = heading_line(doc, h);
+        let mut status = heading_status(text).map(|(r, c)| (at + r.start..at + r.end, Some(c)));
+        let status_in_heading = status.is_some();
+        if status.is_none() {
+            status = status_line(doc, h.line + 1, doc.line_of(own_end.saturating_sub(1)).max(h.line));
+        }
+        let id = explicit_id(text);
+        Section {
+            heading: k,
+            level: h.level,
+            range: h.range.start..end,
+            own: h.range.start..own_end,
+            group: if id.is_none() { group_status(text) } else { None },
+            id,
+            status,
+            status_in_heading,
+            tasks: Vec::new(),
+        }
+    };
+    doc.headings.iter().enumerate().map(section).collect()
+}
+
+/// A state table whose rows name the ID'd headings states their status (a severity summary):
+/// each ID with its status cell. Such a table's rows are no tasks of the section holding it.
+fn stated_statuses(doc: &Document, tables: &[StateTable], sections: &mut [Section]) -> Vec<(String, Range<usize>)> {
     let ids: Vec<String> =
         sections.iter().filter_map(|s| s.id.as_ref().map(|(id, _)| super::normalize_id(id))).collect();
     let mut stated: Vec<(String, Range<usize>)> = Vec::new();
     let mut index_tables = Vec::new();
-    for st in &tables {
+    for st in tables {
         let t = &doc.tables[st.table];
         let named: Vec<(String, Range<usize>)> = t
             .rows
@@ -109,98 +121,107 @@ pub(super) fn parse(ledger: &mut Ledger) {
             index_tables.push(t.range.clone());
         }
     }
-    for s in &mut sections {
+    for s in sections.iter_mut() {
         s.tasks.retain(|t| !index_tables.iter().any(|r| r.contains(&doc.line_start(t.line))));
     }
+    stated
+}
+
+/// The sections read as items: at the item level, those with an ID, a status or tasks — and
+/// siblings numbered as those are (`## 8.` after seven fixes).
+fn chosen(doc: &Document, sections: &[Section], level: u8) -> Vec<usize> {
     let works = |s: &Section| s.level == level && (s.id.is_some() || s.status.is_some() || !s.tasks.is_empty());
-    // Siblings numbered as the working headings are (`## 8.` after seven fixes) are items too.
     let numbered = |s: &Section| NUMBERING.is_match(&doc.headings[s.heading].text);
     let working: Vec<&Section> = sections.iter().filter(|s| works(s)).collect();
     let numbered_shape = working.len() > 1 && working.iter().filter(|s| numbered(s)).count() * 2 > working.len();
-    let parents: Vec<usize> = working.iter().filter_map(|s| parent_of(&sections, s)).collect();
-    let chosen: Vec<usize> = (0..sections.len())
+    let parents: Vec<usize> = working.iter().filter_map(|s| parent_of(sections, s)).collect();
+    (0..sections.len())
         .filter(|&k| {
             let s = &sections[k];
             works(s)
                 || (s.level == level
                     && numbered_shape
                     && numbered(s)
-                    && parent_of(&sections, s).is_some_and(|p| parents.contains(&p)))
+                    && parent_of(sections, s).is_some_and(|p| parents.contains(&p)))
         })
-        .collect();
-    let mut items: Vec<Item> = Vec::new();
-    for k in chosen {
-        let s = &sections[k];
-        let h = &doc.headings[s.heading];
-        let (text, at) = heading_line(doc, h);
-        let (mut id, title) = match &s.id {
-            Some((id, title)) => (id.clone(), title.clone()),
-            None => {
-                let rel = s.status.as_ref().filter(|_| s.status_in_heading).map(|(r, _)| r.start - at..r.end - at);
-                let title = title_of(text, rel.as_ref());
-                (synthesised_id(&title), title)
-            }
-        };
-        // The same ID again (`### W1:` in a Fix Details part): details of the first, not an item.
-        if s.id.is_some() && items.iter().any(|i| super::ids_equal(&i.id, &id)) {
-            continue;
+        .collect()
+}
+
+/// One section as an item: its ID (stated, else made from its title, unique among `items`),
+/// fields, status (stated, else from its tasks) and attempts. `None` for a repeated stated ID
+/// (`### W1:` in a Fix Details part: details of the first, not an item).
+fn item_of(doc: &Document, s: &Section, stated: &[(String, Range<usize>)], items: &[Item]) -> Option<Item> {
+    let h = &doc.headings[s.heading];
+    let (text, at) = heading_line(doc, h);
+    let (mut id, title) = match &s.id {
+        Some((id, title)) => (id.clone(), title.clone()),
+        None => {
+            let rel = s.status.as_ref().filter(|_| s.status_in_heading).map(|(r, _)| r.start - at..r.end - at);
+            let title = title_of(text, rel.as_ref());
+            (synthesised_id(&title), title)
         }
-        let base = id.clone();
-        let mut n = 1;
-        while items.iter().any(|i| super::ids_equal(&i.id, &id)) {
-            n += 1;
-            id = format!("{base}-{n}");
-        }
-        let status = s.status.clone().or_else(|| {
-            stated.iter().find(|(sid, _)| super::ids_equal(sid, &id)).map(|(_, r)| (r.clone(), judge(doc.slice(r))))
-        });
-        let mut item = Item {
-            id,
-            title,
-            line: h.line,
-            level: h.level,
-            range: s.range.clone(),
-            fields: Vec::new(),
-            attempts: Vec::new(),
-            archived: false,
-            cited: 0,
-            tasks: s.tasks.clone(),
-            closed: None,
-            derived_status: None,
-        };
-        fields_of(doc, s, &mut item);
-        match status {
-            Some((r, closed)) => {
-                item.closed = closed;
-                item.fields.insert(
-                    0,
-                    Field {
-                        name: "Status".into(),
-                        key: "Status".into(),
-                        value: doc.slice(&r).trim().to_string(),
-                        line: doc.line_of(r.start),
-                        value_range: r,
-                        item: None,
-                    },
-                );
-            }
-            None if !item.tasks.is_empty() => {
-                let total = item.tasks.len();
-                let closed = item.tasks.iter().filter(|t| t.state.is_closed()).count();
-                item.closed = Some(closed == total);
-                let word = match closed {
-                    c if c == total => "done",
-                    0 => "open",
-                    _ => "in progress",
-                };
-                item.derived_status = Some(format!("{word} ({closed}/{total} tasks)"));
-            }
-            None => {}
-        }
-        attempts_of(doc, &mut item);
-        items.push(item);
+    };
+    if s.id.is_some() && items.iter().any(|i| super::ids_equal(&i.id, &id)) {
+        return None;
     }
-    ledger.items = items;
+    let base = id.clone();
+    let mut n = 1;
+    while items.iter().any(|i| super::ids_equal(&i.id, &id)) {
+        n += 1;
+        id = format!("{base}-{n}");
+    }
+    let status = s.status.clone().or_else(|| {
+        stated.iter().find(|(sid, _)| super::ids_equal(sid, &id)).map(|(_, r)| (r.clone(), judge(doc.slice(r))))
+    });
+    let mut item = Item {
+        id,
+        title,
+        line: h.line,
+        level: h.level,
+        range: s.range.clone(),
+        fields: Vec::new(),
+        attempts: Vec::new(),
+        archived: false,
+        cited: 0,
+        tasks: s.tasks.clone(),
+        closed: None,
+        derived_status: None,
+    };
+    fields_of(doc, s, &mut item);
+    set_status(doc, &mut item, status);
+    attempts_of(doc, &mut item);
+    Some(item)
+}
+
+/// The item's status: the one it states (a `Status` field first), else what its tasks say
+/// (`in progress (2/3 tasks)`).
+fn set_status(doc: &Document, item: &mut Item, status: Option<(Range<usize>, Option<bool>)>) {
+    match status {
+        Some((r, closed)) => {
+            item.closed = closed;
+            let field = Field {
+                name: "Status".into(),
+                key: "Status".into(),
+                value: doc.slice(&r).trim().to_string(),
+                line: doc.line_of(r.start),
+                value_range: r,
+                item: None,
+            };
+            item.fields.insert(0, field);
+        }
+        None if !item.tasks.is_empty() => {
+            let total = item.tasks.len();
+            let closed = item.tasks.iter().filter(|t| t.state.is_closed()).count();
+            item.closed = Some(closed == total);
+            let word = match closed {
+                c if c == total => "done",
+                0 => "open",
+                _ => "in progress",
+            };
+            item.derived_status = Some(format!("{word} ({closed}/{total} tasks)"));
+        }
+        None => {}
+    }
 }
 
 /// A group heading states no status of its own; the sections under it without one take its.
