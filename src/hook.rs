@@ -149,11 +149,17 @@ pub fn install(cwd: &Path, chain: bool) -> Result<HookStatus> {
     std::fs::write(&path, script(&bin)).map_err(|e| Error::io(&path, e))?;
     make_executable(&path)?;
     let mut st = status(cwd)?;
-    if in_build_folder(&bin) && loop_on_path().is_none() {
-        st.warnings.push(format!(
+    match loop_on_path() {
+        None if in_build_folder(&bin) => st.warnings.push(format!(
             "the hook falls back to {}, inside a build folder that `cargo clean` empties; `cargo install --path .` puts loop on PATH, which the hook prefers",
             bin.display()
-        ));
+        )),
+        // A build folder on PATH: the hook runs whatever that folder holds, or nothing after a clean.
+        Some(on_path) if in_build_folder(&on_path) => st.warnings.push(format!(
+            "the hook runs `loop` from PATH, {}, inside a build folder that `cargo clean` empties; `cargo install --path .` installs one that stays",
+            on_path.display()
+        )),
+        _ => {}
     }
     Ok(st)
 }

@@ -58,7 +58,7 @@ pub(super) fn cmd_merge(cli: &Cli, m: &MergeAction) -> Result<ExitCode> {
         MergeAction::Install => {
             let st = merge::driver::install(&cwd, cli.root.as_deref())?;
             out(&format!(
-                "merge driver installed: {}\n  driver: {}\n",
+                "merge driver installed: {}\n  driver: {}\nCommit .gitattributes (`git add .gitattributes && git commit -m 'Merge the ledger by structure'`) so every clone routes these files to the driver; the driver itself lives in .git/config, so run `loop merge install` once in each clone.\n",
                 st.attributes.join(", "),
                 st.driver.unwrap_or_default()
             ));

@@ -153,7 +153,7 @@ pub enum Command {
     Turn(TurnArgs),
     /// Run this role's next turns, taking turns with the other role (through git with --sync-via-git).
     #[command(
-        after_help = "Examples:\n  # on the supervisor's clone\n  loop orchestrate --role supervisor --sync-via-git --iterations 3\n  # on the engineer's clone, at the same time\n  loop orchestrate --role engineer --sync-via-git --iterations 3\n  # both roles in one clone, one process each\n  loop orchestrate --role engineer --iterations 2\n\nWith no state yet the supervisor goes first. A turn killed at any phase\nis finished by the next start of its role. Exit status: 0 when the turns\nare done; else the outcome that stopped them (6 limit, 7 budget,\n8 blocked, 10 stalled, 130 interrupted), 1 a failed push, 2 bad input."
+        after_help = "Examples:\n  # on the supervisor's clone\n  loop orchestrate --role supervisor --sync-via-git --iterations 3\n  # on the engineer's clone, at the same time\n  loop orchestrate --role engineer --sync-via-git --iterations 3\n  # both roles in one clone: one process each, at the same time\n  loop orchestrate --role supervisor --iterations 2 &\n  loop orchestrate --role engineer --iterations 2\n\nEach role waits while the other has the turn, so both must run. With\nno state yet the supervisor goes first. A turn killed at any phase\nis finished by the next start of its role. Exit status: 0 when the turns\nare done; else the outcome that stopped them (6 limit, 7 budget,\n8 blocked, 10 stalled, 130 interrupted), 1 a failed push, 2 bad input."
     )]
     Orchestrate(OrchestrateArgs),
     /// Show whose turn it is and who holds a running turn (expired leases too); repair by hand.

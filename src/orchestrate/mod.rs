@@ -299,7 +299,10 @@ fn next_turn(ctx: &Ctx, said: &mut String) -> Result<Option<Journal>> {
         return Ok(None);
     }
     if st.next != ctx.role {
-        tell(format!("waiting for the {} (iteration {})\n", st.next, st.iteration));
+        tell(format!(
+            "waiting for the {} (iteration {}): its turn is next; run `loop orchestrate --role {}` too (here, or in its clone with --sync-via-git)\n",
+            st.next, st.iteration, st.next
+        ));
         return Ok(None);
     }
     let dirty = gitops::ok(&ctx.top, &["status", "--porcelain", "--untracked-files=no"])?;

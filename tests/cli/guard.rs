@@ -306,3 +306,31 @@ fn the_guard_hint_for_a_renamed_asset_undoes_both_halves() {
     assert_eq!(git_ok(p, &["status", "--porcelain"]), "");
     assert_eq!(cmd(p).args(["guard"]).output().unwrap().status.code(), Some(0));
 }
+
+/// A `loop` on PATH that lives in a build folder runs until the next `cargo clean`: installing
+/// the hook says so.
+#[cfg(unix)]
+#[test]
+fn hook_install_warns_about_a_loop_on_path_in_a_build_folder() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("repo");
+    std::fs::create_dir_all(&p).unwrap();
+    git_ok(&p, &["init", "-q", "-b", "main"]);
+    let bin = d.path().join("proj/target/release");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("loop"), bin.join("loop")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let o = cmd(&p).env("PATH", &path).args(["hook", "install"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(said.contains("inside a build folder that `cargo clean` empties"), "{said}");
+    assert!(said.contains("proj/target/release/loop"), "{said}");
+    // A loop installed outside any build folder draws no warning.
+    let installed = d.path().join("bin");
+    std::fs::create_dir_all(&installed).unwrap();
+    std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("loop"), installed.join("loop")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", installed.display());
+    let o = cmd(&p).env("PATH", &path).args(["hook", "install"]).output().unwrap();
+    let said = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(!said.contains("build folder"), "{said}");
+}

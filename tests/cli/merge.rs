@@ -156,6 +156,9 @@ fn clone_pair() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
         git_ok(d.path(), &["clone", "-q", origin.to_str().unwrap(), c.file_name().unwrap().to_str().unwrap()]);
         let o = cmd(c).args(["merge", "install"]).output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
+        // .gitattributes is a new, untracked file: the user is told to commit it, and that each
+        // clone needs the driver.
+        assert!(stdout(&o).contains("Commit .gitattributes") && stdout(&o).contains("in each clone"), "{}", stdout(&o));
     }
     (d, a, b)
 }

@@ -760,3 +760,25 @@ fn a_command_step_is_ended_at_the_turn_timeout() {
     let ledger = std::fs::read_to_string(d.path().join("docs/fix_plan.md")).unwrap();
     assert!(ledger.contains("ended at the turn's time limit"), "{ledger}");
 }
+
+/// A role whose partner is not running says who it waits for and how to start it, instead of
+/// waiting in silence.
+#[test]
+fn a_waiting_role_names_the_role_to_start() {
+    use std::io::BufRead;
+    let d = one_clone("work", "");
+    // The supervisor took its turn: the engineer is next, and no engineer runs.
+    let mut child = spawn(d.path(), &["orchestrate", "--role", "supervisor", "--iterations", "1"], &[]);
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(60)).expect("no word from the waiting supervisor");
+    let _ = Command::new("kill").args(["-9", &child.id().to_string()]).status();
+    let _ = child.wait();
+    assert!(line.starts_with("loop supervisor: waiting for the engineer"), "{line}");
+    assert!(line.contains("run `loop orchestrate --role engineer` too"), "{line}");
+}
