@@ -93,6 +93,8 @@ struct Change {
     old_rel: Option<String>,
     /// Size of the staged blob.
     size: u64,
+    /// As a report, the policy's verdict (`Staged::report_verdict`), judged once.
+    report: Option<std::result::Result<(), String>>,
 }
 
 impl Change {
@@ -151,6 +153,7 @@ fn staged<'r>(repo: &'r Repository, cwd: &Path, root: Option<&Path>) -> Result<S
                 new_rel: ws.from_repo_path(&workdir, &new_path),
                 old_rel: ws.from_repo_path(&workdir, &old_path),
                 size: odb.read_header(d.new_file().id()).map(|(n, _)| n as u64).unwrap_or(0),
+                report: None,
                 new_path,
                 old_path,
             }
@@ -173,7 +176,7 @@ fn staged<'r>(repo: &'r Repository, cwd: &Path, root: Option<&Path>) -> Result<S
     let mut protected = Protected::load(&ws)?;
     protected.linked = head_links.iter().map(|p| (p.clone(), 0)).collect();
     let reports = format!("{}/", ws.config.reports.dir.trim_matches('/'));
-    Ok(Staged {
+    let mut s = Staged {
         repo,
         workdir,
         reports_allow: ws.globs(&ws.config.reports_allow, "reports_allow")?,
@@ -187,7 +190,12 @@ fn staged<'r>(repo: &'r Repository, cwd: &Path, root: Option<&Path>) -> Result<S
         staged_links,
         staged_index,
         index_rel,
-    })
+    };
+    let verdicts: Vec<_> = s.changes.iter().map(|c| s.report_verdict(c)).collect();
+    for (c, v) in s.changes.iter_mut().zip(verdicts) {
+        c.report = v;
+    }
+    Ok(s)
 }
 
 impl Staged<'_> {
@@ -241,15 +249,15 @@ fn index_unreadable(s: &Staged, out: &mut Vec<Violation>) {
 /// Run artifacts stay out of git, but as the `reports:` policy lets them in.
 fn reports(s: &Staged, out: &mut Vec<Violation>) {
     for c in &s.changes {
-        if let Some(Err(why)) = s.report_verdict(c) {
-            out.push(s.violation(&c.new_path, Rule::Reports, why));
+        if let Some(Err(why)) = &c.report {
+            out.push(s.violation(&c.new_path, Rule::Reports, why.clone()));
         }
     }
 }
 
 /// What the reports one commit may add, together.
 fn report_budget(s: &Staged, out: &mut Vec<Violation>) {
-    let bytes: u64 = s.changes.iter().filter(|c| matches!(s.report_verdict(c), Some(Ok(())))).map(|c| c.size).sum();
+    let bytes: u64 = s.changes.iter().filter(|c| matches!(c.report, Some(Ok(())))).map(|c| c.size).sum();
     let limit = s.ws.config.reports.max_turn_bytes;
     if bytes > limit {
         out.push(Violation {

@@ -117,12 +117,11 @@ fn create(root: &Path, rel: &str, text: &str, dry_run: bool) -> Result<Planted> 
 /// Append the ignore lines `.gitignore` does not have yet.
 fn ignore(root: &Path, dry_run: bool) -> Result<Planted> {
     let path = root.join(".gitignore");
-    let before = match std::fs::read(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        other => other.map_err(|e| Error::io(&path, e))?,
+    let text = match path.exists() {
+        true => crate::fsutil::read_utf8(&path, ".gitignore")?,
+        false => String::new(),
     };
-    let text = std::str::from_utf8(&before)
-        .map_err(|e| Error::input(".gitignore", line_of(&before, e.valid_up_to()), "not UTF-8; nothing written"))?;
+    let before = text.as_bytes();
     let has = |want: &str| {
         let bare = want.trim_matches('/');
         text.lines().map(str::trim).any(|l| l.trim_end_matches('*').trim_matches('/') == bare)
@@ -145,14 +144,10 @@ fn ignore(root: &Path, dry_run: bool) -> Result<Planted> {
         after.push('\n');
     }
     if !dry_run {
-        atomic::replace(&path, ".gitignore", &before, after.as_bytes())?;
+        atomic::replace(&path, ".gitignore", before, after.as_bytes())?;
     }
     let action = if before.is_empty() { Action::Created } else { Action::Extended };
     Ok(Planted { path: ".gitignore".into(), action, detail: missing.join(" ") })
-}
-
-fn line_of(bytes: &[u8], offset: usize) -> usize {
-    bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 #[cfg(test)]

@@ -109,8 +109,7 @@ impl Workspace {
     /// The line of loop.yaml that sets `key`, when it does: a message about a path loop.yaml
     /// chose names that line rather than a default.
     pub fn stated(&self, key: &str) -> Option<usize> {
-        let text = std::fs::read_to_string(self.root.join(CONFIG_FILE)).ok()?;
-        text.lines().position(|l| l.starts_with(&format!("{key}:"))).map(|i| i + 1)
+        key_line(&std::fs::read_to_string(self.root.join(CONFIG_FILE)).ok()?, key)
     }
 
     /// `discover` from the current directory.
@@ -147,8 +146,7 @@ impl Workspace {
             let leaves = Path::new(value).is_absolute()
                 || Path::new(value).components().any(|c| c == std::path::Component::ParentDir);
             if leaves {
-                let line =
-                    text.lines().position(|l| l.trim_start().starts_with(&format!("{key}:"))).map_or(0, |i| i + 1);
+                let line = key_line(&text, key).unwrap_or(0);
                 return Err(Error::input(
                     CONFIG_FILE,
                     line,
@@ -261,6 +259,11 @@ pub fn normalize(path: &Path) -> PathBuf {
 
 pub fn to_slash(p: &Path) -> String {
     p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// The line of loop.yaml's text that sets the top-level `key`.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines().position(|l| l.starts_with(&format!("{key}:"))).map(|i| i + 1)
 }
 
 #[cfg(test)]
