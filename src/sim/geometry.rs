@@ -378,20 +378,30 @@ impl Frame {
     }
 }
 
-impl Setup {
-    pub fn new(p: &Params) -> Result<Setup> {
-        p.validate()?;
-        let pixel = p.pixel_mm / 1000.0;
+/// Where the detector sits in the lab frame, from the convention, beam centre, rotations and
+/// pivot, in nanoBragg's order.
+struct Placement {
+    beam: V3,
+    polar_axis: V3,
+    spindle: V3,
+    fdet: V3,
+    sdet: V3,
+    odet: V3,
+    pix0: V3,
+    close_distance: f64,
+    /// Along the beam to the detector plane (meters).
+    distance: f64,
+    beam_center: [f64; 2],
+}
+
+impl Placement {
+    fn of(p: &Params, pixel: f64) -> Placement {
         let distance = p.distance_mm / 1000.0;
-        // Divided, not multiplied, to round as the reference does (it matters to ceil() below).
-        let lambda0 = p.lambda_a / 1e10;
         let (detsize_f, detsize_s) = (pixel * p.fpixels as f64, pixel * p.spixels as f64);
         // The convention's lab frame, then the detector's rotations about x, y, z and its
-        // two-theta swing, pivoting on the beam spot or on the point nearest the sample, in
-        // nanoBragg's order.
+        // two-theta swing, pivoting on the beam spot or on the point nearest the sample.
         use super::params::{Convention as C, Pivot};
         let f = if p.convention == C::Custom { Frame::custom(&p.vectors) } else { Frame::of(p.convention) };
-        let (beam, polar_axis, spindle, twotheta_axis) = (f.beam, f.polar, f.spindle, f.twotheta);
         let (fdet0, sdet0, odet0) = (f.fdet, f.sdet, f.odet);
         let pivot = p.pivot.unwrap_or(p.convention.pivot());
         // The point nearest the sample (XDS's ORGX/ORGY), and the beam centre as each convention
@@ -420,9 +430,9 @@ impl Setup {
         let (fclose, sclose) = if p.convention == C::Custom { (xbeam, ybeam) } else { (fclose, sclose) };
         let [rx, ry, rz] = p.detector_rot_deg.map(f64::to_radians);
         let twotheta = p.twotheta_deg.to_radians();
-        let orient = |v: V3| rotate_axis(rotate_xyz(v, rx, ry, rz), twotheta_axis, twotheta);
+        let orient = |v: V3| rotate_axis(rotate_xyz(v, rx, ry, rz), f.twotheta, twotheta);
         // How far the beam travels to the detector plane per unit of its normal distance.
-        let ratio = dot(beam, rotate_xyz(odet0, rx, ry, rz));
+        let ratio = dot(f.beam, rotate_xyz(odet0, rx, ry, rz));
         let ratio = if ratio == 0.0 { f64::MIN_POSITIVE } else { ratio };
         let close0 = p.close_distance_mm.map_or((ratio * distance).abs(), |c| c / 1000.0);
         let (fdet, sdet, odet) = (orient(fdet0), orient(sdet0), orient(odet0));
@@ -432,76 +442,127 @@ impl Setup {
             }
             Pivot::Beam => {
                 let d = close0 / ratio;
-                std::array::from_fn(|i| -fbeam * fdet[i] - sbeam * sdet[i] + d * beam[i])
+                std::array::from_fn(|i| -fbeam * fdet[i] - sbeam * sdet[i] + d * f.beam[i])
             }
         };
         let close_distance = dot(pix0, odet);
-        let distance = close_distance / ratio;
+        Placement {
+            beam: f.beam,
+            polar_axis: f.polar,
+            spindle: f.spindle,
+            fdet,
+            sdet,
+            odet,
+            pix0,
+            close_distance,
+            distance: close_distance / ratio,
+            beam_center: [xbeam, ybeam],
+        }
+    }
+}
 
+/// Subpixels per pixel edge: as given, or enough to sample the crystal's finest fringe at least
+/// 3 times per pixel.
+fn oversample(p: &Params, direct: &Axes, n: V3, lambda0: f64, distance: f64, pixel: f64) -> usize {
+    match p.oversample {
+        Some(o) => o as usize,
+        None => {
+            // Rounded as the reference rounds it (meters first), since ceil() sits on 3.0
+            // for common cases.
+            let xtal = (0..3).map(|i| norm(scale(direct[i], 1e-10)) * n[i]).fold(0.0, f64::max);
+            let reciprocal_pixel = lambda0 * distance / pixel;
+            ((3.0 * xtal / reciprocal_pixel).ceil() as usize).max(1)
+        }
+    }
+}
+
+/// Phi steps and their size (nanoBragg's defaults: one step; `--phisteps` alone sweeps 1 degree;
+/// a step size with a range sets the count, alone it is the range of two steps).
+fn phi_steps(p: &Params) -> (usize, f64) {
+    let step = p.phistep_deg.filter(|s| *s > 0.0).map(f64::to_radians);
+    match (p.osc_deg.map(f64::to_radians), p.phisteps, step) {
+        (None, None, None) | (None, Some(0), None) => (1, 0.0),
+        (None, _, Some(s)) => (2, s),
+        (None, Some(n), None) => (n as usize, 1f64.to_radians() / n as f64),
+        (Some(osc), None, None) if osc > 0.0 => (2, osc / 2.0),
+        (Some(osc), None, Some(s)) if osc > 0.0 => ((osc / s).ceil().min(super::params::MAX_STEPS as f64) as usize, s),
+        (Some(osc), Some(n), None) if osc > 0.0 => (n.max(1) as usize, osc / n.max(1) as f64),
+        (Some(osc), Some(n), Some(s)) if osc > 0.0 => (n.max(1) as usize, s),
+        (Some(_), _, _) => (1, 0.0),
+    }
+}
+
+/// The crystal's axes (meters) for every phi step and mosaic domain, phi outermost.
+fn orientations(p: &Params, direct: &Axes, spindle: V3, (phisteps, phistep): (usize, f64)) -> Result<Vec<Axes>> {
+    let phi0 = p.phi_deg.to_radians();
+    let spread = p.mosaic_deg.to_radians();
+    let domains = if spread <= 0.0 { 1 } else { p.mosaic_domains.unwrap_or(10).max(1) as usize };
+    let mut rng = Ran1::new(p.mosaic_seed);
+    let umats: Vec<[f64; 9]> = (0..domains)
+        .map(|d| {
+            let u = mosaic_rotation(spread, &mut rng);
+            // One domain stays aligned, as in the reference.
+            if d == 0 {
+                [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+            } else {
+                u
+            }
+        })
+        .collect();
+    if phisteps as f64 * domains as f64 > 1e6 {
+        return Err(crate::error::Error::Usage(format!(
+            "{phisteps} phi steps × {domains} mosaic domains is more than a million orientations"
+        )));
+    }
+    let mut orientations = Vec::with_capacity(phisteps * domains);
+    for t in 0..phisteps {
+        let mut phi = phi0 + phistep * t as f64;
+        // nanoBragg skips the rotation when phi is exactly 0, so that step keeps the rotation
+        // its previous sample ended on: the last phi step (c-parity reproduces it).
+        if p.phi_carryover_c && phi == 0.0 {
+            phi = phi0 + phistep * (phisteps - 1) as f64;
+        }
+        let rotated: Axes = std::array::from_fn(|i| scale(rotate_axis(direct[i], spindle, phi), 1e-10));
+        for u in &umats {
+            orientations.push(if spread > 0.0 { rotated.map(|v| mat_vec(u, v)) } else { rotated });
+        }
+    }
+    Ok(orientations)
+}
+
+/// The structure factors: one constant, or an HKL grid (interpolated for small crystals unless
+/// told otherwise).
+fn structure_factors(p: &Params) -> Result<Fcell> {
+    if let Some(m) = p.mask.as_ref().filter(|m| (m.fpixels, m.spixels) != (p.fpixels, p.spixels)) {
+        return Err(crate::error::Error::input(
+            m.path.display().to_string(),
+            0,
+            format!("mask is {}x{} pixels, the detector {}x{}", m.fpixels, m.spixels, p.fpixels, p.spixels),
+        ));
+    }
+    Ok(match &p.hkl {
+        None => Fcell::Constant(p.default_f),
+        Some(path) => {
+            let hkl = Hkl::load(path, p.default_f)?;
+            let interpolate = p.interpolate.unwrap_or(p.n.iter().any(|&x| x <= 2));
+            Fcell::Grid { hkl, interpolate, default_f: p.default_f, until: std::sync::OnceLock::new() }
+        }
+    })
+}
+
+impl Setup {
+    pub fn new(p: &Params) -> Result<Setup> {
+        p.validate()?;
+        let pixel = p.pixel_mm / 1000.0;
+        // Divided, not multiplied, to round as the reference does (it matters to ceil() below).
+        let lambda0 = p.lambda_a / 1e10;
+        let at = Placement::of(p, pixel);
         let (direct, reciprocal) = cell_axes(p);
         let n = [p.n[0] as f64, p.n[1] as f64, p.n[2] as f64];
-        let oversample = match p.oversample {
-            Some(o) => o as usize,
-            None => {
-                // Sample the crystal's finest fringe at least 3 times per pixel.
-                // Rounded as the reference rounds it (meters first), since ceil() sits on 3.0
-                // for common cases.
-                let xtal = (0..3).map(|i| norm(scale(direct[i], 1e-10)) * n[i]).fold(0.0, f64::max);
-                let reciprocal_pixel = lambda0 * distance / pixel;
-                ((3.0 * xtal / reciprocal_pixel).ceil() as usize).max(1)
-            }
-        };
-
-        // Phi steps (nanoBragg's defaults: one step; `--phisteps` alone sweeps 1 degree).
-        let phi0 = p.phi_deg.to_radians();
-        // ... or a step size: with a range it sets the count, alone it is the range of two steps.
-        let step = p.phistep_deg.filter(|s| *s > 0.0).map(f64::to_radians);
-        let (phisteps, phistep) = match (p.osc_deg.map(f64::to_radians), p.phisteps, step) {
-            (None, None, None) | (None, Some(0), None) => (1, 0.0),
-            (None, _, Some(s)) => (2, s),
-            (None, Some(n), None) => (n as usize, 1f64.to_radians() / n as f64),
-            (Some(osc), None, None) if osc > 0.0 => (2, osc / 2.0),
-            (Some(osc), None, Some(s)) if osc > 0.0 => {
-                ((osc / s).ceil().min(super::params::MAX_STEPS as f64) as usize, s)
-            }
-            (Some(osc), Some(n), None) if osc > 0.0 => (n.max(1) as usize, osc / n.max(1) as f64),
-            (Some(osc), Some(n), Some(s)) if osc > 0.0 => (n.max(1) as usize, s),
-            (Some(_), _, _) => (1, 0.0),
-        };
-        let spread = p.mosaic_deg.to_radians();
-        let domains = if spread <= 0.0 { 1 } else { p.mosaic_domains.unwrap_or(10).max(1) as usize };
-        let mut rng = Ran1::new(p.mosaic_seed);
-        let umats: Vec<[f64; 9]> = (0..domains)
-            .map(|d| {
-                let u = mosaic_rotation(spread, &mut rng);
-                // One domain stays aligned, as in the reference.
-                if d == 0 {
-                    [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-                } else {
-                    u
-                }
-            })
-            .collect();
-        if phisteps as f64 * domains as f64 > 1e6 {
-            return Err(crate::error::Error::Usage(format!(
-                "{phisteps} phi steps × {domains} mosaic domains is more than a million orientations"
-            )));
-        }
-        let mut orientations = Vec::with_capacity(phisteps * domains);
-        for t in 0..phisteps {
-            let mut phi = phi0 + phistep * t as f64;
-            // nanoBragg skips the rotation when phi is exactly 0, so that step keeps the rotation
-            // its previous sample ended on: the last phi step (c-parity reproduces it).
-            if p.phi_carryover_c && phi == 0.0 {
-                phi = phi0 + phistep * (phisteps - 1) as f64;
-            }
-            let rotated: Axes = std::array::from_fn(|i| scale(rotate_axis(direct[i], spindle, phi), 1e-10));
-            for u in &umats {
-                orientations.push(if spread > 0.0 { rotated.map(|v| mat_vec(u, v)) } else { rotated });
-            }
-        }
-
-        let sources = sources(p, beam, polar_axis, lambda0)?;
+        let oversample = oversample(p, &direct, n, lambda0, at.distance, pixel);
+        let (phisteps, phistep) = phi_steps(p);
+        let orientations = orientations(p, &direct, at.spindle, (phisteps, phistep))?;
+        let sources = sources(p, at.beam, at.polar_axis, lambda0)?;
         let steps = sources.len() * orientations.len() * oversample * oversample;
         let samples =
             steps as f64 * p.fpixels as f64 * p.spixels as f64 * p.detector_thicksteps.unwrap_or(1).max(1) as f64;
@@ -517,38 +578,24 @@ impl Setup {
         let water = p.water_um * 1e-6;
         // nanoBragg's water: F = 2.57 electrons, 18 g/mol, 1 g/cm³, scaled once more below.
         let background = 2.57 * 2.57 * R_E_SQR * p.fluence * water * water * water * 1e6 * AVOGADRO / 18.0;
-        if let Some(m) = p.mask.as_ref().filter(|m| (m.fpixels, m.spixels) != (p.fpixels, p.spixels)) {
-            return Err(crate::error::Error::input(
-                m.path.display().to_string(),
-                0,
-                format!("mask is {}x{} pixels, the detector {}x{}", m.fpixels, m.spixels, p.fpixels, p.spixels),
-            ));
-        }
-        let fcell = match &p.hkl {
-            None => Fcell::Constant(p.default_f),
-            Some(path) => {
-                let hkl = Hkl::load(path, p.default_f)?;
-                let interpolate = p.interpolate.unwrap_or(p.n.iter().any(|&x| x <= 2));
-                Fcell::Grid { hkl, interpolate, default_f: p.default_f, until: std::sync::OnceLock::new() }
-            }
-        };
+        let fcell = structure_factors(p)?;
         Ok(Setup {
             fpixels: p.fpixels,
             spixels: p.spixels,
             oversample,
             pixel,
             subpixel: pixel / oversample as f64,
-            distance,
-            beam_center: [xbeam, ybeam],
-            beam,
+            distance: at.distance,
+            beam_center: at.beam_center,
+            beam: at.beam,
             osc_deg: (phistep * phisteps as f64).to_degrees(),
-            fdet,
-            sdet,
-            odet,
-            pix0,
-            close_distance,
+            fdet: at.fdet,
+            sdet: at.sdet,
+            odet: at.odet,
+            pix0: at.pix0,
+            close_distance: at.close_distance,
             point_pixel: p.point_pixel,
-            polar_axis,
+            polar_axis: at.polar_axis,
             kahn: p.polar,
             nopolar: p.nopolar,
             sources,

@@ -265,6 +265,13 @@ impl Params {
 
     /// Refuse what cannot be simulated, before any allocation.
     pub fn validate(&self) -> Result<()> {
+        self.check_values()?;
+        self.check_placement()?;
+        self.check_workload()
+    }
+
+    /// Each value in its range: positive lengths, angles of a cell, at most MAX_* of anything.
+    fn check_values(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Usage(m));
         let [a, b, c, al, be, ga] = self.cell;
         if !(a > 0.0 && b > 0.0 && c > 0.0) || [a, b, c].iter().any(|x| !x.is_finite()) {
@@ -330,7 +337,12 @@ impl Params {
         if !(0.0..=1.0).contains(&self.polar) {
             return bad(format!("--polar (Kahn factor) must be in [0, 1], got {}", self.polar));
         }
-        // Orientations and sources are held in memory: a million of each at most.
+        Ok(())
+    }
+
+    /// The region of interest on the image, and a pivot that fits the beam centre given.
+    fn check_placement(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Usage(m));
         if let Some([x0, x1, y0, y1]) = self.roi {
             if x0 > x1 || y0 > y1 || x0 >= self.fpixels || y0 >= self.spixels {
                 return bad(format!(
@@ -355,6 +367,13 @@ impl Params {
                     .into(),
             );
         }
+        Ok(())
+    }
+
+    /// Orientations and sources are held in memory: a million of each at most, and a bound on
+    /// the steps per pixel.
+    fn check_workload(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Usage(m));
         let orientations = self.phisteps.unwrap_or(1).max(1) as u64 * self.mosaic_domains.unwrap_or(1).max(1) as u64;
         let div = |axis: Option<u32>| axis.or(self.divsteps).unwrap_or(1).max(1) as u64;
         let sources = self.dispsteps.unwrap_or(1).max(1) as u64 * div(self.hdivsteps) * div(self.vdivsteps);

@@ -103,125 +103,157 @@ pub fn run(req: &Request, progress: &dyn Progress) -> Result<Summary> {
     }
     let mut runs = Vec::new();
     for &size in &req.sizes {
-        let params = Params::benchmark(size);
-        let t_size = Instant::now();
-        let t = Instant::now();
-        let setup = Setup::new(&params)?;
-        let setup_us = t.elapsed().as_secs_f64() * 1e6;
-        trace.span("geometry (setup)", TID, trace.us(t), setup_us, json!({"size": size}));
-
-        let cold_start = Instant::now();
-        progress.start(&format!("{size}² cold"), size as u64);
-        let cold = super::with_threads(req.threads, || render(&setup, req.dtype, false, &|| progress.tick()))?;
-        let cold_s = cold.seconds + setup_us / 1e6;
-        trace.span("cold run", TID, trace.us(cold_start), cold.seconds * 1e6, json!({"size": size}));
-
-        // Warm runs render into the buffer the run before filled: their time is the render's,
-        // the cold run's also the first touch of the image's fresh memory.
-        let mut warm = Vec::new();
-        let mut last: Option<super::Rendered> = None;
-        let mut buffer = Some(cold.image);
-        for it in 0..req.iterations.max(1) {
-            let start = Instant::now();
-            progress.start(&format!("{size}² warm {}", it + 1), size as u64);
-            let previous = last.take().map(|r| r.image).or(buffer.take());
-            let r = super::with_threads(req.threads, || {
-                super::render_again(&setup, req.dtype, super::fast::Simd::detect(), true, &|| progress.tick(), previous)
-            })?;
-            let ts = trace.us(start);
-            trace.span(
-                &format!("warm run {}", it + 1),
-                1,
-                ts,
-                r.seconds * 1e6,
-                json!({"size": size, "threads": threads}),
-            );
-            // Stage spans per worker thread, each on its own track: the time that thread spent
-            // in each stage, laid end to end inside its busy span from the run's start.
-            for (k, t) in r.threads.iter().enumerate() {
-                let tid = WORKER_TID + k as u64;
-                let busy: f64 = t.stages().iter().map(|(_, d)| d.as_secs_f64() * 1e6).sum();
-                trace.span(&format!("warm run {} rows", it + 1), tid, ts, busy, json!({"worker": k}));
-                let mut at = ts;
-                for (name, d) in t.stages() {
-                    let dur = d.as_secs_f64() * 1e6;
-                    trace.span(name, tid, at, dur, json!({"worker": k}));
-                    at += dur;
-                }
-            }
-            warm.push(r.seconds);
-            last = Some(r);
-        }
-        let last = last.ok_or_else(|| Error::Failed("no warm run".into()))?;
-        let simd = last.simd;
-        let image = last.image;
-        let warm_s = warm.iter().sum::<f64>() / warm.len() as f64;
-
-        // The scalar reference: the whole image when small, evenly spaced rows when large.
-        let rows: Vec<usize> = if size <= req.full_reference_max {
-            (0..size).collect()
-        } else {
-            let step = size.div_ceil(REFERENCE_ROWS);
-            (0..size).step_by(step).collect()
-        };
-        progress.start(&format!("{size}² scalar reference"), rows.len() as u64);
-        // On the same threads as the vectorized runs, so the speed-up compares equal thread counts.
-        let t = Instant::now();
-        let reference: Vec<f64> = super::with_threads(req.threads, || {
-            use rayon::prelude::*;
-            let per_row: Vec<Vec<f64>> = rows
-                .par_iter()
-                .map(|&r| {
-                    let row = scalar::render_rows(&setup, &[r]);
-                    progress.tick();
-                    row
-                })
-                .collect();
-            per_row.concat()
-        })?;
-        let reference_s = t.elapsed().as_secs_f64();
-        trace.span("reference (scalar)", TID, trace.us(t), reference_s * 1e6, json!({"rows": rows.len()}));
-        let ours: Vec<f64> =
-            rows.iter().flat_map(|&r| (0..size).map(move |f| (r, f))).map(|(r, f)| image.get(r * size + f)).collect();
-        let stats = compare::Stats::of(&ours, &reference);
-        let scalar_per_px = reference_s / reference.len() as f64;
-        let vector_per_px = warm_s / (size * size) as f64;
-
-        let t = Instant::now();
-        let bin = format!("image_{size}.bin");
-        let png = format!("image_{size}.png");
-        image.write_floatfile(&req.outdir.join(&bin))?;
-        image.write_png(&req.outdir.join(&png))?;
-        trace.span("output", TID, trace.us(t), t.elapsed().as_secs_f64() * 1e6, json!({"files": [&bin, &png]}));
-        trace.span(
-            &format!("profile {size}x{size}"),
-            TID,
-            trace.us(t_size),
-            t_size.elapsed().as_secs_f64() * 1e6,
-            json!({}),
-        );
-        runs.push(SizeMetrics {
-            size,
-            dtype: req.dtype,
-            threads,
-            oversample: setup.oversample,
-            cold_s: round(cold_s, 4),
-            warm_s: round(warm_s, 4),
-            pixels_per_s: ((size * size) as f64 / warm_s).round(),
-            reference_s: round(reference_s, 4),
-            reference_rows: rows.len(),
-            corr_vs_reference: stats.corr,
-            sum_ratio: stats.sum_ratio,
-            max_rel_err: stats.max_rel_err,
-            speedup_vs_scalar: round(scalar_per_px / vector_per_px, 2),
-            simd,
-            image: bin,
-            png,
-        });
+        runs.push(profile_size(req, size, threads, progress, &mut trace)?);
     }
     let pass = runs.iter().all(gates_pass);
     write_outputs(&req.outdir, &runs, &trace)?;
     Ok(Summary { runs, pass })
+}
+
+/// One size: setup, a cold run, the warm runs, the scalar reference on the same rows, the image.
+fn profile_size(
+    req: &Request,
+    size: usize,
+    threads: usize,
+    progress: &dyn Progress,
+    trace: &mut Trace,
+) -> Result<SizeMetrics> {
+    let params = Params::benchmark(size);
+    let t_size = Instant::now();
+    let t = Instant::now();
+    let setup = Setup::new(&params)?;
+    let setup_us = t.elapsed().as_secs_f64() * 1e6;
+    trace.span("geometry (setup)", TID, trace.us(t), setup_us, json!({"size": size}));
+
+    let cold_start = Instant::now();
+    progress.start(&format!("{size}² cold"), size as u64);
+    let cold = super::with_threads(req.threads, || render(&setup, req.dtype, false, &|| progress.tick()))?;
+    let cold_s = cold.seconds + setup_us / 1e6;
+    trace.span("cold run", TID, trace.us(cold_start), cold.seconds * 1e6, json!({"size": size}));
+
+    let (last, warm) = warm_runs(req, &setup, size, threads, progress, trace, cold.image)?;
+    let simd = last.simd;
+    let image = last.image;
+    let warm_s = warm.iter().sum::<f64>() / warm.len() as f64;
+
+    let (rows, reference, reference_s) = scalar_reference(req, &setup, size, progress, trace)?;
+    let ours: Vec<f64> =
+        rows.iter().flat_map(|&r| (0..size).map(move |f| (r, f))).map(|(r, f)| image.get(r * size + f)).collect();
+    let stats = compare::Stats::of(&ours, &reference);
+    let scalar_per_px = reference_s / reference.len() as f64;
+    let vector_per_px = warm_s / (size * size) as f64;
+
+    let t = Instant::now();
+    let bin = format!("image_{size}.bin");
+    let png = format!("image_{size}.png");
+    image.write_floatfile(&req.outdir.join(&bin))?;
+    image.write_png(&req.outdir.join(&png))?;
+    trace.span("output", TID, trace.us(t), t.elapsed().as_secs_f64() * 1e6, json!({"files": [&bin, &png]}));
+    let total_us = t_size.elapsed().as_secs_f64() * 1e6;
+    trace.span(&format!("profile {size}x{size}"), TID, trace.us(t_size), total_us, json!({}));
+    Ok(SizeMetrics {
+        size,
+        dtype: req.dtype,
+        threads,
+        oversample: setup.oversample,
+        cold_s: round(cold_s, 4),
+        warm_s: round(warm_s, 4),
+        pixels_per_s: ((size * size) as f64 / warm_s).round(),
+        reference_s: round(reference_s, 4),
+        reference_rows: rows.len(),
+        corr_vs_reference: stats.corr,
+        sum_ratio: stats.sum_ratio,
+        max_rel_err: stats.max_rel_err,
+        speedup_vs_scalar: round(scalar_per_px / vector_per_px, 2),
+        simd,
+        image: bin,
+        png,
+    })
+}
+
+/// The warm runs, each rendering into the buffer the run before filled: their time is the
+/// render's, the cold run's also the first touch of the image's fresh memory. Returns the last
+/// run and every run's seconds.
+fn warm_runs(
+    req: &Request,
+    setup: &Setup,
+    size: usize,
+    threads: usize,
+    progress: &dyn Progress,
+    trace: &mut Trace,
+    cold_image: super::image::Image,
+) -> Result<(super::Rendered, Vec<f64>)> {
+    let mut warm = Vec::new();
+    let mut last: Option<super::Rendered> = None;
+    let mut buffer = Some(cold_image);
+    for it in 0..req.iterations.max(1) {
+        let start = Instant::now();
+        progress.start(&format!("{size}² warm {}", it + 1), size as u64);
+        let previous = last.take().map(|r| r.image).or(buffer.take());
+        let r = super::with_threads(req.threads, || {
+            super::render_again(setup, req.dtype, super::fast::Simd::detect(), true, &|| progress.tick(), previous)
+        })?;
+        let ts = trace.us(start);
+        trace.span(
+            &format!("warm run {}", it + 1),
+            TID,
+            ts,
+            r.seconds * 1e6,
+            json!({"size": size, "threads": threads}),
+        );
+        // Stage spans per worker thread, each on its own track: the time that thread spent
+        // in each stage, laid end to end inside its busy span from the run's start.
+        for (k, t) in r.threads.iter().enumerate() {
+            let tid = WORKER_TID + k as u64;
+            let busy: f64 = t.stages().iter().map(|(_, d)| d.as_secs_f64() * 1e6).sum();
+            trace.span(&format!("warm run {} rows", it + 1), tid, ts, busy, json!({"worker": k}));
+            let mut at = ts;
+            for (name, d) in t.stages() {
+                let dur = d.as_secs_f64() * 1e6;
+                trace.span(name, tid, at, dur, json!({"worker": k}));
+                at += dur;
+            }
+        }
+        warm.push(r.seconds);
+        last = Some(r);
+    }
+    let last = last.ok_or_else(|| Error::Failed("no warm run".into()))?;
+    Ok((last, warm))
+}
+
+/// The scalar reference: the whole image when small, evenly spaced rows when large, on the same
+/// threads as the vectorized runs so the speed-up compares equal thread counts. Returns the rows,
+/// their pixels and the seconds it took.
+fn scalar_reference(
+    req: &Request,
+    setup: &Setup,
+    size: usize,
+    progress: &dyn Progress,
+    trace: &mut Trace,
+) -> Result<(Vec<usize>, Vec<f64>, f64)> {
+    let rows: Vec<usize> = if size <= req.full_reference_max {
+        (0..size).collect()
+    } else {
+        let step = size.div_ceil(REFERENCE_ROWS);
+        (0..size).step_by(step).collect()
+    };
+    progress.start(&format!("{size}² scalar reference"), rows.len() as u64);
+    let t = Instant::now();
+    let reference: Vec<f64> = super::with_threads(req.threads, || {
+        use rayon::prelude::*;
+        let per_row: Vec<Vec<f64>> = rows
+            .par_iter()
+            .map(|&r| {
+                let row = scalar::render_rows(setup, &[r]);
+                progress.tick();
+                row
+            })
+            .collect();
+        per_row.concat()
+    })?;
+    let reference_s = t.elapsed().as_secs_f64();
+    trace.span("reference (scalar)", TID, trace.us(t), reference_s * 1e6, json!({"rows": rows.len()}));
+    Ok((rows, reference, reference_s))
 }
 
 fn round(x: f64, digits: i32) -> f64 {

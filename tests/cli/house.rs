@@ -180,11 +180,6 @@ fn every_subcommand_has_its_file_and_no_file_is_long() {
 /// The longest a function may be, in lines from its signature to its closing brace.
 const FN_LIMIT: usize = 100;
 
-/// Functions still longer than [`FN_LIMIT`], waiting to be split into named steps. The list only
-/// shrinks: a new long function fails, and so does one listed here that is short now.
-const LONG_FNS: &[(&str, &str)] =
-    &[("src/sim/geometry.rs", "new"), ("src/sim/profile.rs", "run"), ("src/sim/params.rs", "validate")];
-
 /// Each function's name and length: rustfmt closes a body with a `}` at the indent its `fn`
 /// line has, so the first such line after the signature ends it.
 fn function_lengths(text: &str) -> Vec<(String, usize)> {
@@ -212,28 +207,17 @@ fn no_function_is_long() {
     rust_files(&repo_root().join("src"), &mut files);
     let kernels = ["src/sim/fast.rs", "src/sim/scalar.rs"];
     let mut problems = Vec::new();
-    let mut still_long = BTreeSet::new();
     for f in files {
         let rel = f.strip_prefix(repo_root()).unwrap().to_string_lossy().into_owned();
         if kernels.contains(&rel.as_str()) {
             continue;
         }
         for (name, lines) in function_lengths(&std::fs::read_to_string(&f).unwrap()) {
-            if lines <= FN_LIMIT {
-                continue;
-            }
-            if LONG_FNS.contains(&(rel.as_str(), name.as_str())) {
-                still_long.insert((rel.clone(), name));
-            } else {
+            if lines > FN_LIMIT {
                 problems.push(format!(
                     "{rel}: fn {name} has {lines} lines (at most {FN_LIMIT}): split it into named steps"
                 ));
             }
-        }
-    }
-    for (file, name) in LONG_FNS {
-        if !still_long.contains(&(file.to_string(), name.to_string())) {
-            problems.push(format!("{file}: fn {name} is short now: take it off LONG_FNS"));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
