@@ -111,10 +111,7 @@ pub fn take_turn(ws: &Workspace, role: RoleName, sink: Sink) -> Result<Journal> 
         journal::set_pointer(ws, role, None)?;
     }
     let repo = ctx.repo()?;
-    let (parent, mut st) = match state::read(&repo, STATE_REF)? {
-        Some((o, s)) => (Some(o), s),
-        None => (None, State::initial(state::now())),
-    };
+    let (parent, mut st) = state::current(&repo)?;
     // A person's turn out of order takes the iteration the state is at.
     st.running = None;
     let mut j = turn::claim(&ctx, parent, &st)?
@@ -272,10 +269,7 @@ fn next_turn(ctx: &Ctx, said: &mut String) -> Result<Option<Journal>> {
         catch_up(ctx)?;
     }
     let repo = ctx.repo()?;
-    let (parent, st) = match state::read(&repo, STATE_REF)? {
-        Some((o, s)) => (Some(o), s),
-        None => (None, State::initial(state::now())),
-    };
+    let (parent, st) = state::current(&repo)?;
     let mut tell = |msg: String| {
         if *said != msg {
             ctx.say(&msg);
@@ -398,10 +392,7 @@ pub fn repair(ws: &Workspace, stamp: Option<(RoleName, bool)>) -> Result<State> 
         ctx.fetch()?;
     }
     let repo = ctx.repo()?;
-    let (parent, mut st) = match state::read(&repo, STATE_REF)? {
-        Some((o, s)) => (Some(o), s),
-        None => (None, State::initial(state::now())),
-    };
+    let (parent, mut st) = state::current(&repo)?;
     let now = state::now();
     let why = match stamp {
         Some((role, ok)) => {

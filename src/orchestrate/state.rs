@@ -123,6 +123,15 @@ pub fn read(repo: &Repository, refname: &str) -> Result<Option<(Oid, State)>> {
     Ok(Some((commit.id(), state)))
 }
 
+/// The state the loop is in, with the commit holding it to name as the parent of the next;
+/// before any turn, the initial state and no parent. Every writer of the state starts here.
+pub fn current(repo: &Repository) -> Result<(Option<Oid>, State)> {
+    Ok(match read(repo, STATE_REF)? {
+        Some((o, s)) => (Some(o), s),
+        None => (None, State::initial(now())),
+    })
+}
+
 /// Every state `refname` has held, newest first.
 pub fn history(repo: &Repository, refname: &str) -> Result<Vec<State>> {
     let mut out = Vec::new();

@@ -270,15 +270,11 @@ fn commit(ctx: &Ctx, j: &mut Journal) -> Result<()> {
 /// together (atomically), retrying a refused push.
 fn hand_over(ctx: &Ctx, j: &Journal) -> Result<()> {
     let repo = ctx.repo()?;
-    let current = state::read(&repo, STATE_REF)?;
-    let already = current.as_ref().is_some_and(|(_, s)| s.last.as_ref().is_some_and(|l| l.turn == j.turn));
-    let state_oid = if already {
-        current.map(|(o, _)| o).expect("checked above")
+    let (parent, st) = state::current(&repo)?;
+    let already = st.last.as_ref().is_some_and(|l| l.turn == j.turn);
+    let state_oid = if let (true, Some(oid)) = (already, parent) {
+        oid
     } else {
-        let (parent, st) = match current {
-            Some((o, s)) => (Some(o), s),
-            None => (None, State::initial(super::state::now())),
-        };
         let outcome = j.outcome();
         let stays = j.stays();
         let w = j.work.clone().unwrap_or_default();
