@@ -1,6 +1,7 @@
 //! Integration tests: the real `loop` binary on temp copies of real workspaces and in real git
 //! repositories. One test binary (not one per file), so a build links once.
 
+mod clones;
 mod common;
 
 mod any_fix_plan;
@@ -24,5 +25,6 @@ mod reading;
 mod readme;
 mod real_agents;
 mod report;
+mod resume;
 mod sim;
 mod status;

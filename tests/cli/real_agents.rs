@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
+use super::clones::{demo, finish, ledger_of, loop_attempts, looped, remote_of, sh, spawn, turns_on};
 use super::common::*;
 use super::model_server::{Api, Reply, Server};
-use super::orchestrate::{demo, finish, ledger_of, loop_attempts, looped, remote_of, sh, spawn, turns_on};
 
 /// The folder of the pinned CLIs' `node_modules/.bin`, installed on first use.
 fn clis() -> &'static Path {
@@ -89,7 +89,7 @@ impl Agent {
     }
 
     fn env(&self) -> Vec<(String, String)> {
-        let path = format!("{}:{}", clis().display(), super::orchestrate::path_env());
+        let path = format!("{}:{}", clis().display(), super::clones::path_env());
         let mut e = vec![("PATH".to_string(), path), ("HOME".into(), self.home.path().display().to_string())];
         let more: &[(&str, &str)] = match self.cli {
             Cli::Claude => &[

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use super::clones::{engineer_turn, one_clone, sh};
 use super::common::*;
-use super::orchestrate::{engineer_turn, one_clone, sh};
 
 /// Debian's chromium. A machine without it gets it the way `.ci/run` does, when it may
 /// (root with apt-get); else the test says how.
