@@ -27,4 +27,5 @@ mod real_agents;
 mod report;
 mod resume;
 mod sim;
+mod snapshots;
 mod status;

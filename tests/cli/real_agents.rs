@@ -259,45 +259,66 @@ fn refused_port() -> String {
 #[test]
 fn claude_provider_failures_are_unavailable_and_write_nothing() {
     let anthropic = |kind: &str, m: &str| json!({"type": "error", "error": {"type": kind, "message": m}});
-    for reply in [
-        error(500, anthropic("api_error", "Internal server error")),
-        error(529, anthropic("overloaded_error", "Overloaded")),
-        error(429, anthropic("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit")),
-        Reply::Close,
-    ] {
-        let a = Agent::new(Cli::Claude, vec![reply.clone()]);
+    let replies = vec![
+        Some(error(500, anthropic("api_error", "Internal server error"))),
+        Some(error(529, anthropic("overloaded_error", "Overloaded"))),
+        Some(error(
+            429,
+            anthropic("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+        )),
+        Some(Reply::Close),
+        // Nothing listens: the connection is refused.
+        None,
+    ];
+    at_once(replies, |reply| {
+        let mut a = Agent::new(Cli::Claude, vec![reply.clone().unwrap_or(Reply::Text("unused".into()))]);
+        if reply.is_none() {
+            a.server.url = refused_port();
+        }
         let v = provider_ends(Cli::Claude, &a, "", "unavailable", 12);
         assert!(v["work"]["detail"].as_str().unwrap().contains("provider"), "{reply:?}: {v}");
-    }
-    // Nothing listens: the connection is refused.
-    let mut a = Agent::new(Cli::Claude, vec![Reply::Text("unused".into())]);
-    a.server.url = refused_port();
-    provider_ends(Cli::Claude, &a, "", "unavailable", 12);
+    });
+}
+
+/// Each case on its own thread: the cases wait on agents and servers, not on the CPU. A case's
+/// panic fails the test once every case has ended.
+fn at_once<T: Send>(cases: Vec<T>, case: impl Fn(T) + Sync) {
+    std::thread::scope(|s| {
+        for c in cases {
+            s.spawn(|| case(c));
+        }
+    });
 }
 
 #[test]
 fn codex_provider_failures_are_unavailable_and_write_nothing() {
     let openai = |kind: &str, m: &str| json!({"error": {"type": kind, "code": kind, "message": m}});
-    for reply in [
-        error(
+    let replies = vec![
+        Some(error(
             429,
             openai("rate_limit_exceeded", "Rate limit reached for gpt-5 on tokens per min. Please try again in 1s."),
-        ),
-        error(500, openai("server_error", "The server had an error")),
-        error(503, openai("server_error", "overloaded")),
-    ] {
-        let a = Agent::new(Cli::Codex, vec![reply]);
-        provider_ends(Cli::Codex, &a, "", "unavailable", 12);
-    }
-    // Refused: Codex reconnects for ever, printing retry notices that are not progress.
-    let server = Server::start(Api::OpenAi, vec![Reply::Text("unused".into())]);
-    let mut a = Agent::at(Cli::Codex, server);
-    let cfg = a.home.path().join("codex/config.toml");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(&a.server.url, &refused_port());
-    std::fs::write(&cfg, text).unwrap();
-    a.server.url = "unused".into();
-    let v = provider_ends(Cli::Codex, &a, "  idle_timeout: 4s\n", "unavailable", 12);
-    assert!(v["work"]["detail"].as_str().unwrap().contains("retrying"), "{v}");
+        )),
+        Some(error(500, openai("server_error", "The server had an error"))),
+        Some(error(503, openai("server_error", "overloaded"))),
+        // Refused: Codex reconnects for ever, printing retry notices that are not progress.
+        None,
+    ];
+    at_once(replies, |reply| match reply {
+        Some(reply) => {
+            let a = Agent::new(Cli::Codex, vec![reply]);
+            provider_ends(Cli::Codex, &a, "", "unavailable", 12);
+        }
+        None => {
+            let server = Server::start(Api::OpenAi, vec![Reply::Text("unused".into())]);
+            let mut a = Agent::at(Cli::Codex, server);
+            let cfg = a.home.path().join("codex/config.toml");
+            let text = std::fs::read_to_string(&cfg).unwrap().replace(&a.server.url, &refused_port());
+            std::fs::write(&cfg, text).unwrap();
+            a.server.url = "unused".into();
+            let v = provider_ends(Cli::Codex, &a, "  idle_timeout: 4s\n", "unavailable", 12);
+            assert!(v["work"]["detail"].as_str().unwrap().contains("retrying"), "{v}");
+        }
+    });
 }
 
 #[test]
@@ -315,18 +336,21 @@ fn usage_limits_are_limits_with_their_reset_and_write_nothing() {
 
 #[test]
 fn a_hung_provider_is_idle_within_the_idle_timeout_and_writes_nothing() {
-    for (cli, reply) in [
+    let cases = vec![
         (Cli::Claude, Reply::HangBeforeHeaders),
         (Cli::Claude, Reply::HangMidStream),
         (Cli::Codex, Reply::HangBeforeHeaders),
         (Cli::Codex, Reply::HangMidStream),
-    ] {
+    ];
+    // Long enough for four CLIs starting at once on two cores to say their first event: a
+    // CLI that said nothing at all is not known to be waiting for the provider.
+    at_once(cases, |(cli, reply)| {
         let a = Agent::new(cli, vec![reply.clone()]);
-        let v = provider_ends(cli, &a, "  idle_timeout: 3s\n", "idle", 5);
+        let v = provider_ends(cli, &a, "  idle_timeout: 8s\n", "idle", 5);
         // Recognised by the idle clock, not by the CLI's own minutes-long request timeout.
         let took = v["work"]["duration_s"].as_f64().unwrap();
         assert!(took < 60.0, "{cli:?} {reply:?}: {took} s");
-    }
+    });
 }
 
 #[test]
