@@ -59,6 +59,7 @@ fn tail(p: &Parts, note_label: &str) -> String {
 /// list's last one is (`sample`: its time as written, or `None` for a day alone).
 pub(super) fn stamped(date: &str, now: &chrono::DateTime<chrono::Utc>, sample: Option<&str>, p: &Parts) -> String {
     let stamp = match sample {
+        Some(t) if t.matches(':').count() >= 2 => format!("{date}T{}Z", now.format("%H:%M:%S")),
         Some(t) if t.contains(':') => format!("{date}T{}Z", now.format("%H:%M")),
         Some(t) if t.len() >= "2025-01-01T0000".len() + 3 => format!("{date}T{}Z", now.format("%H%M%S")),
         Some(_) => format!("{date}T{}Z", now.format("%H%M")),

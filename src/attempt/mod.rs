@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::evidence::gates;
-use crate::ledger::{self, Dialect};
+use crate::ledger;
 use crate::model::Model;
 use crate::plan::TaskState;
 use crate::transaction::{self, Change};
@@ -215,7 +215,7 @@ fn status_edits(
             Some(r) => edits.push((r.clone(), entry::cell(status))),
             None => warnings.push(format!("{lpath}:{}: Index row has no Status column", row.line)),
         },
-        None if ledger.dialect == Dialect::Sections => {
+        None if ledger.reader().keeps_index() => {
             warnings.push(format!("{lpath}: [{}] has no Index row; only its Status field was updated", item.id))
         }
         None => {}

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::evidence::gates;
 use crate::focus;
 use crate::insert::{attempt_insertion, next_action_insertion, outline_insertion, timestamped_insertion};
+use crate::ledger::reader::AttemptForm;
 use crate::ledger::{self, Dialect};
 use crate::markdown::splice;
 use crate::model::Model;
@@ -198,13 +199,14 @@ fn insertion(model: &Model, req: &Request, item: &ledger::Item, date: &str, metr
     };
     let stamp_of = |e: &str| e.split(' ').next().unwrap_or("").to_string();
     let mut ins = Insertion::default();
-    (ins.at, ins.text, ins.entry) = if ledger.dialect == Dialect::SingleInitiative {
+    let form = ledger.reader().attempt_form();
+    (ins.at, ins.text, ins.entry) = if form == AttemptForm::TimestampedHeading {
         let t = format!("{date}T{}Z", now.format("%H:%M"));
         let lines = entry::timestamped(&t, &item.id, &parts);
         let (at, text) = timestamped_insertion(ledger, &lines, nl);
         ins.time = Some(t);
         (at, text, lines[0].clone())
-    } else if ledger.dialect == Dialect::Outline {
+    } else if form == AttemptForm::OwnList {
         // A list of its own, stamped by day as the outline's prose is dated.
         let sample = item.latest_attempt().and_then(|a| a.time.clone());
         let e = entry::stamped(date, &now, sample.as_deref(), &parts);

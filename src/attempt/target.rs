@@ -4,7 +4,7 @@
 use super::Request;
 use crate::error::{Error, Result};
 use crate::focus;
-use crate::ledger::{self, Dialect};
+use crate::ledger;
 use crate::model::Model;
 
 /// `C2, C3 (phase C)` — what a plan's phases and tasks are called, for messages.
@@ -82,7 +82,7 @@ pub(super) fn pick_item<'m>(model: &'m Model, req: &Request) -> Result<&'m ledge
     let holder = || {
         let named = req.tasks.iter().map(|(id, _)| id).chain(&req.phase).next()?;
         let holds = |i: &&ledger::Item| i.tasks.iter().any(|t| t.id.eq_ignore_ascii_case(named));
-        (ledger.dialect == Dialect::Outline).then(|| ledger.items.iter().find(holds)).flatten()
+        ledger.reader().items_hold_tasks().then(|| ledger.items.iter().find(holds)).flatten()
     };
     let id = match (&req.item, holder()) {
         (Some(id), _) => id.clone(),

@@ -13,6 +13,7 @@ mod attempts;
 mod index;
 mod initiative;
 mod outline;
+pub mod reader;
 mod sections;
 
 use std::ops::Range;
@@ -289,18 +290,12 @@ impl Ledger {
         };
         ledger.parse_header();
         ledger.parse_index();
-        sections::parse_items(&mut ledger);
-        if ledger.items.is_empty() && initiative::applies(&ledger.doc) {
-            ledger.dialect = Dialect::SingleInitiative;
-            initiative::parse(&mut ledger);
-        }
-        if ledger.items.is_empty() && ledger.index.is_empty() {
-            if let Some(view) = outline::unfenced(&ledger.doc) {
-                ledger.doc = view;
-            }
-            outline::parse(&mut ledger);
+        for reader in reader::READERS {
             if !ledger.items.is_empty() {
-                ledger.dialect = Dialect::Outline;
+                break;
+            }
+            if reader.applies(&ledger) && reader.read(&mut ledger) {
+                ledger.dialect = reader.dialect();
             }
         }
         for (k, i) in ledger.items.iter().enumerate() {
@@ -339,37 +334,12 @@ impl Ledger {
 
     /// What the reader took the ledger to be, in a line (`loop status` says it).
     pub fn describe(&self) -> String {
-        let sections = self.items.iter().filter(|i| !i.archived).count();
-        match self.dialect {
-            Dialect::Sections => format!(
-                "{sections} `{} [ID]` item(s){}, {} Index row(s)",
-                "#".repeat(self.items.iter().find(|i| !i.archived).map_or(2, |i| i.level as usize)),
-                match self.items.len() - sections {
-                    0 => String::new(),
-                    n => format!(" and {n} archived bullet(s)"),
-                },
-                self.index.len()
-            ),
-            Dialect::SingleInitiative => format!(
-                "single initiative {}, no `## [ID]` items; {} timestamped attempt(s), {} checklist task(s)",
-                self.active_focus.first().map_or("(no Current Focus)", String::as_str),
-                self.items.iter().map(|i| i.attempts.len()).sum::<usize>(),
-                self.items.iter().map(|i| i.tasks.len()).sum::<usize>(),
-            ),
-            Dialect::Absent => format!(
-                "no ledger yet: {} does not exist; {} item(s) from the plans' initiatives, nothing recorded",
-                self.doc.file,
-                self.items.len()
-            ),
-            Dialect::Outline => format!(
-                "outline: no `[ID]` items; {} item(s) from `{}` headings ({} open), {} task(s), {} attempt(s)",
-                self.items.len(),
-                "#".repeat(self.items.first().map_or(2, |i| i.level as usize)),
-                self.items.iter().filter(|i| i.is_open()).count(),
-                self.items.iter().map(|i| i.tasks.len()).sum::<usize>(),
-                self.items.iter().map(|i| i.attempts.len()).sum::<usize>(),
-            ),
-        }
+        self.reader().describe(self)
+    }
+
+    /// The reader of the ledger's dialect, to ask how the file is written.
+    pub fn reader(&self) -> &'static dyn reader::Reader {
+        self.dialect.reader()
     }
 
     /// The section under the first heading whose text is `name`: from the heading to the next

@@ -197,7 +197,7 @@ fn no_open_task(p: &Plan, ph: &Phase) -> String {
 /// an item read from an outline with no task, what its `Fix:` (`Next:`, `Action:`) says, else
 /// the item itself.
 fn first_next_action(model: &Model, item: &ledger::Item) -> Option<(String, usize)> {
-    if model.ledger.dialect == ledger::Dialect::Outline {
+    if model.ledger.reader().items_hold_tasks() {
         let said = ["Next", "Next step", "Fix", "Action", "Solution", "Todo"]
             .iter()
             .find_map(|k| item.field(k).filter(|f| !f.value.is_empty()))

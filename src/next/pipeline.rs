@@ -274,7 +274,7 @@ impl<'m, 'r> Pipeline<'m, 'r> {
             self.d.command_from = Some(s.from);
         }
         // An outline's item is its own plan: its tasks, else the item itself.
-        if self.plan.is_none() && self.memo.is_none() && self.model.ledger.dialect != ledger::Dialect::Outline {
+        if self.plan.is_none() && self.memo.is_none() && !self.model.ledger.reader().items_hold_tasks() {
             let id = &self.item.id;
             self.warnings.push(format!(
                 "{ledger_file}:{}: [{id}] has no plan (no `Plan Reference:` field, no plan with `Initiative: {id}`)",
