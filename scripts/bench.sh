@@ -24,7 +24,7 @@ ledger() {
     "$LOOP lint --json --root $FIX/large" "$LOOP attempt TEST-SUITE-TRIAGE-002 --result partial --root $WORK/large"
   echo "== status and next on the largest history state (780 KB ledger, 13 plans)"
   hf -m 50 "$LOOP status --json --root $FIX/history/dd18a2a5" "$LOOP next --json --root $FIX/history/dd18a2a5"
-  cargo bench --quiet --bench ledger 2>&1 | grep -E "parse/|thrpt" || true
+  cargo bench --quiet -p ledger-loop-bench --bench ledger 2>&1 | grep -E "parse/|thrpt" || true
 }
 
 merge() {

@@ -6,7 +6,7 @@ use ledger_loop::markdown::Document;
 use ledger_loop::plan::Plan;
 
 fn fixture(path: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/nanobragg/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!("{}/../tests/fixtures/nanobragg/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 fn parsers(c: &mut Criterion) {
