@@ -95,6 +95,15 @@ pub(super) fn demo(dir: &Path, engineer: &str, settings: &str) {
     write(dir, "loop.yaml", &yaml);
 }
 
+/// The demo workspace in git with its memo written, A1 rewritten as `row` (a command step).
+pub(super) fn command_demo(dir: &Path, engineer: &str, settings: &str, row: &str) {
+    demo(dir, engineer, settings);
+    let plan = std::fs::read_to_string(dir.join("plans/active/demo.md")).unwrap();
+    let plan = plan.replace("| A1 | Write notes/A1.md by hand | [ ] | then run `test -s notes/A1.md` |", row);
+    std::fs::write(dir.join("plans/active/demo.md"), plan).unwrap();
+    sh(dir, "loop brief --write >/dev/null && git init -q -b main && git add -A && git commit -qm demo");
+}
+
 pub(super) struct Remote {
     _tmp: tempfile::TempDir,
     pub bare: PathBuf,

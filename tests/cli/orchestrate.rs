@@ -222,15 +222,9 @@ fn a_turn_publishes_reports_by_the_guards_policy() {
 fn a_command_step_is_run_by_loop_itself_not_by_the_agent() {
     let d = tempfile::tempdir().unwrap();
     let calls = d.path().join("calls.txt");
-    demo(d.path(), &format!("calls {} fail", calls.display()), "");
     // A1 becomes a command step: loop runs it as `loop next --run` does.
-    let plan = std::fs::read_to_string(d.path().join("plans/active/demo.md")).unwrap();
-    let plan = plan.replace(
-        "| A1 | Write notes/A1.md by hand | [ ] | then run `test -s notes/A1.md` |",
-        "| A1 | Write notes/A1.md | [ ] | `mkdir -p notes && echo done > notes/A1.md` |",
-    );
-    std::fs::write(d.path().join("plans/active/demo.md"), plan).unwrap();
-    sh(d.path(), "loop brief --write >/dev/null && git init -q -b main && git add -A && git commit -qm demo");
+    let row = "| A1 | Write notes/A1.md | [ ] | `mkdir -p notes && echo done > notes/A1.md` |";
+    command_demo(d.path(), &format!("calls {} fail", calls.display()), "", row);
     // Run from elsewhere with --root: the run folder is the workspace's, not the current directory's.
     let elsewhere = tempfile::tempdir().unwrap();
     let root = d.path().display().to_string();

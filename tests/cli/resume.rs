@@ -229,14 +229,7 @@ fn a_long_turn_keeps_its_lease_alive() {
 #[test]
 fn a_command_step_is_ended_at_the_turn_timeout() {
     let d = tempfile::tempdir().unwrap();
-    demo(d.path(), "work", "  turn_timeout: 1s\n");
-    let plan = std::fs::read_to_string(d.path().join("plans/active/demo.md")).unwrap();
-    let plan = plan.replace(
-        "| A1 | Write notes/A1.md by hand | [ ] | then run `test -s notes/A1.md` |",
-        "| A1 | Wait | [ ] | `sleep 30 && touch slept` |",
-    );
-    std::fs::write(d.path().join("plans/active/demo.md"), plan).unwrap();
-    sh(d.path(), "loop brief --write >/dev/null && git init -q -b main && git add -A && git commit -qm demo");
+    command_demo(d.path(), "work", "  turn_timeout: 1s\n", "| A1 | Wait | [ ] | `sleep 30 && touch slept` |");
     let (o, v) = engineer_turn(d.path());
     // Ended, not waited for: the step never reached its second command.
     assert!(!d.path().join("slept").exists(), "the step ran to its end");
