@@ -61,9 +61,9 @@ pub(crate) fn outline_insertion(ledger: &Ledger, item: &ledger::Item, entry: &st
         return attempt_insertion(ledger, item, entry, nl);
     }
     let doc = &ledger.doc;
-    let (at, bullet) = ledger::first_attempt_at(doc, item);
+    let (at, indent, bullet) = ledger::first_attempt_at(doc, item);
     let eof = if at == doc.text.len() && !doc.text.ends_with(['\n', '\r']) { nl } else { "" };
-    (at, format!("{eof}{nl}Attempts:{nl}{bullet}{entry}{nl}"))
+    (at, format!("{eof}{nl}{indent}Attempts:{nl}{indent}{bullet}{entry}{nl}"))
 }
 
 fn indent_of(doc: &Document, line: usize) -> usize {

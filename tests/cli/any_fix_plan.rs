@@ -482,6 +482,42 @@ fn diffbragg_states_of_another_day_read_as_a_careful_person_reads_them() {
     assert_eq!(added, "\n  * 2026-01-05T15:30:00Z (partial) — CLI tests drafted.");
 }
 
+/// nanoBragg on 2025-09-29 (tests/fixtures/nanobragg/early/e6e6c898, ed02bfd2): its items are
+/// numbered entries under `## Active Focus`, a bold title and a status (`*(in_progress)*`,
+/// `*(queued)*`) with nested fields. What a careful person reads, written before loop ran on it:
+/// the first entry is the item, its `Next:` the step; an attempt goes inside that entry.
+#[test]
+fn numbered_entries_with_a_status_are_items() {
+    for (state, status) in [("e6e6c898", "in_progress"), ("ed02bfd2", "queued")] {
+        let d = copy_tree(&fixtures().join("nanobragg/early").join(state));
+        let p = d.path();
+        let st = json(&run(p, &["status", "--json"]));
+        let items: Vec<(&str, &str)> = st["ledger"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(2)
+            .map(|i| (i["id"].as_str().unwrap(), i["status"].as_str().unwrap_or("")))
+            .collect();
+        assert_eq!(items, [("PARITY-HARNESS-COVERAGE-EXPANSION", status), ("DOCS-AS-DATA-CI", "queued")], "{state}");
+        let v = json(&run(p, &["next", "--json"]));
+        assert_eq!(v["item"]["id"], "PARITY-HARNESS-COVERAGE-EXPANSION", "{state}: {v}");
+        assert!(v["manual_step"].as_str().unwrap_or("").contains("Verify harness executes cleanly"), "{state}: {v}");
+        let before = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap();
+        let o = run(
+            p,
+            &["attempt", "PARITY-HARNESS-COVERAGE-EXPANSION", "--result", "success", "--note", "harness verified"],
+        );
+        assert!(o.status.success(), "{state}: {}", stderr(&o));
+        let after = std::fs::read_to_string(p.join("docs/fix_plan.md")).unwrap();
+        let at = before.find("\n2. **Docs-as-Data CI lint**").unwrap();
+        let added = "\n   Attempts:\n   - 2026-01-05 (success) — harness verified.\n";
+        assert_eq!(after, format!("{}{added}{}", &before[..at], &before[at..]), "{state}");
+        let st = json(&run(p, &["status", "--json"]));
+        assert_eq!(st["ledger"]["items"][0]["attempts"].as_array().unwrap().len(), 1, "{state}");
+    }
+}
+
 /// nanoBragg before its ledger had `[ID]` items (tests/fixtures/nanobragg/early): headings that
 /// are only a status head groups of items; an empty "In Progress" group is no item, and the
 /// first open item is the first section under "High Priority TODO".

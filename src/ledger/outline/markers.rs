@@ -68,6 +68,7 @@ pub(super) const OPEN: &[&str] = &[
     "blocked",
     "not started",
     "planned",
+    "queued",
     "proposed",
     "partial",
     "ongoing",

@@ -11,6 +11,7 @@
 //! so an edit elsewhere in the file never renames them. Attempts are a list under an
 //! `Attempts:` line at the end of the item's section, which `loop attempt` adds.
 
+mod entries;
 mod ids;
 mod markers;
 mod tasks;
@@ -64,7 +65,13 @@ pub(super) fn parse(ledger: &mut Ledger) {
     let stated = stated_statuses(doc, &tables, &mut sections);
     let mut items: Vec<Item> = Vec::new();
     for k in chosen(doc, &sections, level) {
-        if let Some(item) = item_of(doc, &sections[k], &stated, &items) {
+        let listed = entries::entries_in(doc, &sections[k].own);
+        if !listed.is_empty() {
+            for e in listed {
+                let item = entry_item(doc, &sections[k], e, &items);
+                items.push(item);
+            }
+        } else if let Some(item) = item_of(doc, &sections[k], &stated, &items) {
             items.push(item);
         }
     }
@@ -153,7 +160,7 @@ fn chosen(doc: &Document, sections: &[Section], level: u8) -> Vec<usize> {
 fn item_of(doc: &Document, s: &Section, stated: &[(String, Range<usize>)], items: &[Item]) -> Option<Item> {
     let h = &doc.headings[s.heading];
     let (text, at) = heading_line(doc, h);
-    let (mut id, title) = match &s.id {
+    let (id, title) = match &s.id {
         Some((id, title)) => (id.clone(), title.clone()),
         None => {
             let rel = s.status.as_ref().filter(|_| s.status_in_heading).map(|(r, _)| r.start - at..r.end - at);
@@ -164,12 +171,7 @@ fn item_of(doc: &Document, s: &Section, stated: &[(String, Range<usize>)], items
     if s.id.is_some() && items.iter().any(|i| super::ids_equal(&i.id, &id)) {
         return None;
     }
-    let base = id.clone();
-    let mut n = 1;
-    while items.iter().any(|i| super::ids_equal(&i.id, &id)) {
-        n += 1;
-        id = format!("{base}-{n}");
-    }
+    let id = unique(id, items);
     let status = s.status.clone().or_else(|| {
         stated.iter().find(|(sid, _)| super::ids_equal(sid, &id)).map(|(_, r)| (r.clone(), judge(doc.slice(r))))
     });
@@ -191,6 +193,44 @@ fn item_of(doc: &Document, s: &Section, stated: &[(String, Range<usize>)], items
     set_status(doc, &mut item, status);
     attempts_of(doc, &mut item);
     Some(item)
+}
+
+/// `base`, or `base-2`, `base-3` … when an item before has it.
+fn unique(base: String, items: &[Item]) -> String {
+    let mut id = base.clone();
+    let mut n = 1;
+    while items.iter().any(|i| super::ids_equal(&i.id, &id)) {
+        n += 1;
+        id = format!("{base}-{n}");
+    }
+    id
+}
+
+/// A list entry as an item one level below its heading: its nested `- Key: value` bullets are
+/// its fields, the boxes inside it its tasks.
+fn entry_item(doc: &Document, s: &Section, e: entries::Entry, items: &[Item]) -> Item {
+    let it = &doc.items[e.item];
+    let mut item = Item {
+        id: unique(e.id, items),
+        title: e.title,
+        line: it.line,
+        level: s.level + 1,
+        range: it.range.clone(),
+        fields: Vec::new(),
+        attempts: Vec::new(),
+        archived: false,
+        cited: 0,
+        tasks: s.tasks.iter().filter(|t| it.range.contains(&doc.line_start(t.line))).cloned().collect(),
+        closed: None,
+        derived_status: None,
+    };
+    for (idx, _) in doc.items.iter().enumerate().filter(|(_, i)| i.depth == 1 && it.range.contains(&i.range.start)) {
+        item.fields.extend(Field::of_list_item(doc, idx));
+    }
+    let (r, closed) = e.status;
+    set_status(doc, &mut item, Some((r, Some(closed))));
+    attempts_of(doc, &mut item);
+    item
 }
 
 /// The item's status: the one it states (a `Status` field first), else what its tasks say
@@ -284,7 +324,11 @@ fn attempts_of(doc: &Document, item: &mut Item) {
     let (first, last) = (item.line + 1, doc.line_of(item.range.end.saturating_sub(1)));
     let Some(label) = (first..=last).find(|&n| ATTEMPTS_LABEL.is_match(doc.line_text(n))) else { return };
     let mut expect = label + 1;
-    for (idx, it) in doc.items.iter().enumerate().filter(|(_, i)| i.depth == 0 && item.range.contains(&i.range.start)) {
+    // The list under the label: top level under a heading, nested under a list entry.
+    let Some(depth) = doc.items.iter().find(|i| i.line == expect).map(|i| i.depth) else { return };
+    for (idx, it) in
+        doc.items.iter().enumerate().filter(|(_, i)| i.depth == depth && item.range.contains(&i.range.start))
+    {
         if it.line < expect {
             continue;
         }
@@ -308,9 +352,14 @@ fn attempts_of(doc: &Document, item: &mut Item) {
     }
 }
 
-/// Where a first attempt goes in an item that has none: after its section's last line (before
-/// a closing `---`), as an `Attempts:` line and a list in the file's own bullet.
-pub(crate) fn first_attempt_at(doc: &Document, item: &Item) -> (usize, String) {
+/// Where a first attempt goes in an item that has none, with the indent and bullet to write it
+/// in: after its section's last line (before a closing `---`), as an `Attempts:` line and a list
+/// in the file's own bullet; inside a list entry that is an item, at the entry's indent.
+pub(crate) fn first_attempt_at(doc: &Document, item: &Item) -> (usize, String, String) {
+    if let Some(entry) = doc.items.iter().find(|i| i.line == item.line && i.range.start == item.range.start) {
+        let (at, indent) = entries::first_attempt_at(doc, entry);
+        return (at, indent, "- ".into());
+    }
     let mut line = doc.line_of(item.range.end.saturating_sub(1).max(item.range.start));
     while line > item.line {
         let t = doc.line_text(line).trim();
@@ -323,7 +372,7 @@ pub(crate) fn first_attempt_at(doc: &Document, item: &Item) -> (usize, String) {
     // The bullet most of the file's lists use.
     let count = |b: char| doc.items.iter().filter(|i| doc.line_text(i.line).trim_start().starts_with(b)).count();
     let bullet = ['-', '*', '+'].into_iter().rev().max_by_key(|&b| count(b)).unwrap_or('-');
-    (doc.line_start(line + 1), format!("{bullet} "))
+    (doc.line_start(line + 1), String::new(), format!("{bullet} "))
 }
 
 /// A file that is one ```` ```markdown ```` fence around its content is read as that content:
