@@ -90,14 +90,7 @@ fn status_field(ledger: &Ledger) -> Option<Field> {
         (Some(a), Some(b)) if b > a => (r.start + a + 1, r.start + b),
         _ => (r.start + (text.len() - text.trim_start().len()), r.start + text.trim_end().len()),
     };
-    Some(Field {
-        key: "Status".into(),
-        name: "Status".into(),
-        value: doc.text[start..end].trim().to_string(),
-        value_range: start..end,
-        line: n,
-        item: None,
-    })
+    Some(Field::at(doc, "Status", start..end))
 }
 
 /// The item `id` names among `items`, added (titled `title`, at `line`) when there is none.

@@ -118,6 +118,19 @@ impl Field {
             item: Some(idx),
         })
     }
+
+    /// A field whose value is a stretch of the file rather than a `- Name: value` bullet: a
+    /// `## Status` section's value, a status written in a heading or beside a list entry.
+    pub(crate) fn at(doc: &Document, name: &str, value_range: Range<usize>) -> Field {
+        Field {
+            key: name.into(),
+            name: name.into(),
+            value: doc.slice(&value_range).trim().to_string(),
+            line: doc.line_of(value_range.start),
+            value_range,
+            item: None,
+        }
+    }
 }
 
 /// Serialized as `loop status --json` shows it (docs/json.md): byte ranges left out.

@@ -239,15 +239,7 @@ fn set_status(doc: &Document, item: &mut Item, status: Option<(Range<usize>, Opt
     match status {
         Some((r, closed)) => {
             item.closed = closed;
-            let field = Field {
-                name: "Status".into(),
-                key: "Status".into(),
-                value: doc.slice(&r).trim().to_string(),
-                line: doc.line_of(r.start),
-                value_range: r,
-                item: None,
-            };
-            item.fields.insert(0, field);
+            item.fields.insert(0, Field::at(doc, "Status", r));
         }
         None if !item.tasks.is_empty() => {
             let total = item.tasks.len();
