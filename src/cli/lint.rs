@@ -23,7 +23,7 @@ pub(super) fn cmd_lint(cli: &Cli, a: &LintArgs) -> Result<ExitCode> {
     if a.json {
         out_json(&report);
     } else {
-        let mut s = String::new();
+        let mut s = format!("{} read as {}\n", report.ledger, report.read_as);
         for f in &report.findings {
             s.push_str(&format!(
                 "{}:{}: {}: {} [{}]{}\n",

@@ -41,6 +41,9 @@ pub struct Finding {
 
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
+    /// The ledger, and how its reader took it (`sections: 7 ``## [ID]`` item(s) …`).
+    pub ledger: String,
+    pub read_as: String,
     pub findings: Vec<Finding>,
     pub errors: usize,
     pub warnings: usize,
@@ -105,7 +108,14 @@ pub fn lint(model: &Model, today: &str) -> Report {
     }
     f.sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
     let errors = f.iter().filter(|x| x.severity == Severity::Error).count();
-    Report { warnings: f.len() - errors, errors, findings: f, fixed: 0 }
+    Report {
+        ledger: model.ledger.doc.file.clone(),
+        read_as: model.ledger.describe(),
+        warnings: f.len() - errors,
+        errors,
+        findings: f,
+        fixed: 0,
+    }
 }
 
 /// Structural problems the parsers reported as errors (tables, fences, headings without ID).

@@ -181,6 +181,10 @@ fn lint_on_the_real_ledgers() {
     // The duplicate, and five open items whose plans this fixture does not ship.
     assert_eq!(f.iter().filter(|x| x["code"] == "plan-missing").count(), 5);
     assert_eq!(j["errors"], 6);
+    // Which reading the findings rest on, as status says it.
+    assert_eq!(j["read_as"], "sections: 29 `## [ID]` item(s) and 4 archived bullet(s), 29 Index row(s)");
+    let st = json(&run(&nanobragg("large"), &["status", "--json", "--root", nanobragg("large").to_str().unwrap()]));
+    assert_eq!(j["read_as"], st["ledger"]["read_as"], "lint and status read the ledger alike");
     let j =
         json(&run(&nanobragg("workspace"), &["lint", "--json", "--root", nanobragg("workspace").to_str().unwrap()]));
     let f = j["findings"].as_array().unwrap();
