@@ -12,16 +12,6 @@ use crate::markdown::Document;
 
 static NUMBERED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\s*)(\d+)([.)])(\s+)").unwrap());
 
-/// The last non-blank line of a range, as the offset just past its line ending.
-fn after_last_line(doc: &Document, range: &Range<usize>) -> usize {
-    let mut line = doc.line_of(range.end.saturating_sub(1).max(range.start));
-    let first = doc.line_of(range.start);
-    while line > first && doc.line_text(line).trim().is_empty() {
-        line -= 1;
-    }
-    doc.line_start(line + 1)
-}
-
 /// Where the entry goes and the exact text to insert there.
 pub(crate) fn attempt_insertion(ledger: &Ledger, item: &ledger::Item, entry: &str, nl: &str) -> (usize, String) {
     let doc = &ledger.doc;
@@ -29,7 +19,7 @@ pub(crate) fn attempt_insertion(ledger: &Ledger, item: &ledger::Item, entry: &st
     // A file whose last line has no line ending needs one before anything appended after it.
     let fix_eof = |at: usize| if at == doc.text.len() && !doc.text.ends_with(['\n', '\r']) { nl } else { "" };
     if let Some(fitem) = item.field("Attempts History").and_then(|f| f.item).map(|i| &doc.items[i]) {
-        let at = after_last_line(doc, &fitem.range);
+        let at = doc.after_last_line(&fitem.range);
         let listed = item.attempts.iter().rev().filter_map(|a| a.item.map(|i| (a, &doc.items[i])));
         let prefix = match listed.clone().find(|(_, it)| fitem.range.contains(&it.range.start)) {
             Some((a, it)) => prefix_of(a.line, it.text_range.start),
@@ -38,7 +28,7 @@ pub(crate) fn attempt_insertion(ledger: &Ledger, item: &ledger::Item, entry: &st
         return (at, format!("{}{prefix}{entry}{nl}", fix_eof(at)));
     }
     if let Some((last, it)) = item.attempts.iter().rev().find_map(|a| a.item.map(|i| (a, &doc.items[i]))) {
-        let at = after_last_line(doc, &it.range);
+        let at = doc.after_last_line(&it.range);
         return (at, format!("{}{}{entry}{nl}", fix_eof(at), prefix_of(last.line, it.text_range.start)));
     }
     // No history yet: create the field after the item's last field (documented in README).
@@ -46,7 +36,7 @@ pub(crate) fn attempt_insertion(ledger: &Ledger, item: &ledger::Item, entry: &st
         Some(i) => {
             let it = &doc.items[i];
             let marker = doc.text[doc.line_start(it.line)..it.text_range.start].trim().to_string();
-            (after_last_line(doc, &(it.range.start..item.range.end.min(it.range.end))), indent_of(doc, it.line), marker)
+            (doc.after_last_line(&(it.range.start..item.range.end.min(it.range.end))), indent_of(doc, it.line), marker)
         }
         None => (doc.line_start(item.line + 1), 0, "-".to_string()),
     };
@@ -78,8 +68,8 @@ pub(crate) fn timestamped_insertion(ledger: &Ledger, lines: &[String], nl: &str)
     let doc = &ledger.doc;
     let last = doc.headings.iter().rev().find(|h| h.level >= 3 && ledger::timestamped_heading(&h.text).is_some());
     let (at, new_section) = match (last, ledger.section("Attempts History")) {
-        (Some(h), _) => (after_last_line(doc, &(h.range.start..section_end(doc, h.range.start, 3))), false),
-        (None, Some(sec)) => (after_last_line(doc, &sec), false),
+        (Some(h), _) => (doc.after_last_line(&(h.range.start..section_end(doc, h.range.start, 3))), false),
+        (None, Some(sec)) => (doc.after_last_line(&sec), false),
         (None, None) => (doc.text.len(), true),
     };
     let before = &doc.text[..at];

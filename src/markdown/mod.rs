@@ -340,6 +340,17 @@ impl Document {
         self.line_starts.len()
     }
 
+    /// Where text goes after the last non-blank line of `range` (blank lines at its end stay
+    /// after what is added).
+    pub fn after_last_line(&self, range: &Range<usize>) -> usize {
+        let mut line = self.line_of(range.end.saturating_sub(1).max(range.start));
+        let first = self.line_of(range.start);
+        while line > first && self.line_text(line).trim().is_empty() {
+            line -= 1;
+        }
+        self.line_start(line + 1)
+    }
+
     pub fn slice(&self, range: &Range<usize>) -> &str {
         &self.text[range.clone()]
     }

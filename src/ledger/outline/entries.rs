@@ -64,10 +64,5 @@ pub(super) fn entries_in(doc: &Document, own: &Range<usize>) -> Vec<Entry> {
 /// list at the indent of the entry's own text, so both stay inside the entry.
 pub(super) fn first_attempt_at(doc: &Document, item: &crate::markdown::Item) -> (usize, String) {
     let indent = item.text_range.start - doc.line_start(item.line);
-    let end = doc.line_of(item.range.end.saturating_sub(1).max(item.range.start));
-    let mut line = end;
-    while line > item.line && doc.line_text(line).trim().is_empty() {
-        line -= 1;
-    }
-    (doc.line_start(line + 1), " ".repeat(indent))
+    (doc.after_last_line(&item.range), " ".repeat(indent))
 }
