@@ -204,8 +204,11 @@ pub(super) fn check_structure(before: &Ledger, after_text: &str, item: &ledger::
 /// The last entry of an item whose attempts are all unnumbered stamped list entries
 /// (`* 2025-10-29T110900Z — …`); `None` when any is numbered, or there is none.
 pub(super) fn stamped_list(item: &crate::ledger::Item) -> Option<&crate::ledger::Attempt> {
-    let listed = |a: &crate::ledger::Attempt| a.number.is_none() && a.item.is_some() && a.date.is_some();
-    (!item.attempts.is_empty() && item.attempts.iter().all(listed) && item.cited == 0)
-        .then(|| item.attempts.iter().max_by_key(|a| a.line))
+    // Entries logged under a heading of their own elsewhere (`### 2025-12-01T084505Z - ID …`)
+    // do not decide the list's form.
+    let listed: Vec<&crate::ledger::Attempt> = item.attempts.iter().filter(|a| a.item.is_some()).collect();
+    let numbered = item.attempts.iter().any(|a| a.number.is_some());
+    (!listed.is_empty() && !numbered && listed.iter().all(|a| a.date.is_some()) && item.cited == 0)
+        .then(|| listed.into_iter().max_by_key(|a| a.line))
         .flatten()
 }

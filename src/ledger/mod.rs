@@ -14,7 +14,7 @@ mod index;
 mod initiative;
 mod outline;
 pub mod reader;
-mod sections;
+pub mod sections;
 
 use std::ops::Range;
 

@@ -81,6 +81,8 @@ pub(super) fn parse_items(ledger: &mut Ledger) {
         }
         items.push(parse_item(doc, id, title, h.line, h.level, h.range.start..end));
     }
+    stray_headings(doc, &items, &mut diags);
+    logged_under_headings(doc, &mut items);
     parse_archived(ledger, &mut items);
     let rows = references(doc, &mut items);
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -100,6 +102,64 @@ pub(super) fn parse_items(ledger: &mut Ledger) {
     ledger.items = items;
     ledger.index.extend(rows);
     ledger.index.sort_by_key(|r| r.line);
+}
+
+/// `### 2025-12-01T084505Z - ARCH-REFINE-001 Phase A.2: …` in an `## Attempts History` section:
+/// an engineer's log of one attempt at that item, outside its section.
+fn logged_under_headings(doc: &Document, items: &mut [Item]) {
+    for h in doc.headings.iter().filter(|h| h.level >= 3) {
+        let Some(t) = super::attempts::timestamped_heading(&h.text) else { continue };
+        let Some(item) = items.iter_mut().find(|i| super::ids_equal(&i.id, &t.id) && !i.range.contains(&h.range.start))
+        else {
+            continue;
+        };
+        item.attempts.push(Attempt {
+            number: None,
+            date: Some(t.date),
+            time: Some(t.time),
+            task: None,
+            result: result_word(&h.text),
+            line: h.line,
+            item: None,
+            text: h.range.clone(),
+            body: h.range.start..heading_end(doc, h),
+        });
+        item.attempts.sort_by_key(|a| a.line);
+    }
+}
+
+/// What the warning for a `-### [ID]` line says (lint reports it as `stray-heading`).
+pub const NOT_A_HEADING: &str = "is not a heading";
+
+/// `-### [ID] Title`: an item heading with a diff's `-` or a bullet stuck before it, which
+/// Markdown reads as text of the item above. Said, so the item is not silently missing.
+fn stray_headings(doc: &Document, items: &[Item], diags: &mut Vec<Diagnostic>) {
+    for line in 1..=doc.line_count() {
+        let text = doc.line_text(line);
+        let Some(rest) = text.strip_prefix(['-', '+', '*']) else { continue };
+        let hashes = rest.len() - rest.trim_start_matches('#').len();
+        let Some((id, _)) = bracketed(rest[hashes..].trim_start()).filter(|_| (2..=6).contains(&hashes)) else {
+            continue;
+        };
+        if !is_item_id(id.trim()) {
+            continue;
+        }
+        let at = doc.line_start(line);
+        let within = items
+            .iter()
+            .rev()
+            .find(|i| i.range.contains(&at))
+            .map_or(String::new(), |i| format!(", so its lines are read as part of [{}] (line {})", i.id, i.line));
+        let marker = &text[..1];
+        diags.push(Diagnostic::warning(
+            &doc.file,
+            line,
+            format!(
+                "`{marker}{}` {NOT_A_HEADING}: a `{marker}` stands before it{within}; delete the `{marker}`",
+                &rest[..hashes]
+            ),
+        ));
+    }
 }
 
 /// Archive sections list finished items as bullets, `- [ID] Title — DONE ...`, with their
@@ -148,14 +208,25 @@ fn parse_archived(ledger: &Ledger, items: &mut Vec<Item>) {
 fn references(doc: &Document, items: &mut Vec<Item>) -> Vec<super::IndexRow> {
     let sectioned: Vec<String> = items.iter().filter(|i| !i.archived).map(|i| super::normalize_id(&i.id)).collect();
     let mut rows = Vec::new();
+    let mut titles = Vec::new();
     items.retain(|i| {
         if !i.archived || !sectioned.contains(&super::normalize_id(&i.id)) {
             return true;
         }
         let text = doc.line_text(i.line);
         rows.push(super::IndexRow { id: i.id.clone(), line: i.line, status: stated_status(text), status_range: None });
+        titles.push(i.title.trim_start_matches('(').trim_end_matches(')').to_string());
         false
     });
+    // A section without a Status of its own (`### [ID] Attempts History`, where the roadmap is
+    // all the ledger says of the item) takes the status and the title the bullet states.
+    for item in items.iter_mut().filter(|i| !i.archived && i.field("Status").is_none()) {
+        let Some(k) = rows.iter().position(|r| super::ids_equal(&r.id, &item.id)) else { continue };
+        item.derived_status.clone_from(&rows[k].status);
+        if is_attempts_title(&item.title) && !titles[k].is_empty() {
+            item.title.clone_from(&titles[k]);
+        }
+    }
     rows
 }
 
@@ -223,7 +294,13 @@ pub(super) fn parse_item(doc: &Document, id: &str, title: &str, line: usize, lev
             fields.extend(Field::of_list_item(doc, idx));
         }
     }
-    stamped_attempts(doc, &fields, &mut attempts);
+    if let Some(owner) = fields.iter().find(|f| f.key.eq_ignore_ascii_case("Attempts History")).and_then(|f| f.item) {
+        let it = &doc.items[owner];
+        stamped_attempts(doc, owner + 1, it.range.clone(), Some(it.depth + 1), &mut attempts);
+    } else if is_attempts_title(title) {
+        // `### [ID] Attempts History`: the section is the item's attempts list.
+        stamped_attempts(doc, first, range.clone(), Some(0), &mut attempts);
+    }
     let mut item = Item {
         id: id.to_string(),
         title: title.to_string(),
@@ -243,16 +320,20 @@ pub(super) fn parse_item(doc: &Document, id: &str, title: &str, line: usize, lev
 }
 
 /// Unnumbered entries stamped with their day or time (`* 2025-10-29T110900Z — Planning sync: …`,
-/// `* 2025-10-28: …`) in the list an `Attempts History:` field holds: attempts without a number.
-fn stamped_attempts(doc: &Document, fields: &[Field], attempts: &mut Vec<Attempt>) {
-    let Some(f) = fields.iter().find(|f| f.key.eq_ignore_ascii_case("Attempts History")) else { return };
-    let Some(owner) = f.item.map(|k| &doc.items[k]) else { return };
-    let first = f.item.unwrap_or(0) + 1;
+/// `* 2025-10-28: …`) in a list: the one an `Attempts History:` field holds, or the one an
+/// attempts heading (`### [ID] Attempts History`) holds. Attempts without a number.
+fn stamped_attempts(
+    doc: &Document,
+    first: usize,
+    within: Range<usize>,
+    depth: Option<usize>,
+    attempts: &mut Vec<Attempt>,
+) {
     for (idx, it) in doc.items.iter().enumerate().skip(first) {
-        if it.range.start >= owner.range.end {
+        if it.range.start >= within.end {
             break;
         }
-        if it.depth != owner.depth + 1 || attempts.iter().any(|a| a.item == Some(idx)) {
+        if depth.is_some_and(|d| it.depth != d) || attempts.iter().any(|a| a.item == Some(idx)) {
             continue;
         }
         let text = doc.item_text(it);
@@ -270,6 +351,12 @@ fn stamped_attempts(doc: &Document, fields: &[Field], attempts: &mut Vec<Attempt
         });
     }
     attempts.sort_by_key(|a| a.line);
+}
+
+/// A heading that holds an item's attempts rather than the item: `### [ID] Attempts History`.
+pub(super) fn is_attempts_title(title: &str) -> bool {
+    let t = title.trim().trim_end_matches(':').to_ascii_lowercase();
+    matches!(t.as_str(), "attempts history" | "attempt history" | "attempts" | "attempts log" | "attempt log")
 }
 
 /// Where a heading's section ends: at the next heading of its level or above.

@@ -81,6 +81,7 @@ type Rule = fn(&Ctx, &mut Vec<Finding>);
 const RULES: &[(&str, Rule)] = &[
     ("structure", structure),
     ("plan-unread", plan_unread),
+    ("stray-heading", stray_heading),
     ("ledger-absent", ledger_absent),
     ("duplicate-id", duplicate_id),
     ("index-without-section", index_without_section),
@@ -131,6 +132,14 @@ fn plan_unread(c: &Ctx, f: &mut Vec<Finding>) {
         for d in p.diagnostics.iter().filter(|d| d.message == crate::plan::NO_PHASE) {
             f.push(finding(&d.file, d.line, Severity::Warning, "plan-unread", d.message.clone()));
         }
+    }
+}
+
+/// `-### [ID]`: an item heading that Markdown reads as text, so the item is not there.
+fn stray_heading(c: &Ctx, f: &mut Vec<Finding>) {
+    let not_heading = |d: &&crate::diag::Diagnostic| d.message.contains(crate::ledger::sections::NOT_A_HEADING);
+    for d in c.model.ledger.diagnostics.iter().filter(not_heading) {
+        f.push(finding(&d.file, d.line, Severity::Warning, "stray-heading", d.message.clone()));
     }
 }
 
