@@ -105,6 +105,9 @@ pub struct Memo {
     pub path: String,
     pub fields: Vec<MemoField>,
     pub do_now: Option<DoNow>,
+    /// The bullets under a `Key:` line with no value (`Mapped tests:`, `Pointers:`), each with
+    /// that key: what the list holds, line by line.
+    pub lists: Vec<MemoField>,
 }
 
 fn key_of(name: &str) -> String {
@@ -114,6 +117,7 @@ fn key_of(name: &str) -> String {
 impl Memo {
     pub fn parse(doc: &Document) -> Memo {
         let mut fields = Vec::new();
+        let mut lists = Vec::new();
         let mut do_now: Option<DoNow> = None;
         let n = doc.line_count();
         let mut line = 1;
@@ -143,13 +147,21 @@ impl Memo {
                 continue;
             }
             if let Some((k, v)) = field {
+                if v.is_empty() {
+                    lists.extend(list_after(doc, line, &key_of(k)));
+                }
                 fields.push(MemoField { key: key_of(k), value: v.to_string(), line });
             } else if let Some(f) = heading_focus(doc, line) {
                 fields.push(f);
             }
             line += 1;
         }
-        Memo { path: doc.file.clone(), fields, do_now }
+        Memo { path: doc.file.clone(), fields, do_now, lists }
+    }
+
+    /// The entries of the memo's lists that hold checks (`Mapped tests:`, `Validation:`).
+    pub fn check_lists(&self) -> Vec<&MemoField> {
+        self.lists.iter().filter(|b| label_has(&b.key, CHECKS) && !label_has(&b.key, WORK)).collect()
     }
 
     pub fn get(&self, key: &str) -> Option<&MemoField> {
@@ -253,6 +265,26 @@ fn bullets_after(doc: &Document, line: usize, indented_only: bool) -> (Vec<MemoF
     (out, last)
 }
 
+/// The bullets right under `key`'s line, up to the first line that is neither a bullet nor
+/// indented (a wrapped bullet goes on).
+fn list_after(doc: &Document, line: usize, key: &str) -> Vec<MemoField> {
+    let mut out: Vec<MemoField> = Vec::new();
+    for n in line + 1..=doc.line_count() {
+        let text = doc.line_text(n);
+        let t = text.trim_start();
+        match t.strip_prefix(['-', '*', '+']).filter(|r| r.starts_with([' ', '\t'])) {
+            Some(r) => out.push(MemoField { key: key.to_string(), value: r.trim().to_string(), line: n }),
+            None if !t.is_empty() && text.starts_with([' ', '\t']) && !out.is_empty() => {
+                let b = out.last_mut().unwrap();
+                b.value.push(' ');
+                b.value.push_str(t);
+            }
+            None => break,
+        }
+    }
+    out
+}
+
 /// `## Focus` (or `**Focus**`) alone on its line, the item on the next non-blank one.
 fn heading_focus(doc: &Document, line: usize) -> Option<MemoField> {
     let t = doc.line_text(line).trim();
@@ -314,6 +346,17 @@ mod tests {
         assert_eq!(m.artifacts().unwrap().0, "reports/a/<STAMP>/");
         assert!(m.do_now.as_ref().unwrap().text.starts_with("VECTOR-TRICUBIC-002 — Run via"));
         assert_eq!(m.blocked_log().unwrap().0, "reports/a/<STAMP>/attempts/failed_profile.log");
+    }
+
+    #[test]
+    fn a_key_without_a_value_holds_the_list_below_it() {
+        let text = "Focus: X-1 — t\nMapped tests:\n- A=1 pytest -vv t.py::a | tee r/a.log\n- pytest t.py::b\n  --maxfail=1\nArtifacts: r/\nPointers:\n- plans/x.md:61 — Phase B.3 checklist\nDo Now:\n- Implement: x\n- Tests: run the mapped selectors\n";
+        let m = Memo::parse(&Document::parse("input.md", text.into()));
+        let checks: Vec<(&str, usize)> = m.check_lists().iter().map(|b| (b.value.as_str(), b.line)).collect();
+        assert_eq!(checks, [("A=1 pytest -vv t.py::a | tee r/a.log", 3), ("pytest t.py::b --maxfail=1", 4)]);
+        let pointers: Vec<&str> = m.lists.iter().filter(|b| b.key == "Pointers").map(|b| b.value.as_str()).collect();
+        assert_eq!(pointers, ["plans/x.md:61 — Phase B.3 checklist"]);
+        assert_eq!(m.get("Artifacts").unwrap().value, "r/");
     }
 
     #[test]

@@ -195,6 +195,8 @@ const QUOTED_ONLY: &[&str] = &[
     "stdbuf",
     "[",
 ];
+/// Programs that do a step with no argument at all (`make` builds, `true` passes).
+const LONE: &[&str] = &["make", "true", "false"];
 /// Words that end an unquoted command when they trail it: prose, not arguments.
 const PROSE: &[&str] = &[
     "once", "the", "a", "an", "is", "are", "was", "ready", "when", "after", "before", "until", "to", "and", "or",
@@ -352,6 +354,12 @@ pub fn command_in(text: &str, quoted: bool) -> Option<String> {
         known(first, quoted)
     };
     if !lead_ok {
+        return None;
+    }
+    // A lone word that only backticks made a program is a name in prose (`rg`, `git`,
+    // `Detector/Crystal/Simulator`), not a line to run.
+    let lone = programs.len() == 1 && first_cmd.words.len() == 1 && !assigned;
+    if lone && quoted && !known(first, false) && !LONE.contains(first) && !first.starts_with(['.', '/']) {
         return None;
     }
     // Every later program must be one too; prose in their place means this is no command line.

@@ -104,3 +104,19 @@ fn work_then_a_check_is_a_manual_step() {
     let s = step_of("[X-1] Phase B1 — capture the baseline via `python b.py --out r/`");
     assert_eq!(s.command.as_deref(), Some("python b.py --out r/"));
 }
+
+#[test]
+fn a_lone_word_in_backticks_is_a_name_not_a_command() {
+    // diffbragg's Do Now: "leave any supporting `rg`/diff output", "hoist `Detector/Crystal/Simulator`".
+    assert_eq!(command_in("rg", true), None);
+    assert_eq!(command_in("Detector/Crystal/Simulator", true), None);
+    assert_eq!(command_in("create_detector_config/create_beam_config/create_crystal_config", true), None);
+    assert_eq!(command_in("make", true).as_deref(), Some("make"));
+    assert_eq!(command_in("pytest", true).as_deref(), Some("pytest"));
+    assert_eq!(command_in("./run.sh", true).as_deref(), Some("./run.sh"));
+    assert_eq!(command_in("rg -n x src", true).as_deref(), Some("rg -n x src"));
+    assert_eq!(
+        command_in("golden_suite_generator/nanoBragg -lambda 1", true).as_deref(),
+        Some("golden_suite_generator/nanoBragg -lambda 1")
+    );
+}

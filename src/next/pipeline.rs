@@ -2,7 +2,9 @@
 //! step → artifacts → gates. Each stage runs once, in that order, and adds to one `Decision`;
 //! what a stage needs from the ones before it is on the `Pipeline`.
 
-use super::step::{done_by_hand, ledger_task, memo_consumed, memo_step, memo_task_texts, named_tasks, Step};
+use super::step::{
+    done_by_hand, ledger_task, memo_consumed, memo_step, memo_task_texts, named_tasks, pointed_tasks, Step,
+};
 use super::{
     check_inside, digest, first_next_action, no_open_task, phase_ref, task_ref, Considered, Decision, ItemRef, Request,
     TaskRef, Where, PHASE_WORD,
@@ -185,7 +187,8 @@ impl<'m, 'r> Pipeline<'m, 'r> {
             }
             tasks
         });
-        let named = by_id.chain(summary).find(|n| !n.is_empty()).unwrap_or_default();
+        let pointed = std::iter::once_with(|| pointed_tasks(plan, m, item_id));
+        let named = by_id.chain(summary).chain(pointed).find(|n| !n.is_empty()).unwrap_or_default();
         let named = named.iter().find(|(_, t)| t.state.is_open()).or(named.first()).copied()?;
         let t = named.1;
         if t.state != TaskState::Done {

@@ -44,12 +44,60 @@ pub(super) fn named_tasks<'p>(plan: &'p Plan, text: &str, item_id: &str) -> Vec<
     let mut out = Vec::new();
     for (i, p) in plan.phases.iter().enumerate() {
         for t in &p.tasks {
-            if !t.id.is_empty() && words.iter().any(|w| w.eq_ignore_ascii_case(&t.id)) {
+            if !t.id.is_empty() && words.iter().any(|w| w.eq_ignore_ascii_case(&t.id) || undotted(w, &t.id)) {
                 out.push((i, t));
             }
         }
     }
     out
+}
+
+/// `B.3` for task `B3`: a phase letter, a dot, the task's number.
+fn undotted(word: &str, id: &str) -> bool {
+    word.split_once('.').is_some_and(|(a, b)| {
+        a.len() == 1
+            && a.chars().all(|c| c.is_ascii_alphabetic())
+            && !b.is_empty()
+            && b.chars().all(|c| c.is_ascii_digit())
+            && id.len() == a.len() + b.len()
+            && id[..1].eq_ignore_ascii_case(a)
+            && &id[1..] == b
+    })
+}
+
+/// The tasks a memo line that points into the plan (`plans/x/implementation.md:61 — Phase B.3
+/// checklist`) is about: the open tasks it names, else the phase of a task or the phase it names,
+/// else the phase at that line (agents cite lines loosely) — a phase only while it has an open
+/// task.
+pub(super) fn pointed_tasks<'p>(plan: &'p Plan, m: &Memo, item_id: &str) -> Vec<(usize, &'p Task)> {
+    let open = |i: usize| -> Vec<(usize, &'p Task)> {
+        let p = &plan.phases[i];
+        if p.tasks.iter().any(|t| t.state.is_open()) {
+            p.tasks.iter().map(|t| (i, t)).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    for text in m.lists.iter().chain(&m.fields).map(|f| f.value.as_str()) {
+        let Some(at) = text.find(&format!("{}:", plan.path)) else { continue };
+        let digits: String = text[at + plan.path.len() + 1..].chars().take_while(char::is_ascii_digit).collect();
+        let Ok(line) = digits.parse::<usize>() else { continue };
+        let named = named_tasks(plan, text, item_id);
+        if named.iter().any(|(_, t)| t.state.is_open()) {
+            return named;
+        }
+        // "marks P3 done and calls for the validation steps next": the named task's phase goes on.
+        let by_word = named.first().map(|(i, _)| *i).or_else(|| {
+            super::PHASE_WORD
+                .captures_iter(text)
+                .find_map(|c| plan.phases.iter().position(|p| p.id.eq_ignore_ascii_case(&c[1])))
+        });
+        let at_line = plan.phases.iter().rposition(|p| p.line <= line);
+        if let Some(tasks) = by_word.or(at_line).map(open).filter(|t| !t.is_empty()) {
+            return tasks;
+        }
+    }
+    Vec::new()
 }
 
 /// The memo's texts that name its task, most specific first: the Do Now (with its `Checklist
@@ -134,6 +182,11 @@ pub(super) fn memo_step(m: &Memo) -> Option<Step> {
         let mut checks = dedup(checks);
         if !d.work().is_empty() || checks.is_empty() {
             if checks.is_empty() {
+                // "run the three mapped selectors": the memo's `Mapped tests:` list holds them.
+                let listed = m.check_lists().into_iter().flat_map(|b| crate::command::find_all(&b.value));
+                checks = dedup(listed.map(|f| f.command).collect());
+            }
+            if checks.is_empty() {
                 checks = crate::command::step_of(&d.text).verify;
             }
             return Some(Step { from, what, command: None, verify: checks });
@@ -158,4 +211,18 @@ pub(super) fn ledger_task<'l>(item: &'l ledger::Item, m: &Memo) -> Option<&'l le
             item.tasks.iter().filter(|t| words.iter().any(|w| w.eq_ignore_ascii_case(&t.id))).collect();
         named.iter().find(|t| t.state.is_open()).or(named.first()).copied()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::undotted;
+
+    #[test]
+    fn a_dotted_task_number_names_the_task() {
+        assert!(undotted("B.3", "B3"));
+        assert!(undotted("b.12", "B12"));
+        assert!(!undotted("B.3", "B4"));
+        assert!(!undotted("M2g.2", "M2g2"));
+        assert!(!undotted("B3", "B3"));
+    }
 }

@@ -62,7 +62,9 @@ const TABLE: &[Expect] = &[
         state: "5abc13d6",
         item: "DETECTOR-CONFIG-001",
         plan: "plans/active/detector-config.md",
-        task: "A3",
+        // "plans/active/detector-config.md:40-55 — Phase C rows now [P]; we need the spec audit …":
+        // the memo points at Phase C, whose first open row is C1 (A3 waits on C3).
+        task: "C1",
         step: Command(
             "env CUDA_VISIBLE_DEVICES=-1 KMP_DUPLICATE_LIB_OK=TRUE pytest -v tests/test_at_parallel_002.py::TestATParallel002::test_beam_center_scales_with_pixel_size",
         ),

@@ -8,6 +8,7 @@ mod any_fix_plan;
 mod attempt;
 mod brief_lint;
 mod cycle;
+mod diffbragg_days;
 mod everyday;
 mod evidence;
 mod guard;
