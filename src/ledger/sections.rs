@@ -40,17 +40,7 @@ pub(super) fn parse_items(ledger: &mut Ledger) {
             let attempt = numbered(title);
             if ids_equal(&parent.id, id) || attempt.is_some() {
                 if let Some((number, date)) = attempt.filter(|_| ids_equal(&parent.id, id)) {
-                    parent.attempts.push(Attempt {
-                        number,
-                        date,
-                        time: None,
-                        task: None,
-                        result: result_word(&h.text),
-                        line: h.line,
-                        item: None,
-                        text: h.range.clone(),
-                        body: h.range.start..heading_end(doc, h),
-                    });
+                    parent.attempts.push(heading_attempt(doc, h, number, date, None));
                     parent.attempts.sort_by_key(|a| a.line);
                 }
                 continue;
@@ -113,18 +103,29 @@ fn logged_under_headings(doc: &Document, items: &mut [Item]) {
         else {
             continue;
         };
-        item.attempts.push(Attempt {
-            number: None,
-            date: Some(t.date),
-            time: Some(t.time),
-            task: None,
-            result: result_word(&h.text),
-            line: h.line,
-            item: None,
-            text: h.range.clone(),
-            body: h.range.start..heading_end(doc, h),
-        });
+        item.attempts.push(heading_attempt(doc, h, None, Some(t.date), Some(t.time)));
         item.attempts.sort_by_key(|a| a.line);
+    }
+}
+
+/// An attempt that is a heading and the section under it.
+fn heading_attempt(
+    doc: &Document,
+    h: &crate::markdown::Heading,
+    number: Option<u64>,
+    date: Option<String>,
+    time: Option<String>,
+) -> Attempt {
+    Attempt {
+        number,
+        date,
+        time,
+        task: None,
+        result: result_word(&h.text),
+        line: h.line,
+        item: None,
+        text: h.range.clone(),
+        body: h.range.start..heading_end(doc, h),
     }
 }
 
