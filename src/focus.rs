@@ -121,22 +121,6 @@ pub(crate) fn focus_noting<'m>(
     }
     for row in &ledger.index {
         if let Some(item) = pick(&row.id).filter(|i| i.is_open()) {
-            if let Some(said) =
-                row.status.as_deref().filter(|s| row.status_range.is_none() && ledger::is_closed_status(s))
-            {
-                // A roadmap bullet that calls the item done is its newest word: agents close an
-                // item there and leave the section's `Status:` behind.
-                warnings.push(format!(
-                    "{}:{}: [{}] is `{}` here and `{}` in its section (line {}); taking it as closed",
-                    ledger.doc.file,
-                    row.line,
-                    item.id,
-                    ledger::status_word(said),
-                    item.status().unwrap_or("?"),
-                    item.line
-                ));
-                continue;
-            }
             return Ok((item, format!("{}:{} first open Index row", ledger.doc.file, row.line)));
         }
     }

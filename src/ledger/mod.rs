@@ -14,7 +14,9 @@ mod index;
 mod initiative;
 mod outline;
 pub mod reader;
-pub mod sections;
+mod sections;
+
+pub use sections::NOT_A_HEADING;
 
 use std::ops::Range;
 
@@ -209,7 +211,8 @@ pub struct Item {
     /// Checklist tasks the ledger itself keeps for the item (single-initiative ledgers).
     pub tasks: Vec<LedgerTask>,
     /// Whether the reader found the item closed, when its words are not the workflow's
-    /// (`FIXED`, `مكتمل`, ✅): the outline reader's judgement; `None` reads the status word.
+    /// (`FIXED`, `مكتمل`, ✅: the outline reader's judgement) or another line of the ledger
+    /// outranks its own (a roadmap bullet saying done); `None` reads the status word.
     pub closed: Option<bool>,
     /// A status no line states, taken from the item's tasks (`done (3/3 tasks)`).
     pub derived_status: Option<String>,

@@ -74,7 +74,7 @@ pub(super) fn parse_items(ledger: &mut Ledger) {
     stray_headings(doc, &items, &mut diags);
     logged_under_headings(doc, &mut items);
     parse_archived(ledger, &mut items);
-    let rows = references(doc, &mut items);
+    let rows = references(doc, &mut items, &mut diags);
     let mut seen: HashMap<String, usize> = HashMap::new();
     for item in &items {
         let key = super::normalize_id(&item.id);
@@ -88,6 +88,7 @@ pub(super) fn parse_items(ledger: &mut Ledger) {
             seen.insert(key, item.line);
         }
     }
+    diags.sort_by_key(|d| d.line);
     ledger.diagnostics.extend(diags);
     ledger.items = items;
     ledger.index.extend(rows);
@@ -206,29 +207,54 @@ fn parse_archived(ledger: &Ledger, items: &mut Vec<Item>) {
 /// A bullet that names an item with a section of its own (a roadmap's `- [ID] (Title) —
 /// **Done**`) refers to that item: it is read as an Index row with the status it states, not as
 /// a second, archived copy of the item.
-fn references(doc: &Document, items: &mut Vec<Item>) -> Vec<super::IndexRow> {
+fn references(doc: &Document, items: &mut Vec<Item>, diags: &mut Vec<Diagnostic>) -> Vec<super::IndexRow> {
     let sectioned: Vec<String> = items.iter().filter(|i| !i.archived).map(|i| super::normalize_id(&i.id)).collect();
-    let mut rows = Vec::new();
-    let mut titles = Vec::new();
+    let mut refs: Vec<(super::IndexRow, String)> = Vec::new();
     items.retain(|i| {
         if !i.archived || !sectioned.contains(&super::normalize_id(&i.id)) {
             return true;
         }
-        let text = doc.line_text(i.line);
-        rows.push(super::IndexRow { id: i.id.clone(), line: i.line, status: stated_status(text), status_range: None });
-        titles.push(i.title.trim_start_matches('(').trim_end_matches(')').to_string());
+        let row = super::IndexRow {
+            id: i.id.clone(),
+            line: i.line,
+            status: stated_status(doc.line_text(i.line)),
+            status_range: None,
+        };
+        refs.push((row, i.title.trim_start_matches('(').trim_end_matches(')').to_string()));
         false
     });
-    // A section without a Status of its own (`### [ID] Attempts History`, where the roadmap is
-    // all the ledger says of the item) takes the status and the title the bullet states.
-    for item in items.iter_mut().filter(|i| !i.archived && i.field("Status").is_none()) {
-        let Some(k) = rows.iter().position(|r| super::ids_equal(&r.id, &item.id)) else { continue };
-        item.derived_status.clone_from(&rows[k].status);
-        if is_attempts_title(&item.title) && !titles[k].is_empty() {
-            item.title.clone_from(&titles[k]);
+    for item in items.iter_mut().filter(|i| !i.archived) {
+        let Some((row, title)) = refs.iter().find(|(r, _)| super::ids_equal(&r.id, &item.id)) else { continue };
+        let said = row.status.as_deref();
+        match item.field("Status").map(|f| f.value.clone()) {
+            // `### [ID] Attempts History`, where the roadmap is all the ledger says of the item:
+            // its status and its title are the bullet's.
+            None => {
+                item.derived_status = row.status.clone();
+                if is_attempts_title(&item.title) && !title.is_empty() {
+                    item.title.clone_from(title);
+                }
+            }
+            // Agents close an item in the roadmap and leave the section's `Status:` behind: the
+            // roadmap's word is the newer one.
+            Some(own) if !super::is_closed_status(&own) && said.is_some_and(super::is_closed_status) => {
+                item.closed = Some(true);
+                diags.push(Diagnostic::warning(
+                    &doc.file,
+                    row.line,
+                    format!(
+                        "[{}] is `{}` here and `{}` in its section (line {}); read as closed",
+                        item.id,
+                        super::status_word(said.unwrap_or("")),
+                        super::status_word(&own),
+                        item.line
+                    ),
+                ));
+            }
+            Some(_) => {}
         }
     }
-    rows
+    refs.into_iter().map(|(r, _)| r).collect()
 }
 
 /// The status a roadmap bullet states after its dash: `— **Done** (…)` → `Done`, `— *pending*`

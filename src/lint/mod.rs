@@ -137,7 +137,7 @@ fn plan_unread(c: &Ctx, f: &mut Vec<Finding>) {
 
 /// `-### [ID]`: an item heading that Markdown reads as text, so the item is not there.
 fn stray_heading(c: &Ctx, f: &mut Vec<Finding>) {
-    let not_heading = |d: &&crate::diag::Diagnostic| d.message.contains(crate::ledger::sections::NOT_A_HEADING);
+    let not_heading = |d: &&crate::diag::Diagnostic| d.message.contains(crate::ledger::NOT_A_HEADING);
     for d in c.model.ledger.diagnostics.iter().filter(not_heading) {
         f.push(finding(&d.file, d.line, Severity::Warning, "stray-heading", d.message.clone()));
     }

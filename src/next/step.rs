@@ -78,9 +78,10 @@ pub(super) fn pointed_tasks<'p>(plan: &'p Plan, m: &Memo, item_id: &str) -> Vec<
             Vec::new()
         }
     };
+    let cited = format!("{}:", plan.path);
     for text in m.lists.iter().chain(&m.fields).map(|f| f.value.as_str()) {
-        let Some(at) = text.find(&format!("{}:", plan.path)) else { continue };
-        let digits: String = text[at + plan.path.len() + 1..].chars().take_while(char::is_ascii_digit).collect();
+        let Some(at) = text.find(&cited) else { continue };
+        let digits: String = text[at + cited.len()..].chars().take_while(char::is_ascii_digit).collect();
         let Ok(line) = digits.parse::<usize>() else { continue };
         let named = named_tasks(plan, text, item_id);
         if named.iter().any(|(_, t)| t.state.is_open()) {

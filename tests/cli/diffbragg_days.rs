@@ -134,10 +134,13 @@ fn the_roadmap_closes_an_item_its_section_left_open() {
     );
     let st = stdout(&run(p, &["status"]));
     assert!(
-        st.contains("  note      docs/fix_plan.md:18: [ARCH-REFINE-001] is `done` here and `in_progress` in its section (line 45); taking it as closed"),
+        st.contains("  docs/fix_plan.md:18: warning: [ARCH-REFINE-001] is `done` here and `in_progress` in its section (line 45); read as closed"),
         "{st}"
     );
     let s = json(&run(p, &["status", "--json"]));
+    let refine =
+        s["ledger"]["items"].as_array().unwrap().iter().find(|i| i["id"] == "ARCH-REFINE-001").unwrap().clone();
+    assert_eq!((refine["status"].as_str(), refine["open"].as_bool()), (Some("in_progress"), Some(false)));
     let perf =
         s["ledger"]["items"].as_array().unwrap().iter().find(|i| i["id"] == "PERF-WARM-SIM-001").unwrap().clone();
     assert_eq!(perf["title"], "Warm Simulator");
